@@ -1,0 +1,450 @@
+"""The `sib` command line.
+
+Thin by design: every command parses its arguments, calls one function of
+contracts/, outcomes/, evaluation/ or payments/, and prints the result as a
+table (or as JSON with ``--json``).  A user mistake ends with one line on
+stderr and exit code 1; wrong usage exits 2.  Progress bars go to stderr, so
+``--json`` output on stdout stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from api import formatting as fmt
+from contracts import ContractFileError, load_contract_file
+from contracts.registry import UnknownContract, VersionConflict, get_contract, list_contracts, store_contract
+from outcomes.batches import BatchError, list_batches, verify_batch
+from outcomes.checks import KINDS
+from outcomes.ingest import IngestError, IngestRefused, ingest_file
+from outcomes.pseudonym import MissingKeyError, init_key, key_path, load_key
+from outcomes.readers import UnreadableFile
+from payments.money import ZERO
+from store.db import StoreError, database_url, describe, init_store, open_store
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped: tables as wide as they need, not the 80-column default
+    out.width = 160
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="sib: an engine for social outcomes contracts (social impact bonds). "
+    "The store is DATABASE_URL (default sqlite:///sib.db).",
+)
+contract_app = typer.Typer(no_args_is_help=True, help="Contract files: validate, load, list, show.")
+keys_app = typer.Typer(no_args_is_help=True, help="The pseudonymisation key.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The payment ledger.")
+app.add_typer(contract_app, name="contract")
+app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 1."""
+
+
+USER_ERRORS = (UserError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
+               IngestError, BatchError)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def parse_day(text: str | None, option: str = "--as-of") -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a date; expected YYYY-MM-DD") from None
+
+
+@contextmanager
+def progress(description: str, total: float | None = None) -> Iterator[Any]:
+    """A progress bar on stderr (hidden when stderr is not a terminal)."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda step=1.0, text=None: bar.update(task, advance=step, **({"description": text} if text else {}))
+
+
+# -- store and keys -----------------------------------------------------------------------------------------------
+
+@app.command()
+def init() -> None:
+    """Create the store (or upgrade it to the current schema)."""
+    url = database_url()
+    before, after = init_store(url)
+    if before == after:
+        out.print(f"The store {describe(url)} is already at schema {after}.")
+    else:
+        out.print(f"The store {describe(url)} is at schema {after}" + (f" (was {before})." if before else " (new)."))
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the secret key that pseudonymises participant references (SIB_KEY_FILE, default ./sib.key)."""
+    path = init_key()
+    out.print(f"Created a new pseudonymisation key at {path} (mode 0600). Keep it secret and back it up: "
+              "without it, new files cannot be linked to stored participants.")
+
+
+# -- contracts ----------------------------------------------------------------------------------------------------
+
+@contract_app.command("validate")
+def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
+    """Check a contract file and list every problem at once."""
+    cf = load_contract_file(file)
+    if as_json:
+        print_json({"file": str(file), "valid": True, "id": cf.id, "versions": [v.version for v in cf.versions]})
+    else:
+        versions = ", ".join(f"{v.version} (from {v.effective})" for v in cf.versions)
+        out.print(f"{file}: valid contract {cf.id!r}, version(s) {versions}")
+
+
+@contract_app.command("load")
+def contract_load(file: Path) -> None:
+    """Validate a contract file and store its versions."""
+    cf = load_contract_file(file)
+    engine = open_store()
+    result = store_contract(engine, cf)
+    if result.added_versions:
+        out.print(f"Loaded {cf.id!r}: added version(s) {', '.join(map(str, result.added_versions))}.")
+    else:
+        out.print(f"{cf.id!r} is already stored with the same terms; nothing changed.")
+
+
+@contract_app.command("list")
+def contract_list(as_json: bool = JSON_OPTION) -> None:
+    """The contracts in the store."""
+    rows = list_contracts(open_store())
+    if as_json:
+        print_json({"contracts": rows})
+        return
+    if not rows:
+        out.print("No contracts yet; load one with 'sib contract load FILE'.")
+        return
+    table = Table("id", "name", "currency", "versions")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["currency"], str(row["versions"]))
+    out.print(table)
+
+
+@contract_app.command("show")
+def contract_show(contract_id: str, version: Optional[int] = typer.Option(None, help="A version (default: latest)."),
+                  as_json: bool = JSON_OPTION) -> None:
+    """A stored contract's terms and its versions."""
+    stored = get_contract(open_store(), contract_id)
+    chosen = stored.latest if version is None else next((v for v in stored.versions if v.version == version), None)
+    if chosen is None:
+        raise UserError(f"contract {contract_id!r} has no version {version}; versions: "
+                        + ", ".join(str(v.version) for v in stored.versions))
+    if as_json:
+        print_json({
+            "id": stored.id, "version": chosen.version, "effective": chosen.effective, "reason": chosen.reason,
+            "fingerprint": chosen.fingerprint, "terms": chosen.terms_json(),
+            "versions": [{"version": v.version, "effective": v.effective, "reason": v.reason,
+                          "fingerprint": v.fingerprint} for v in stored.versions],
+        })
+        return
+    c = chosen.terms
+    out.print(f"[bold]{c.name}[/bold] ({c.id}), version {chosen.version} from {chosen.effective}: {chosen.reason}")
+    out.print(f"Term {c.term.start} to {c.term.end}, currency {c.currency}")
+    parties = Table("party", "name", "role", title="Parties")
+    for p in c.parties:
+        parties.add_row(p.id, p.name, p.role)
+    out.print(parties)
+    metrics = Table("metric", "kind", "direction", "window (months)", "design", title="Outcome metrics")
+    for m in c.metrics:
+        metrics.add_row(m.id, m.kind, m.direction.replace("_", " "), f"{m.window.start_months}-{m.window.end_months}",
+                        m.evaluation.design)
+    out.print(metrics)
+    mechanisms = Table("mechanism", "type", "metric", "cap", title="Payment mechanisms")
+    for mech in c.payments.mechanisms:
+        mechanisms.add_row(mech.id, mech.type, mech.metric, fmt.money(mech.cap, c.currency) if mech.cap else "—")
+    out.print(mechanisms)
+    versions = Table("version", "effective", "reason", title="Versions")
+    for v in stored.versions:
+        versions.add_row(str(v.version), str(v.effective), v.reason)
+    out.print(versions)
+
+
+@contract_app.command("schema")
+def contract_schema() -> None:
+    """Print the JSON Schema of the contract file format."""
+    from contracts.schema import contract_json_schema
+
+    print_json(contract_json_schema())
+
+
+# -- ingestion ----------------------------------------------------------------------------------------------------
+
+@app.command()
+def ingest(contract_id: str, file: Path,
+           kind: str = typer.Option(..., "--kind", help=f"One of: {', '.join(KINDS)}."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; store nothing."),
+           as_json: bool = JSON_OPTION) -> None:
+    """Validate a delivered file and store it as one batch (all rows or none)."""
+    if kind not in KINDS:
+        raise UserError(f"--kind {kind!r} is not allowed; expected one of: {', '.join(KINDS)}")
+    engine = open_store()
+    stored = get_contract(engine, contract_id)
+    key = load_key()
+    with progress(f"Ingesting {file.name}"):
+        try:
+            report = ingest_file(engine, stored.latest.terms, file, kind, key, dry_run=dry_run)
+        except IngestRefused as refused:
+            if as_json:
+                print_json(refused.report.as_dict())
+            else:
+                for e in refused.report.errors[:50]:
+                    err.print(f"{file.name}: {e}", markup=False)
+                if len(refused.report.errors) > 50:
+                    err.print(f"... and {len(refused.report.errors) - 50} more errors")
+            raise UserError(str(refused)) from None
+    if as_json:
+        print_json(report.as_dict())
+    elif report.status == "already_imported":
+        out.print(f"{file.name} was already imported as batch {report.batch_id}; nothing changed.")
+    elif report.status == "dry_run":
+        out.print(f"{file.name}: {report.rows} rows are valid ({_counts(report.counts)}); dry run, nothing stored.")
+    else:
+        out.print(f"{file.name}: stored as batch {report.batch_id} ({_counts(report.counts)}).")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+
+
+@app.command()
+def batches(contract_id: str, as_json: bool = JSON_OPTION) -> None:
+    """The import batches of a contract and whether each is verified."""
+    engine = open_store()
+    get_contract(engine, contract_id)
+    rows = list_batches(engine, contract_id)
+    if as_json:
+        print_json({"batches": rows})
+        return
+    table = Table("batch", "kind", "file", "rows", "imported", "verified")
+    for r in rows:
+        table.add_row(str(r["id"]), r["kind"], r["filename"], str(r["rows"]), f"{r['created_at']:%Y-%m-%d %H:%M} by {r['created_by']}",
+                      f"{r['verified_at']:%Y-%m-%d %H:%M} by {r['verified_by']}" if r["verified_at"] else "no")
+    out.print(table)
+
+
+@app.command()
+def verify(contract_id: str, batch: int) -> None:
+    """Mark an import batch verified (the intermediary's check); its measurements then count."""
+    engine = open_store()
+    get_contract(engine, contract_id)
+    verify_batch(engine, contract_id, batch)
+    out.print(f"Batch {batch} of {contract_id!r} is verified.")
+
+
+# -- evaluation and payments ----------------------------------------------------------------------------------------
+
+@app.command()
+def evaluate(contract_id: str, as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD (default today)."),
+             include_unverified: bool = typer.Option(False, "--include-unverified",
+                                                     help="Interim view: count unverified measurements (flagged)."),
+             as_json: bool = JSON_OPTION) -> None:
+    """Evaluate every metric, per cohort and pooled, and store the run."""
+    from evaluation.run import evaluate as run_evaluation
+
+    day = parse_day(as_of)
+    engine = open_store()
+    stored = get_contract(engine, contract_id)
+    with progress(f"Evaluating {contract_id}"):
+        run = run_evaluation(engine, stored, day, include_unverified=include_unverified)
+    if as_json:
+        print_json(run.as_dict())
+        return
+    note = " (same inputs as before: the stored run)" if run.reused else ""
+    out.print(f"Evaluation run {run.id} of {contract_id!r} as of {run.as_of}, contract version {run.contract_version}{note}")
+    table = Table("metric", "cohort", "design", "n", "n comp.", "treated", "counterfactual", "effect (95 % CI)", "p",
+                  "warnings")
+    for r in run.results:
+        table.add_row(r.metric, r.cohort, r.design, str(r.n_treated), str(r.n_comparison), fmt.number(r.treated_mean),
+                      fmt.number(r.counterfactual_mean),
+                      fmt.effect(r.estimate, r.ci_low, r.ci_high) if r.is_effect else "monitoring only",
+                      fmt.p_value(r.p_value), str(len(r.warnings)) if r.warnings else "")
+    out.print(table)
+    out.print("Warnings are listed in full by --json and in the report.")
+
+
+@app.command()
+def payments(contract_id: str, run: Optional[int] = typer.Option(None, "--run", help="Evaluation run (default: latest)."),
+             as_json: bool = JSON_OPTION) -> None:
+    """Calculate what is owed from an evaluation run (adds only what is new) and show the ledger."""
+    from evaluation.run import get_run
+    from payments.calculate import ConcurrentCalculation, calculate
+    from payments.ledger import read_ledger
+
+    engine = open_store()
+    stored = get_contract(engine, contract_id)
+    chosen = get_run(engine, contract_id, run)
+    if chosen is None:
+        raise UserError(f"no evaluation run{f' {run}' if run else ''} for {contract_id!r}; run 'sib evaluate {contract_id}' first")
+    try:
+        added = calculate(engine, stored, chosen)
+    except ConcurrentCalculation as exc:
+        raise UserError(str(exc)) from None
+    ledger = read_ledger(engine, contract_id)
+    entries = ledger_entries_json(ledger)
+    total = sum((e["amount"] for e in ledger.to_dict(orient="records")), start=ZERO)
+    if as_json:
+        print_json({"contract": contract_id, "evaluation_run": chosen.id, "added": [e["seq"] for e in added],
+                    "currency": stored.currency, "entries": entries, "total": str(total)})
+        return
+    out.print(f"Payments of {contract_id!r} from evaluation run {chosen.id}: "
+              f"{len(added)} new ledger entr{'y' if len(added) == 1 else 'ies'}.")
+    table = Table("#", "period", "mechanism", "cohort", "payer", "kind", "amount")
+    for e in entries:
+        table.add_row(str(e["seq"]), e["period"], e["mechanism"], e["cohort"] or "", e["payer"], e["kind"],
+                      fmt.money(e["amount"], stored.currency))
+    out.print(table)
+    out.print(f"Total owed to date: {fmt.money(total, stored.currency)}")
+
+
+def ledger_entries_json(ledger: Any) -> list[dict[str, Any]]:
+    return [
+        {"seq": e["seq"], "period": e["period"], "mechanism": e["mechanism"], "cohort": e["cohort"], "payer": e["payer"],
+         "kind": e["kind"], "amount": str(e["amount"]), "currency": e["currency"], "basis": e["basis"],
+         "evaluation_run": e["evaluation_run_id"], "contract_version": e["contract_version"],
+         "created_at": e["created_at"], "created_by": e["created_by"], "hash": e["hash"]}
+        for e in ledger.to_dict(orient="records")
+    ]
+
+
+@ledger_app.command("verify")
+def ledger_verify(contract_id: str, as_json: bool = JSON_OPTION) -> None:
+    """Check the ledger's hash chain; any changed, removed or reordered entry is found."""
+    from payments.ledger import verify_chain
+
+    engine = open_store()
+    get_contract(engine, contract_id)
+    check = verify_chain(engine, contract_id)
+    if as_json:
+        print_json({"contract": contract_id, "entries": check.entries, "ok": check.ok, "broken_at": check.broken_at,
+                    "reason": check.reason})
+    if not check.ok:
+        raise UserError(f"the ledger of {contract_id!r} does not verify: entry {check.broken_at}: {check.reason}")
+    if not as_json:
+        out.print(f"The ledger of {contract_id!r} verifies: {check.entries} entries, chain intact.")
+
+
+# -- reports, server, demo ------------------------------------------------------------------------------------------
+
+@app.command()
+def report(contract_id: str, out_file: Path = typer.Option(..., "--out", help="The file to write (.pdf or .html)."),
+           format: Optional[str] = typer.Option(None, "--format", help="pdf or html (default: from --out)."),
+           run: Optional[int] = typer.Option(None, "--run", help="Evaluation run (default: latest).")) -> None:
+    """Write the independent evaluation report of a contract."""
+    from api.report import build_report, write_report
+
+    kind = (format or out_file.suffix.lstrip(".") or "pdf").lower()
+    if kind not in ("pdf", "html"):
+        raise UserError(f"--format {kind!r} is not allowed; expected pdf or html")
+    if not out_file.parent.exists():
+        raise UserError(f"cannot write {out_file}: folder {out_file.parent} does not exist")
+    engine = open_store()
+    with progress(f"Writing the report of {contract_id}"):
+        doc = build_report(engine, contract_id, run)
+        write_report(doc, out_file, kind)
+    out.print(f"Wrote {out_file}")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+          port: int = typer.Option(8000, help="Port to listen on.")) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from api.server import create_app
+
+    open_store().dispose()  # refuse to start on a missing or outdated store
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where the demo store and reports go."),
+         as_json: bool = JSON_OPTION) -> None:
+    """Load the three example contracts, ingest synthetic data, evaluate, pay and report."""
+    from api.demo import run_demo
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("Demo", total=None)
+
+        def step(text: str, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            bar.update(task, advance=1, description=text)
+
+        summary = run_demo(directory, step)
+    if as_json:
+        print_json(summary)
+        return
+    table = Table("contract", "participants", "outcome", "effect [95 % CI]", "payments due", "investor net (multiple)",
+                  title="sib demo: three illustrative contracts on synthetic data")
+    for row in summary["contracts"]:
+        table.add_row(row["contract"], row["participants_text"], row["achieved_text"], row["effect_text"],
+                      row["payments_text"], row["investor_text"])
+    out.print(table)
+    out.print("Outcome: participants achieving the paid outcome, or the cohort mean against its counterfactual, on "
+              + ", ".join(f"{r['primary_metric']}" for r in summary["contracts"]) + ".")
+    out.print(f"Store: {summary['database_url']}  (explore: DATABASE_URL={summary['database_url']} sib contract list)")
+    out.print(f"Reports: {', '.join(summary['reports'])}")
+
+
+# -- entry point ----------------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map user errors to one line and exit code 1, usage errors to 2."""
+    try:
+        result = app(args=argv, prog_name="sib", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        return 1
+    except ContractFileError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return 1
+    except USER_ERRORS as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1
+    except (OperationalError, ProgrammingError) as exc:
+        err.print(f"error: the store {describe(database_url())} failed: {str(getattr(exc, 'orig', exc)).splitlines()[0]}",
+                  markup=False)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """The console script: exit with main()'s code."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

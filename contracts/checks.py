@@ -1,0 +1,222 @@
+"""Checks across fields that a single field's type cannot express.
+
+Each check returns (location, message) pairs rather than raising, so that a
+file with five mistakes gets five messages at once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Iterator
+
+from contracts.instruments import INSTRUMENTS
+from contracts.model import DESIGNS_WITH_COUNTERFACTUAL, Contract
+from contracts.problems import show
+from contracts.yamlfile import Path
+
+Finding = tuple[Path, str]
+
+
+def check_contract(c: Contract) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in (_parties, _term_and_cohorts, _target_group, _metrics, _mechanisms, _payers, _investment, _amendments):
+        findings.extend(check(c))
+    return findings
+
+
+def _duplicates(items: list, section: Path, what: str) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            yield section + (i, "id"), f"duplicate {what} id {show(item.id)}"
+        seen.add(item.id)
+
+
+def _parties(c: Contract) -> Iterator[Finding]:
+    yield from _duplicates(c.parties, ("parties",), "party")
+
+
+def _term_and_cohorts(c: Contract) -> Iterator[Finding]:
+    term_ok = c.term.end > c.term.start
+    if not term_ok:
+        yield ("term", "end"), f"{c.term.end} is not after term.start {c.term.start}"
+    yield from _duplicates(c.cohorts, ("cohorts",), "cohort")
+    for i, cohort in enumerate(c.cohorts):
+        loc = ("cohorts", i)
+        if cohort.enrolment_end < cohort.enrolment_start:
+            yield loc + ("enrolment_end",), f"{cohort.enrolment_end} is before enrolment_start {cohort.enrolment_start}"
+        for field in ("enrolment_start", "enrolment_end"):
+            day = getattr(cohort, field)
+            if term_ok and not c.term.start <= day <= c.term.end:
+                yield loc + (field,), f"{day} is outside the contract term {c.term.start} to {c.term.end}"
+        for other in c.cohorts[:i]:
+            if cohort.enrolment_start <= other.enrolment_end and other.enrolment_start <= cohort.enrolment_end:
+                yield loc + ("enrolment_start",), (
+                    f"enrolment window {cohort.enrolment_start} to {cohort.enrolment_end} overlaps cohort {show(other.id)}"
+                )
+
+
+def _target_group(c: Contract) -> Iterator[Finding]:
+    tg = c.target_group
+    seen: set[str] = set()
+    for i, attr in enumerate(tg.attributes):
+        loc = ("target_group", "attributes", i)
+        if attr.name in seen:
+            yield loc + ("name",), f"duplicate attribute {show(attr.name)}"
+        seen.add(attr.name)
+        if attr.type == "category" and not attr.values:
+            yield loc + ("values",), f"category attribute {show(attr.name)} needs a list of allowed values"
+    declared = {a.name: a for a in tg.attributes}
+    for i, rule in enumerate(tg.eligibility):
+        loc = ("target_group", "eligibility", i)
+        attr = declared.get(rule.attribute)
+        if attr is None:
+            yield loc + ("attribute",), f"{show(rule.attribute)} is not a declared attribute; declared: {', '.join(declared) or 'none'}"
+            continue
+        if rule.op == "between":
+            if not (isinstance(rule.value, list) and len(rule.value) == 2):
+                yield loc + ("value",), f"{show(rule.value)} is not allowed; 'between' needs a list of two values [low, high]"
+        elif rule.op == "in":
+            if not isinstance(rule.value, list) or not rule.value:
+                yield loc + ("value",), f"{show(rule.value)} is not allowed; 'in' needs a non-empty list of values"
+        elif isinstance(rule.value, (list, dict)):
+            yield loc + ("value",), f"{show(rule.value)} is not allowed; {show(rule.op)} needs a single value"
+        if attr.type == "category" and attr.values:
+            values = rule.value if isinstance(rule.value, list) else [rule.value]
+            for v in values:
+                if str(v) not in attr.values:
+                    yield loc + ("value",), f"{show(v)} is not a value of {show(attr.name)}; allowed: {', '.join(attr.values)}"
+
+
+def _metrics(c: Contract) -> Iterator[Finding]:
+    yield from _duplicates(c.metrics, ("metrics",), "metric")
+    declared = {a.name: a for a in c.target_group.attributes}
+    cohort_ids = [co.id for co in c.cohorts]
+    for i, m in enumerate(c.metrics):
+        loc = ("metrics", i)
+        if m.window.end_months <= m.window.start_months:
+            yield loc + ("window", "end_months"), (
+                f"{m.window.end_months} is not after window.start_months {m.window.start_months}"
+            )
+        if m.instrument is not None:
+            instrument = INSTRUMENTS.get(m.instrument)
+            if instrument is None:
+                yield loc + ("instrument",), f"{show(m.instrument)} is not a built-in instrument; known: {', '.join(INSTRUMENTS)}"
+            elif m.question is None or instrument.question(m.question) is None:
+                ids = ", ".join(q.id for q in instrument.questions)
+                yield loc + ("question",), f"{show(m.question)} is not a question of {m.instrument}; expected one of: {ids}"
+            if m.kind != "ordinal":
+                yield loc + ("kind",), f"{show(m.kind)} is not allowed for a survey question; expected ordinal"
+        elif m.kind == "ordinal" and m.scale is None:
+            yield loc + ("scale",), "an ordinal metric needs a scale (min, max) or a survey instrument"
+        if m.scale is not None and m.scale.max <= m.scale.min:
+            yield loc + ("scale", "max"), f"{m.scale.max} is not above scale.min {m.scale.min}"
+        if m.missing == "not_achieved" and m.kind != "binary" and m.achieved_when is None:
+            yield loc + ("missing",), "'not_achieved' needs a binary metric or an achieved_when threshold"
+        if m.missing == "zero" and m.kind not in ("count", "continuous"):
+            yield loc + ("missing",), f"'zero' is not allowed for a {m.kind} metric; only for count or continuous"
+        ev = m.evaluation
+        eloc = loc + ("evaluation",)
+        if ev.design == "fixed_baseline" and ev.baseline is None:
+            yield eloc + ("baseline",), "required field is missing for design 'fixed_baseline'"
+        if ev.baseline is not None and m.kind in ("binary", "rate") and not Decimal(0) <= ev.baseline <= Decimal(1):
+            yield eloc + ("baseline",), f"{ev.baseline} is out of range; a {m.kind} baseline must be between 0 and 1"
+        if ev.design == "pre_post" and ev.pre_window is None:
+            yield eloc + ("pre_window",), "required field is missing for design 'pre_post'"
+        if ev.design == "difference_in_differences":
+            yield eloc + ("design",), "'difference_in_differences' is not supported by this version of the engine yet"
+        if ev.design == "matched_comparison" and not ev.covariates:
+            yield eloc + ("covariates",), "matched_comparison needs at least one covariate"
+        if ev.design == "historical_cohort":
+            if ev.comparison_cohort is None:
+                yield eloc + ("comparison_cohort",), "required field is missing for design 'historical_cohort'"
+            elif ev.comparison_cohort not in cohort_ids:
+                yield eloc + ("comparison_cohort",), f"{show(ev.comparison_cohort)} is not a cohort; cohorts: {', '.join(cohort_ids)}"
+        for field in ("covariates", "exact"):
+            for j, name in enumerate(getattr(ev, field)):
+                if name not in declared:
+                    yield eloc + (field, j), (
+                        f"{show(name)} is not a declared attribute; declared: {', '.join(declared) or 'none'}"
+                    )
+                elif field == "exact" and declared[name].type not in ("category", "boolean"):
+                    yield eloc + (field, j), f"{show(name)} is a {declared[name].type}; exact matching needs a category or boolean"
+
+
+def _mechanisms(c: Contract) -> Iterator[Finding]:
+    mechanisms = c.payments.mechanisms
+    yield from _duplicates(mechanisms, ("payments", "mechanisms"), "mechanism")
+    metrics = {m.id: m for m in c.metrics}
+    for i, mech in enumerate(mechanisms):
+        loc = ("payments", "mechanisms", i)
+        metric = metrics.get(mech.metric)
+        if metric is None:
+            yield loc + ("metric",), f"{show(mech.metric)} is not a metric of this contract; metrics: {', '.join(metrics)}"
+            continue
+        has_counterfactual = metric.evaluation.design in DESIGNS_WITH_COUNTERFACTUAL
+        if mech.type in ("rate_card", "milestone") and metric.kind != "binary" and metric.achieved_when is None:
+            yield loc + ("metric",), (
+                f"{mech.type} pays per achieved outcome, so metric {show(metric.id)} needs kind binary or an achieved_when threshold"
+            )
+        if mech.type in ("comparison_threshold", "savings_share") and not has_counterfactual:
+            yield loc + ("metric",), (
+                f"{mech.type} pays on an effect, but metric {show(metric.id)} has design "
+                f"{show(metric.evaluation.design)}, which has no counterfactual"
+            )
+        if mech.type == "savings_share" and metric.kind not in ("count", "continuous"):
+            yield loc + ("metric",), f"savings_share needs a count or continuous metric; {show(metric.id)} is {metric.kind}"
+        if mech.type == "comparison_threshold" and mech.overall_threshold is not None and mech.overall_threshold > mech.cohort_threshold:
+            yield loc + ("overall_threshold",), (
+                f"{mech.overall_threshold} is above cohort_threshold {mech.cohort_threshold}; the pooled trigger must not be stricter"
+            )
+
+
+def _payers(c: Contract) -> Iterator[Finding]:
+    parties = {p.id: p for p in c.parties}
+    seen: set[str] = set()
+    total = Decimal(0)
+    for i, payer in enumerate(c.payments.payers):
+        loc = ("payments", "payers", i, "party")
+        party = parties.get(payer.party)
+        if party is None:
+            yield loc, f"{show(payer.party)} is not a party of this contract; parties: {', '.join(parties)}"
+        elif party.role != "payer":
+            yield loc, f"{show(payer.party)} has role {party.role}; an outcome payer needs role payer"
+        if payer.party in seen:
+            yield loc, f"duplicate payer {show(payer.party)}"
+        seen.add(payer.party)
+        total += payer.share
+    if total != 1:
+        yield ("payments", "payers"), f"payer shares add up to {total}; they must add up to 1"
+    for name in c.payments.caps.per_payer:
+        if name not in seen:
+            yield ("payments", "caps", "per_payer", name), f"{show(name)} is not a payer; payers: {', '.join(seen)}"
+
+
+def _investment(c: Contract) -> Iterator[Finding]:
+    inv = c.investment
+    if inv is None:
+        return
+    parties = {p.id: p for p in c.parties}
+    for i, commitment in enumerate(inv.commitments):
+        loc = ("investment", "commitments", i, "party")
+        party = parties.get(commitment.party)
+        if party is None:
+            yield loc, f"{show(commitment.party)} is not a party of this contract; parties: {', '.join(parties)}"
+        elif party.role != "investor":
+            yield loc, f"{show(commitment.party)} has role {party.role}; a commitment needs role investor"
+    committed = sum((x.amount for x in inv.commitments), Decimal(0))
+    if committed != inv.principal:
+        yield ("investment", "commitments"), f"commitments add up to {committed}; they must equal the principal {inv.principal}"
+
+
+def _amendments(c: Contract) -> Iterator[Finding]:
+    previous = c.term.start
+    for i, amendment in enumerate(c.amendments):
+        loc = ("amendments", i)
+        if amendment.version != i + 2:
+            yield loc + ("version",), f"{amendment.version} is out of order; expected {i + 2} (versions count up from 1, the original)"
+        if not previous < amendment.effective <= c.term.end:
+            yield loc + ("effective",), (
+                f"{amendment.effective} is not allowed; expected a date after {previous} and no later than the term end {c.term.end}"
+            )
+        previous = max(previous, amendment.effective)

@@ -1,0 +1,171 @@
+"""Load a contract file: parse, validate in one pass, resolve its versions.
+
+The result is a ``ContractFile``: the contract as written plus one resolved
+``ContractVersion`` per version (the original and each amendment applied in
+turn).  Anything wrong raises ``ContractFileError`` carrying every problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.checks import check_contract
+from contracts.model import Contract
+from contracts.problems import ContractFileError, Problem, describe_error, problem_at, show
+from contracts.yamlfile import Path, YamlDocument, YamlSyntaxError, parse_yaml
+
+ORIGINAL_REASON = "Original contract"
+
+
+@dataclass(frozen=True)
+class ContractVersion:
+    """The contract's terms as they stand from ``effective`` on."""
+
+    version: int
+    effective: date
+    reason: str
+    terms: Contract
+    fingerprint: str
+
+    def terms_json(self) -> dict[str, Any]:
+        return self.terms.model_dump(mode="json", exclude={"amendments"})
+
+
+@dataclass(frozen=True)
+class ContractFile:
+    source: str
+    contract: Contract
+    versions: tuple[ContractVersion, ...]
+
+    @property
+    def id(self) -> str:
+        return self.contract.id
+
+    def as_of(self, day: date) -> ContractVersion:
+        return version_as_of(self.versions, day)
+
+
+def version_as_of(versions: tuple[ContractVersion, ...] | list[ContractVersion], day: date) -> ContractVersion:
+    """The latest version in effect on ``day`` (the original if none had started yet)."""
+    current = versions[0]
+    for v in versions:
+        if v.effective <= day:
+            current = v
+    return current
+
+
+def fingerprint_terms(terms: dict[str, Any]) -> str:
+    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_contract_file(path: str | FsPath) -> ContractFile:
+    """Read and validate a contract file; raise ``ContractFileError`` listing every problem."""
+    name = str(path)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractFileError([Problem(name, 0, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise ContractFileError([Problem(name, 0, "", "is a directory, not a contract file")]) from None
+    except UnicodeDecodeError:
+        raise ContractFileError([Problem(name, 0, "", "is not UTF-8 text")]) from None
+    return load_contract_text(text, name)
+
+
+def load_contract_text(text: str, name: str = "<contract>") -> ContractFile:
+    try:
+        doc = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise ContractFileError([Problem(name, exc.line, "", exc.message)]) from None
+    if doc.data is None:
+        raise ContractFileError([Problem(name, 1, "", "the file is empty; expected a contract (a mapping with id, name, term, ...)")])
+    if not isinstance(doc.data, dict):
+        raise ContractFileError([Problem(name, 1, "", f"expected a mapping (key: value) at the top, got {show(doc.data)}")])
+
+    problems = [problem_at(name, doc, loc, f"duplicate key {show(loc[-1])}; each key may appear once", line)
+                for loc, line in doc.duplicates]
+    contract, found = _validate(doc.data, doc, name)
+    problems += found
+    if contract is None:
+        raise ContractFileError(problems)
+    versions, found = _resolve_versions(contract, doc, name)
+    problems += found
+    if problems:
+        raise ContractFileError(problems)
+    return ContractFile(source=name, contract=contract, versions=tuple(versions))
+
+
+def _validate(data: dict[str, Any], doc: YamlDocument, name: str, *, line: int | None = None,
+              prefix: str = "") -> tuple[Contract | None, list[Problem]]:
+    """Structural validation, then (if the structure is sound) the cross-field checks."""
+    try:
+        contract = Contract.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            loc, message = describe_error(Contract, error, data)
+            problems.append(problem_at(name, doc, loc, prefix + message, line))
+        return None, problems
+    return contract, [problem_at(name, doc, loc, prefix + message, line) for loc, message in check_contract(contract)]
+
+
+def _resolve_versions(contract: Contract, doc: YamlDocument, name: str) -> tuple[list[ContractVersion], list[Problem]]:
+    problems: list[Problem] = []
+    base = copy.deepcopy(doc.data)
+    base.pop("amendments", None)
+    versions = [_version(1, contract.term.start, ORIGINAL_REASON, contract)]
+    current = base
+    for i, amendment in enumerate(contract.amendments):
+        current = copy.deepcopy(current)
+        set_loc: Path = ("amendments", i, "set")
+        for dotted, value in amendment.set.items():
+            error = _apply(current, dotted, value)
+            if error:
+                problems.append(problem_at(name, doc, set_loc + (dotted,), error))
+        # Problems inside an amended version are reported at the amendment's line.
+        amended, found = _validate(current, doc, name, line=doc.line_of(set_loc),
+                                   prefix=f"in version {amendment.version} (amendments[{i}]): ")
+        problems += found
+        if amended is not None:
+            versions.append(_version(amendment.version, amendment.effective, amendment.reason, amended))
+    return versions, problems
+
+
+def _version(number: int, effective: date, reason: str, terms: Contract) -> ContractVersion:
+    resolved = terms.model_copy(update={"amendments": []})
+    payload = resolved.model_dump(mode="json", exclude={"amendments"})
+    return ContractVersion(number, effective, reason, resolved, fingerprint_terms(payload))
+
+
+def _apply(data: dict[str, Any], dotted: str, value: Any) -> str | None:
+    """Set ``dotted`` (list items named by id) to ``value`` in ``data``; return an error or None."""
+    parts = dotted.split(".")
+    if parts[0] in ("id", "amendments") or parts[-1] == "id":
+        return f"{show(dotted)} cannot be amended; ids and the amendment list stay as they are"
+    current: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        where = ".".join(parts[: depth + 1])
+        if isinstance(current, list):
+            match = [item for item in current if isinstance(item, dict) and item.get("id") == part]
+            if not match:
+                ids = ", ".join(str(item.get("id")) for item in current if isinstance(item, dict))
+                return f"no item with id {show(part)} in {'.'.join(parts[:depth])}; ids: {ids}"
+            current = match[0]
+        elif isinstance(current, dict):
+            if part not in current or not isinstance(current[part], (dict, list)):
+                return f"{show(where)} does not exist in the original contract"
+            current = current[part]
+    last = parts[-1]
+    if isinstance(current, list):
+        return f"{show(dotted)} names a list; amend an item's field, e.g. {'.'.join(parts)}.<id>.<field>"
+    current[last] = value
+    return None

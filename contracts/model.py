@@ -1,0 +1,285 @@
+"""The contract file format, as pydantic models.
+
+A contract file is what a person reviews, so these models say exactly which
+fields exist and which values are allowed; the JSON Schema under docs/ is
+generated from them.  Amounts and shares are ``Decimal`` (the YAML loader never
+produces floats), so no float ever touches money.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.instruments import INSTRUMENTS
+
+Slug = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        max_length=64,
+        description="Lower-case letters, digits, '-' and '_'; starts with a letter or digit.",
+    ),
+]
+Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, description="An amount in the contract currency.")]
+Share = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False, description="A fraction between 0 and 1.")]
+Number = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+PartyRole = Literal["payer", "investor", "provider", "intermediary"]
+MetricKind = Literal["binary", "rate", "count", "continuous", "ordinal", "time_to_event"]
+Direction = Literal["higher_is_better", "lower_is_better"]
+Aggregation = Literal["mean", "sum", "first", "last", "min", "max", "any"]
+MissingRule = Literal["exclude", "not_achieved", "zero"]
+Design = Literal[
+    "monitoring",
+    "fixed_baseline",
+    "pre_post",
+    "historical_cohort",
+    "randomised",
+    "matched_comparison",
+    "difference_in_differences",
+]
+DESIGNS_WITH_COUNTERFACTUAL = frozenset(
+    {"fixed_baseline", "pre_post", "historical_cohort", "randomised", "matched_comparison", "difference_in_differences"}
+)
+Frequency = Literal["monthly", "quarterly", "half_yearly", "yearly"]
+
+
+class Strict(BaseModel):
+    """Base for every part of the file: unknown fields are errors, not ignored typos."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Party(Strict):
+    id: Slug
+    name: str = Field(min_length=1)
+    role: PartyRole
+
+
+class Term(Strict):
+    start: date
+    end: date
+
+
+class AttributeSpec(Strict):
+    """A participant attribute the contract collects (for eligibility, covariates, subgroups)."""
+
+    name: Slug
+    type: Literal["integer", "number", "category", "boolean", "date"]
+    values: list[str] | None = Field(default=None, description="Allowed values of a category attribute.")
+    description: str | None = None
+
+
+class EligibilityRule(Strict):
+    """One rule every enrolled participant must pass, e.g. school_year between 4 and 9."""
+
+    attribute: Slug
+    op: Literal["equals", "in", "between", "at_least", "at_most"]
+    value: Any
+    description: str | None = None
+
+
+class TargetGroup(Strict):
+    description: str = Field(min_length=1)
+    unit: Literal["person", "family", "school", "district", "other"] = "person"
+    attributes: list[AttributeSpec] = []
+    eligibility: list[EligibilityRule] = []
+    derive: list[Literal["birth_year", "legal_sex"]] = Field(
+        default=[], description="What may be derived from a personal identity number before it is dropped."
+    )
+
+
+class Cohort(Strict):
+    id: Slug
+    name: str = Field(min_length=1)
+    enrolment_start: date
+    enrolment_end: date
+    target_size: int | None = Field(default=None, ge=1)
+
+
+class Window(Strict):
+    """The measurement window, in whole months after each participant's enrolment start."""
+
+    start_months: int = Field(default=0, ge=-120, le=240)
+    end_months: int = Field(ge=-120, le=240)
+
+
+class Scale(Strict):
+    """An ordinal answer scale; ``missing_codes`` (e.g. "don't know") are missing, never a score."""
+
+    min: int
+    max: int
+    missing_codes: list[int] = []
+
+
+class Threshold(Strict):
+    """When a participant's outcome counts as achieved (for rate cards and counts of achievers)."""
+
+    op: Literal["at_least", "at_most", "equals"]
+    value: Number
+
+
+class Evaluation(Strict):
+    design: Design
+    baseline: Number | None = Field(default=None, description="Contracted reference value (fixed_baseline).")
+    covariates: list[Slug] = []
+    exact: list[Slug] = Field(default=[], description="Categorical covariates matched exactly.")
+    caliper: Annotated[Decimal, Field(gt=0, le=5)] = Decimal("0.2")
+    neighbours: int = Field(default=1, ge=1, le=10)
+    replacement: bool = True
+    comparison_cohort: Slug | None = Field(default=None, description="Earlier cohort (historical_cohort).")
+    pre_window: Window | None = Field(default=None, description="The 'before' window (pre_post), months after enrolment.")
+    min_n: int = Field(default=60, ge=1, description="Fewer participants than this gives a warning.")
+    alpha: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.05")
+
+
+class Metric(Strict):
+    id: Slug
+    name: str = Field(min_length=1)
+    kind: MetricKind
+    direction: Direction
+    unit: str | None = None
+    window: Window
+    aggregation: Aggregation
+    missing: MissingRule = "exclude"
+    scale: Scale | None = None
+    instrument: str | None = Field(default=None, description=f"Built-in survey instrument: {', '.join(INSTRUMENTS)}.")
+    question: str | None = Field(default=None, description="Question id within the instrument.")
+    achieved_when: Threshold | None = None
+    target: Number | None = Field(default=None, description="Contracted target for the cohort mean.")
+    evaluation: Evaluation
+
+
+class RateCard(Strict):
+    """A price per participant whose outcome on ``metric`` is achieved."""
+
+    id: Slug
+    type: Literal["rate_card"]
+    metric: Slug
+    price: Money
+    max_outcomes_per_participant: int = Field(default=1, ge=1)
+    cap_per_participant: Money | None = None
+    cap_per_cohort: Money | None = None
+    cap: Money | None = None
+
+
+class ComparisonThreshold(Strict):
+    """Peterborough: pay per unit of improvement against the comparison group, above a threshold."""
+
+    id: Slug
+    type: Literal["comparison_threshold"]
+    metric: Slug
+    cohort_threshold: Share = Field(description="Relative improvement a single cohort must reach.")
+    overall_threshold: Share | None = Field(default=None, description="Relative improvement across all cohorts.")
+    price_per_unit: Money = Field(description="Price per unit of improvement per participant.")
+    require_significance: bool = False
+    cap: Money | None = None
+
+
+class SavingsShare(Strict):
+    """Norrköping: verified savings repaid one-for-one up to ``repay_up_to``, then a share, capped."""
+
+    id: Slug
+    type: Literal["savings_share"]
+    metric: Slug
+    unit_value: Money = Field(description="Value of one unit of the metric avoided, e.g. cost per care day.")
+    repay_up_to: Money
+    share_above: Share
+    cap: Money | None = None
+
+
+class Milestone(Strict):
+    """A fixed sum per participant with a verified event on ``metric``."""
+
+    id: Slug
+    type: Literal["milestone"]
+    metric: Slug
+    amount: Money
+    cap: Money | None = None
+
+
+Mechanism = Annotated[Union[RateCard, ComparisonThreshold, SavingsShare, Milestone], Field(discriminator="type")]
+
+
+class PayerShare(Strict):
+    party: Slug
+    share: Share
+
+
+class Schedule(Strict):
+    frequency: Frequency = "quarterly"
+    lag_days: int = Field(default=0, ge=0, le=730, description="Days after verification before an outcome is payable.")
+
+
+class Caps(Strict):
+    total: Money | None = None
+    per_payer: dict[Slug, Money] = {}
+
+
+class Payments(Strict):
+    payers: list[PayerShare] = Field(min_length=1)
+    schedule: Schedule = Schedule()
+    mechanisms: list[Mechanism] = Field(min_length=1)
+    caps: Caps = Caps()
+
+
+class Commitment(Strict):
+    party: Slug
+    amount: Money
+
+
+class Investment(Strict):
+    principal: Money
+    commitments: list[Commitment] = Field(min_length=1)
+    drawdown_date: date | None = None
+
+
+class Amendment(Strict):
+    """A later version: the fields it changes, when it takes effect, and why."""
+
+    version: int = Field(ge=2)
+    effective: date
+    reason: str = Field(min_length=1)
+    set: dict[str, Any] = Field(
+        min_length=1,
+        description="Dotted paths to new values; list items are named by their id, "
+        "e.g. metrics.placement_days.window.end_months.",
+    )
+
+
+class Contract(Strict):
+    """A whole social outcomes contract, as of one version."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    description: str | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. SEK.")
+    term: Term
+    parties: list[Party] = Field(min_length=1)
+    target_group: TargetGroup
+    cohorts: list[Cohort] = Field(min_length=1)
+    metrics: list[Metric] = Field(min_length=1)
+    payments: Payments
+    investment: Investment | None = None
+    suppression_threshold: int = Field(default=5, ge=1, description="Smallest cell shown to investors and payers.")
+    amendments: list[Amendment] = []
+
+    def metric(self, metric_id: str) -> Metric:
+        return next(m for m in self.metrics if m.id == metric_id)
+
+    def cohort(self, cohort_id: str) -> Cohort:
+        return next(c for c in self.cohorts if c.id == cohort_id)
+
+    def party(self, party_id: str) -> Party:
+        return next(p for p in self.parties if p.id == party_id)
+
+    def cohort_for(self, day: date) -> str | None:
+        """The cohort whose enrolment window contains ``day``, if any."""
+        for cohort in self.cohorts:
+            if cohort.enrolment_start <= day <= cohort.enrolment_end:
+                return cohort.id
+        return None

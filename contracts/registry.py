@@ -1,0 +1,125 @@
+"""Contracts in the store: load a file's versions, list them, fetch one.
+
+Stored versions are never changed.  Loading a file again is a no-op when its
+versions are the same; a file that adds an amendment adds a version; a file
+that changes the terms of an already stored version is refused, because an
+evaluation or a payment may already name that version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from contracts.loader import ContractFile, ContractVersion, version_as_of
+from contracts.model import Contract
+from store.db import record_audit
+from store.tables import ContractRow, ContractVersionRow
+
+
+class UnknownContract(LookupError):
+    def __init__(self, contract_id: str):
+        super().__init__(f"no contract {contract_id!r} in the store; 'sib contract list' shows the loaded ones")
+        self.contract_id = contract_id
+
+
+class VersionConflict(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredContract:
+    id: str
+    name: str
+    currency: str
+    source: str
+    versions: tuple[ContractVersion, ...]
+
+    @property
+    def latest(self) -> ContractVersion:
+        return self.versions[-1]
+
+    def as_of(self, day: date) -> ContractVersion:
+        return version_as_of(self.versions, day)
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    contract_id: str
+    added_versions: tuple[int, ...]
+    unchanged_versions: tuple[int, ...]
+
+
+def store_contract(engine: Engine, cf: ContractFile) -> LoadOutcome:
+    """Store a validated contract file's versions, atomically."""
+    with engine.begin() as conn:
+        existing = {
+            row.version: row.fingerprint
+            for row in conn.execute(
+                sa.select(ContractVersionRow.version, ContractVersionRow.fingerprint).where(
+                    ContractVersionRow.contract_id == cf.id
+                )
+            )
+        }
+        for v in cf.versions:
+            if v.version in existing and existing[v.version] != v.fingerprint:
+                raise VersionConflict(
+                    f"version {v.version} of contract {cf.id!r} is already stored with other terms; "
+                    "stored versions never change: add an amendment instead"
+                )
+        missing_in_file = sorted(set(existing) - {v.version for v in cf.versions})
+        if missing_in_file:
+            raise VersionConflict(
+                f"contract {cf.id!r} has stored version(s) {', '.join(map(str, missing_in_file))} that this file lacks"
+            )
+        if not existing:
+            conn.execute(sa.insert(ContractRow), {
+                "id": cf.id, "name": cf.contract.name, "currency": cf.contract.currency, "source": cf.source,
+            })
+        added = [v for v in cf.versions if v.version not in existing]
+        if added:
+            conn.execute(sa.insert(ContractVersionRow), [
+                {"contract_id": cf.id, "version": v.version, "effective": v.effective, "reason": v.reason,
+                 "fingerprint": v.fingerprint, "terms": v.terms_json()}
+                for v in added
+            ])
+            conn.execute(sa.update(ContractRow).where(ContractRow.id == cf.id).values(name=cf.contract.name))
+            record_audit(conn, "contract.load", cf.id, {"source": cf.source, "versions": [v.version for v in added]})
+    return LoadOutcome(cf.id, tuple(v.version for v in added), tuple(sorted(existing)))
+
+
+def list_contracts(engine: Engine) -> list[dict]:
+    """One summary per stored contract, for `sib contract list`."""
+    latest = (
+        sa.select(ContractVersionRow.contract_id, sa.func.max(ContractVersionRow.version).label("versions"))
+        .group_by(ContractVersionRow.contract_id)
+        .subquery()
+    )
+    query = (
+        sa.select(ContractRow.id, ContractRow.name, ContractRow.currency, latest.c.versions)
+        .join(latest, latest.c.contract_id == ContractRow.id)
+        .order_by(ContractRow.id)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def get_contract(engine: Engine, contract_id: str) -> StoredContract:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(ContractRow).where(ContractRow.id == contract_id)).first()
+        if row is None:
+            raise UnknownContract(contract_id)
+        versions = conn.execute(
+            sa.select(ContractVersionRow).where(ContractVersionRow.contract_id == contract_id)
+            .order_by(ContractVersionRow.version)
+        ).all()
+    return StoredContract(
+        id=row.id, name=row.name, currency=row.currency, source=row.source,
+        versions=tuple(
+            ContractVersion(v.version, v.effective, v.reason, Contract.model_validate(v.terms), v.fingerprint)
+            for v in versions
+        ),
+    )

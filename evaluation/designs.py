@@ -1,0 +1,132 @@
+"""Evaluation designs: each turns per-participant outcomes into an ``EffectResult``.
+
+Tests and intervals come from statsmodels and scipy: an exact binomial test
+with a Wilson interval for a proportion against a contracted value, t-tests
+otherwise, Welch's unequal-variance comparison between two groups, and the
+matching estimator in ``evaluation.matching``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from contracts.model import Metric
+from evaluation.matching import MatchingError, match
+from evaluation.result import EffectResult
+
+MONITORING_ONLY = "monitoring only: this design has no counterfactual, so the figure is not an effect"
+
+
+def _base(metric: Metric, cohort: str, treated: pd.Series) -> EffectResult:
+    return EffectResult(metric=metric.id, cohort=cohort, design=metric.evaluation.design, direction=metric.direction,
+                        n_treated=int(treated.notna().sum()))
+
+
+def _alpha(metric: Metric) -> float:
+    return float(metric.evaluation.alpha)
+
+
+def monitoring(metric: Metric, cohort: str, values: pd.Series) -> EffectResult:
+    """The cohort's mean with its interval, and never an effect."""
+    values = values.dropna().astype(float)
+    result = _base(metric, cohort, values)
+    result.is_effect = False
+    result.warnings.append(MONITORING_ONLY)
+    if len(values):
+        result.treated_mean = float(values.mean())
+    if len(values) >= 2 and values.std() > 0:
+        low, high = DescrStatsW(values.to_numpy()).tconfint_mean(alpha=_alpha(metric))
+        result.diagnostics["mean_ci"] = [float(low), float(high)]
+    return result
+
+
+def fixed_baseline(metric: Metric, cohort: str, values: pd.Series) -> EffectResult:
+    """The cohort against the contracted reference value (a one-sample test)."""
+    values = values.dropna().astype(float)
+    baseline = float(metric.evaluation.baseline)  # type: ignore[arg-type]
+    result = _base(metric, cohort, values)
+    result.counterfactual_mean = baseline
+    n = len(values)
+    if n == 0:
+        return result
+    mean = float(values.mean())
+    result.treated_mean = mean
+    result.estimate = mean - baseline
+    alpha = _alpha(metric)
+    if metric.kind == "binary":
+        successes = int(values.sum())
+        low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
+        result.ci_low, result.ci_high = float(low) - baseline, float(high) - baseline
+        result.p_value = float(stats.binomtest(successes, n, baseline).pvalue) if 0 < baseline < 1 else None
+        result.diagnostics["test"] = "exact binomial test; Wilson interval"
+    elif n >= 2 and values.std() > 0:
+        d = DescrStatsW(values.to_numpy())
+        low, high = d.tconfint_mean(alpha=alpha)
+        result.ci_low, result.ci_high = float(low) - baseline, float(high) - baseline
+        result.p_value = float(d.ttest_mean(baseline)[1])
+        result.diagnostics["test"] = "one-sample t-test"
+    return result.finish()
+
+
+def two_groups(metric: Metric, cohort: str, treated: pd.Series, comparison: pd.Series) -> EffectResult:
+    """Difference in means between two independent groups (randomised arms, historical cohorts)."""
+    treated, comparison = treated.dropna().astype(float), comparison.dropna().astype(float)
+    result = _base(metric, cohort, treated)
+    result.n_comparison = len(comparison)
+    if len(treated) == 0 or len(comparison) == 0:
+        result.warnings.append("no counterfactual: one of the groups has no outcomes")
+        return result
+    result.treated_mean, result.counterfactual_mean = float(treated.mean()), float(comparison.mean())
+    result.estimate = result.treated_mean - result.counterfactual_mean
+    if len(treated) >= 2 and len(comparison) >= 2 and (treated.std() > 0 or comparison.std() > 0):
+        compare = CompareMeans(DescrStatsW(treated.to_numpy()), DescrStatsW(comparison.to_numpy()))
+        low, high = compare.tconfint_diff(alpha=_alpha(metric), usevar="unequal")
+        result.ci_low, result.ci_high = float(low), float(high)
+        result.p_value = float(compare.ttest_ind(usevar="unequal")[1])
+        result.diagnostics["test"] = "Welch two-sample t-test"
+    return result.finish()
+
+
+def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> EffectResult:
+    """The same participants after against before (pre_post)."""
+    both = pd.DataFrame({"before": before, "after": after}).dropna().astype(float)
+    result = _base(metric, cohort, both["after"])
+    result.n_comparison = len(both)
+    if both.empty:
+        return result
+    result.treated_mean, result.counterfactual_mean = float(both["after"].mean()), float(both["before"].mean())
+    diff = both["after"] - both["before"]
+    result.estimate = float(diff.mean())
+    if len(diff) >= 2 and diff.std() > 0:
+        d = DescrStatsW(diff.to_numpy())
+        low, high = d.tconfint_mean(alpha=_alpha(metric))
+        result.ci_low, result.ci_high = float(low), float(high)
+        result.p_value = float(d.ttest_mean(0.0)[1])
+        result.diagnostics["test"] = "paired t-test"
+    result.warnings.append("pre-post: the change also contains whatever else changed over the period")
+    return result.finish()
+
+
+def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFrame, exact: list[str]) -> EffectResult:
+    """Treated against a propensity-matched comparison group from the pool."""
+    ev = metric.evaluation
+    result = _base(metric, cohort, treated["value"])
+    try:
+        m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
+                  replacement=ev.replacement)
+    except MatchingError as exc:
+        result.warnings.append(f"no counterfactual: {exc}")
+        return result
+    z = stats.norm.ppf(1 - _alpha(metric) / 2)
+    result.n_treated, result.n_comparison = m.n_treated, m.n_controls
+    result.treated_mean, result.counterfactual_mean = m.treated_mean, m.counterfactual_mean
+    result.estimate = m.att
+    if m.se > 0:
+        result.ci_low, result.ci_high = m.att - z * m.se, m.att + z * m.se
+        result.p_value = float(2 * stats.norm.sf(abs(m.att) / m.se))
+    result.warnings += m.warnings
+    result.diagnostics.update(m.diagnostics, standard_error_value=m.se)
+    return result.finish()

@@ -1,0 +1,195 @@
+"""An evaluation run: every metric of a contract, per cohort and pooled, stored immutably.
+
+A run records the contract version it used, the fingerprint of its inputs,
+its parameters and the code version.  Evaluating again on the same inputs
+with the same parameters finds the stored run instead of adding a new one:
+runs are reproducible and append-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from contracts.model import Contract, Metric
+from contracts.registry import StoredContract
+from evaluation import designs
+from evaluation.inputs import Inputs, load_inputs
+from evaluation.outcomes import participant_outcomes
+from evaluation.result import POOLED, EffectResult
+from store.db import actor, record_audit
+from store.tables import EvaluationRunRow
+from store.version import code_version
+
+UNVERIFIED = "interim view: includes measurements not yet verified"
+
+
+@dataclass(frozen=True)
+class EvaluationRun:
+    id: int
+    contract_id: str
+    contract_version: int
+    as_of: date
+    include_unverified: bool
+    inputs_fingerprint: str
+    code_version: str
+    results: list[EffectResult]
+    coverage: dict[str, Any]
+    reused: bool = False
+
+    def result(self, metric: str, cohort: str = POOLED) -> EffectResult | None:
+        return next((r for r in self.results if r.metric == metric and r.cohort == cohort), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.id, "contract": self.contract_id, "contract_version": self.contract_version,
+            "as_of": self.as_of.isoformat(), "include_unverified": self.include_unverified,
+            "inputs_fingerprint": self.inputs_fingerprint, "code_version": self.code_version,
+            "reused": self.reused, "coverage": self.coverage, "results": [r.to_dict() for r in self.results],
+        }
+
+
+def has_achievement(metric: Metric) -> bool:
+    return metric.kind == "binary" or metric.achieved_when is not None
+
+
+def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: date) -> list[EffectResult]:
+    """Per-cohort results followed by the pooled one."""
+    outcomes = participant_outcomes(inputs, metric, as_of)
+    design = metric.evaluation.design
+    cohorts = [c.id for c in contract.cohorts]
+    if design == "historical_cohort":
+        cohorts = [c for c in cohorts if c != metric.evaluation.comparison_cohort]
+    results = [_evaluate_group(outcomes, metric, contract, as_of, inputs, [c], c) for c in cohorts]
+    if len(cohorts) > 1:
+        results.append(_evaluate_group(outcomes, metric, contract, as_of, inputs, cohorts, POOLED))
+    elif results:
+        pooled = EffectResult.from_dict(results[0].to_dict())
+        pooled.cohort = POOLED
+        results.append(pooled)
+    return results
+
+
+def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, contract: Contract, as_of: date, inputs: Inputs,
+                    cohorts: list[str], label: str) -> EffectResult:
+    ev = metric.evaluation
+    in_group = outcomes["cohort"].isin(cohorts)
+    treated_all = outcomes[in_group & (outcomes["arm"] == "treatment")]
+    treated = treated_all[treated_all["closed"]]
+    design = ev.design
+    if design == "monitoring":
+        result = designs.monitoring(metric, label, treated["value"])
+    elif design == "fixed_baseline":
+        result = designs.fixed_baseline(metric, label, treated["value"])
+    elif design == "randomised":
+        control = outcomes[in_group & (outcomes["arm"] == "control") & outcomes["closed"]]
+        result = designs.two_groups(metric, label, treated["value"], control["value"])
+    elif design == "historical_cohort":
+        earlier = outcomes[(outcomes["cohort"] == ev.comparison_cohort) & outcomes["closed"]]
+        result = designs.two_groups(metric, label, treated["value"], earlier["value"])
+    elif design == "pre_post":
+        before = participant_outcomes(inputs, metric, as_of, window=ev.pre_window).set_index("participant_id")["value"]
+        after = treated.set_index("participant_id")["value"]
+        result = designs.paired(metric, label, before.reindex(after.index), after)
+    elif design == "matched_comparison":
+        pool = outcomes[(outcomes["arm"] == "comparison") & outcomes["closed"] & outcomes["value"].notna()]
+        exact = list(ev.exact)
+        if pool["cohort"].notna().any():
+            # A comparison drawn from the same period: pool members of the same cohort only.
+            pool = pool[pool["cohort"].isin(cohorts)]
+            exact = exact + ["cohort"]
+        result = designs.matched(metric, label, treated[treated["value"].notna()], pool, exact)
+    else:  # pragma: no cover - the contract checks refuse designs this version cannot run
+        raise ValueError(f"design {design!r} is not supported")
+
+    if has_achievement(metric):
+        result.n_achieved = int(treated["achieved"].dropna().astype(bool).sum())
+    result.n_pending = int((~treated_all["closed"]).sum())
+    if result.n_pending:
+        result.warnings.append(
+            f"outcome window not yet closed for {result.n_pending} participants; they are not included"
+        )
+    if result.n_treated < ev.min_n:
+        result.warnings.append(
+            f"only {result.n_treated} participants with outcomes; the contract's minimum for analysis is {ev.min_n}"
+        )
+    missing = int(treated["value"].isna().sum())
+    result.diagnostics["missing_outcomes"] = missing
+    if missing and metric.missing == "exclude":
+        result.warnings.append(f"{missing} participants have no measurement in the window and are excluded")
+    return result
+
+
+def coverage(inputs: Inputs, contract: Contract) -> dict[str, Any]:
+    """Data coverage for the report: participants by arm, measurements and the verified share."""
+    arms = inputs.enrolments.drop_duplicates("participant_id")["arm"].value_counts()
+    m = inputs.measurements
+    return {
+        "participants": {arm: int(n) for arm, n in sorted(arms.items())},
+        "measurements": int(len(m)),
+        "verified_share": float(m["verified"].mean()) if len(m) else None,
+        "by_metric": {metric.id: int((m["metric"] == metric.id).sum()) for metric in contract.metrics},
+    }
+
+
+def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unverified: bool = False,
+             actor_name: str | None = None) -> EvaluationRun:
+    """Evaluate every metric as of ``as_of`` with the contract version then in effect."""
+    version = stored.as_of(as_of)
+    contract = version.terms
+    inputs = load_inputs(engine, stored.id, as_of, include_unverified)
+    fingerprint = inputs.fingerprint()
+    code = code_version()
+    parameters = {"as_of": as_of.isoformat(), "include_unverified": include_unverified,
+                  "contract_version": version.version, "contract_fingerprint": version.fingerprint}
+
+    with engine.connect() as conn:
+        earlier = conn.execute(
+            sa.select(EvaluationRunRow).where(
+                EvaluationRunRow.contract_id == stored.id, EvaluationRunRow.inputs_fingerprint == fingerprint,
+                EvaluationRunRow.code_version == code,
+            ).order_by(EvaluationRunRow.id)
+        ).all()
+    for row in earlier:
+        if row.parameters == parameters:
+            return _from_row(row, reused=True)
+
+    results = [r for metric in contract.metrics for r in evaluate_metric(inputs, metric, contract, as_of)]
+    if include_unverified:
+        for r in results:
+            r.warnings.insert(0, UNVERIFIED)
+    payload = {"results": [r.to_dict() for r in results], "coverage": coverage(inputs, contract)}
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            sa.insert(EvaluationRunRow).returning(EvaluationRunRow.id),
+            {"contract_id": stored.id, "contract_version": version.version, "as_of": as_of,
+             "include_unverified": include_unverified, "inputs_fingerprint": fingerprint,
+             "parameters": parameters, "code_version": code, "results": payload,
+             "created_by": actor_name or actor()},
+        ).scalar_one()
+        record_audit(conn, "evaluation.run", stored.id, {"run": run_id, "as_of": as_of.isoformat()}, actor_name)
+    return EvaluationRun(run_id, stored.id, version.version, as_of, include_unverified, fingerprint, code,
+                         [EffectResult.from_dict(r) for r in payload["results"]], payload["coverage"])
+
+
+def _from_row(row: Any, reused: bool = False) -> EvaluationRun:
+    return EvaluationRun(
+        id=row.id, contract_id=row.contract_id, contract_version=row.contract_version, as_of=row.as_of,
+        include_unverified=row.include_unverified, inputs_fingerprint=row.inputs_fingerprint,
+        code_version=row.code_version, results=[EffectResult.from_dict(r) for r in row.results["results"]],
+        coverage=row.results["coverage"], reused=reused,
+    )
+
+
+def get_run(engine: Engine, contract_id: str, run_id: int | None = None) -> EvaluationRun | None:
+    """A stored run, or the latest one of the contract when ``run_id`` is None."""
+    query = sa.select(EvaluationRunRow).where(EvaluationRunRow.contract_id == contract_id)
+    query = query.where(EvaluationRunRow.id == run_id) if run_id is not None else query.order_by(EvaluationRunRow.id.desc())
+    with engine.connect() as conn:
+        row = conn.execute(query.limit(1)).first()
+    return _from_row(row) if row is not None else None

@@ -1,0 +1,1 @@
+"""Ingestion of delivered files: validated, pseudonymised, atomic per batch."""

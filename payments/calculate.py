@@ -1,0 +1,152 @@
+"""From an evaluation run to ledger entries: caps, the one rounding, the payer split, timing.
+
+The order is fixed and documented in docs/payments.md:
+
+1. each mechanism's lines (cumulative amount owed to date per cohort), with
+   per-participant and per-cohort caps applied inside the mechanism;
+2. the mechanism's own cap, across its lines in contract order;
+3. the contract's total cap, across all lines in contract order;
+4. rounding, once, half-up to the minor unit, per line;
+5. the split across payers by their shares (largest remainder);
+6. each payer's cap, across that payer's lines in contract order;
+7. entries: what is owed to date minus what the ledger already holds for the
+   same mechanism, cohort and payer.  Nothing owed beyond that, nothing new.
+
+Entries fall in the schedule period that contains the run's as-of date plus
+the contract's payment lag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from contracts.model import Contract
+from contracts.registry import StoredContract
+from evaluation.run import EvaluationRun
+from payments.ledger import GENESIS, entry_hash, read_ledger
+from payments.mechanisms import Line, lines_for
+from payments.money import ZERO, round_money, split
+from store.db import actor, record_audit
+from store.tables import LedgerEntryRow
+from store.types import iso_utc, utcnow
+
+
+class ConcurrentCalculation(Exception):
+    pass
+
+
+def period_of(day: date, frequency: str) -> str:
+    if frequency == "monthly":
+        return f"{day.year}-{day.month:02d}"
+    if frequency == "quarterly":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if frequency == "half_yearly":
+        return f"{day.year}-H{1 if day.month <= 6 else 2}"
+    return str(day.year)
+
+
+def payable_period(contract: Contract, as_of: date) -> str:
+    schedule = contract.payments.schedule
+    return period_of(as_of + timedelta(days=schedule.lag_days), schedule.frequency)
+
+
+def _cap(lines: list[Line], cap: Decimal | None, label: str) -> None:
+    """Reduce lines in order so that together they stay within ``cap``; record the reduction in the basis."""
+    if cap is None:
+        return
+    room = cap
+    for line in lines:
+        allowed = min(line.amount, max(room, ZERO))
+        if allowed < line.amount:
+            line.basis.setdefault("caps", []).append({"cap": label, "limit": str(cap), "reduced_by": str(line.amount - allowed)})
+            line.amount = allowed
+        room -= allowed
+
+
+@dataclass(frozen=True)
+class Owed:
+    mechanism: str
+    cohort: str
+    payer: str
+    amount: Decimal  # rounded, cumulative to date
+    basis: dict[str, Any]
+
+
+def owed_to_date(contract: Contract, run: EvaluationRun) -> list[Owed]:
+    """Steps 1-6: what each payer owes to date for each mechanism and cohort."""
+    lines = lines_for(contract, run.result)
+    for mech in contract.payments.mechanisms:
+        _cap([line for line in lines if line.mechanism == mech.id], mech.cap, f"mechanism {mech.id}")
+    _cap(lines, contract.payments.caps.total, "contract total")
+    payers = contract.payments.payers
+    owed: list[Owed] = []
+    for line in lines:
+        total = round_money(line.amount, contract.currency)
+        parts = split(total, [p.share for p in payers], contract.currency)
+        for payer, part in zip(payers, parts):
+            basis = dict(line.basis, line_amount=str(total), payer_share=str(payer.share), evaluation_run=run.id)
+            owed.append(Owed(line.mechanism, line.cohort, payer.party, part, basis))
+    for payer, cap in contract.payments.caps.per_payer.items():
+        room = cap
+        for i, o in enumerate(owed):
+            if o.payer != payer:
+                continue
+            allowed = min(o.amount, max(room, ZERO))
+            if allowed < o.amount:
+                basis = dict(o.basis)
+                basis.setdefault("caps", []).append({"cap": f"payer {payer}", "limit": str(cap), "reduced_by": str(o.amount - allowed)})
+                owed[i] = Owed(o.mechanism, o.cohort, o.payer, allowed, basis)
+            room -= allowed
+    return owed
+
+
+def calculate(engine: Engine, stored: StoredContract, run: EvaluationRun, *, actor_name: str | None = None) -> list[dict[str, Any]]:
+    """Step 7: append entries for what is owed beyond what the ledger holds; return the new entries."""
+    version = next(v for v in stored.versions if v.version == run.contract_version)
+    contract = version.terms
+    owed = owed_to_date(contract, run)
+    period = payable_period(contract, run.as_of)
+    who = actor_name or actor()
+    try:
+        with engine.begin() as conn:
+            ledger = read_ledger(conn, stored.id)
+            booked: dict[tuple[str, str, str], Decimal] = {}
+            for entry in ledger.itertuples():
+                key = (entry.mechanism, entry.cohort, entry.payer)
+                booked[key] = booked.get(key, ZERO) + entry.amount
+            seq = int(ledger["seq"].max()) if len(ledger) else 0
+            prev = ledger["hash"].iloc[-1] if len(ledger) else GENESIS
+            created_at = iso_utc(utcnow())
+            new_entries = []
+            for o in owed:
+                already = booked.get((o.mechanism, o.cohort, o.payer), ZERO)
+                delta = o.amount - already
+                if delta == 0:
+                    continue
+                seq += 1
+                entry = {
+                    "contract_id": stored.id, "seq": seq, "period": period, "mechanism": o.mechanism,
+                    "payer": o.payer, "cohort": o.cohort, "kind": "calculation" if already == 0 else "adjustment",
+                    "amount": delta, "currency": contract.currency, "evaluation_run_id": run.id,
+                    "contract_version": run.contract_version,
+                    "basis": dict(o.basis, owed_to_date=str(o.amount), previously_booked=str(already)),
+                    "created_at": created_at, "created_by": who, "prev_hash": prev,
+                }
+                entry["hash"] = prev = entry_hash(entry)
+                new_entries.append(entry)
+            if new_entries:
+                conn.execute(sa.insert(LedgerEntryRow), new_entries)
+                record_audit(conn, "payments.calculate", stored.id,
+                             {"run": run.id, "entries": [e["seq"] for e in new_entries]}, who)
+    except IntegrityError:
+        raise ConcurrentCalculation(
+            f"another payment calculation for {stored.id!r} was written at the same time; run it again"
+        ) from None
+    return new_entries

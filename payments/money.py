@@ -1,0 +1,51 @@
+"""Money: Decimal only, rounded once (at the ledger), half-up to the currency's minor unit.
+
+Statistical estimates (floats) enter a payment only through ``quantity``,
+which fixes them as a Decimal with six decimals: that is a rounding of a
+measured quantity (events avoided per person), never of an amount.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+# ISO 4217 minor units for the currencies a contract is likely to use; 2 otherwise.
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
+ZERO = Decimal(0)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """The one rounding: half-up to the minor unit."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"amounts must be Decimal, not {type(amount).__name__}")
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def quantity(value: float) -> Decimal:
+    """A statistical estimate as an exact Decimal quantity (six decimals), for use in a payment formula."""
+    return Decimal(f"{value:.6f}")
+
+
+def split(amount: Decimal, shares: list[Decimal], currency: str) -> list[Decimal]:
+    """Split a rounded amount in fixed proportions without losing or inventing a minor unit.
+
+    Largest remainder: every part is first rounded down, then the units left
+    over go to the parts with the largest remainders (ties to the earlier part).
+    """
+    q = quantum(currency)
+    if round_money(amount, currency) != amount:
+        raise ValueError(f"split() takes an amount already rounded to {q}, got {amount}")
+    total_share = sum(shares, ZERO)
+    if total_share != 1:
+        raise ValueError(f"shares must add up to 1, got {total_share}")
+    exact = [amount * s for s in shares]
+    parts = [e.quantize(q, rounding=ROUND_FLOOR) for e in exact]
+    left = int((amount - sum(parts, ZERO)) / q)
+    order = sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[:left]:
+        parts[i] += q
+    return parts

@@ -1,0 +1,159 @@
+"""Opening the store: SQLite by default, PostgreSQL when DATABASE_URL names one.
+
+Every command takes its store from ``DATABASE_URL`` (default
+``sqlite:///sib.db`` in the working directory).  The schema is created and
+upgraded only by Alembic (``sib init``); other commands refuse to run on a
+store that is missing or not at the current revision, with one clear line.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from store.tables import AuditEventRow
+
+DEFAULT_URL = "sqlite:///sib.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(Exception):
+    """A store that cannot be used as asked; the message is one line for the user."""
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def describe(url: str) -> str:
+    """The URL with any password hidden, fit for a message or a log line."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unreadable DATABASE_URL>"
+
+
+def actor() -> str:
+    """Who is acting, for audit events and ledger steps: SIB_ACTOR, else the OS user."""
+    explicit = os.environ.get("SIB_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or database_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"DATABASE_URL is not a database URL: {url!r}") from None
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": 30}
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(f"cannot use DATABASE_URL {describe(url)}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config(DEFAULT_URL)).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def init_store(url: str | None = None) -> tuple[str | None, str]:
+    """Create or upgrade the store to the current schema; return (revision before, revision after)."""
+    url = url or database_url()
+    path = _sqlite_path(url)
+    if path is not None and path.parent and not path.parent.exists():
+        raise StoreError(f"cannot create the store {describe(url)}: folder {path.parent} does not exist")
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        with engine.begin() as conn:
+            config = alembic_config(url)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return before, head_revision()
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the store {describe(url)}: {_first_line(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def open_store(url: str | None = None) -> Engine:
+    """An engine on an existing, current store; a clear StoreError otherwise."""
+    url = url or database_url()
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        raise StoreError(f"no store at {describe(url)}; run 'sib init' first (or set DATABASE_URL)")
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot reach the store {describe(url)}: {_first_line(exc)}") from None
+    if revision is None:
+        engine.dispose()
+        raise StoreError(f"the store {describe(url)} is not initialised; run 'sib init' first")
+    if revision != head_revision():
+        engine.dispose()
+        raise StoreError(f"the store {describe(url)} is at schema {revision}, not {head_revision()}; run 'sib init' to upgrade it")
+    return engine
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def record_audit(conn: sa.Connection, action: str, contract_id: str | None, detail: dict[str, Any],
+                 who: str | None = None) -> None:
+    """Append one audit event inside the caller's transaction."""
+    conn.execute(
+        sa.insert(AuditEventRow),
+        {"actor": who or actor(), "action": action, "contract_id": contract_id, "detail": detail},
+    )

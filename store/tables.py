@@ -1,0 +1,164 @@
+"""Every table of the store, as SQLModel classes.
+
+One module so that a newcomer (and Alembic) sees the whole schema at once.
+Rows that record history (contract versions, measurements, evaluation runs,
+ledger entries, audit events) are only ever inserted, never updated; a
+correction is a new row that points at the one it supersedes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from store.types import ExactDecimal, utcnow
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, default=dict))
+
+
+def _when() -> Any:
+    return Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, default=utcnow))
+
+
+class ContractRow(SQLModel, table=True):
+    __tablename__ = "contracts"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    currency: str = Field(max_length=3)
+    source: str
+    created_at: datetime = _when()
+
+
+class ContractVersionRow(SQLModel, table=True):
+    __tablename__ = "contract_versions"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    version: int
+    effective: date
+    reason: str
+    fingerprint: str = Field(max_length=64)
+    terms: dict = _json()
+    loaded_at: datetime = _when()
+
+
+class ImportBatchRow(SQLModel, table=True):
+    __tablename__ = "import_batches"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "kind", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    kind: str = Field(max_length=20)
+    filename: str
+    sha256: str = Field(max_length=64)
+    rows: int
+    summary: dict = _json()
+    created_at: datetime = _when()
+    created_by: str
+    verified_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    verified_by: str | None = None
+
+
+class ParticipantRow(SQLModel, table=True):
+    """A pseudonymous participant: a keyed hash, never the clear identity."""
+
+    __tablename__ = "participants"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "pseudonym"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    pseudonym: str = Field(max_length=64)
+    birth_year: int | None = None
+    legal_sex: str | None = Field(default=None, max_length=1)
+    attributes: dict = _json()
+    batch_id: int = Field(foreign_key="import_batches.id")
+
+
+class EnrolmentRow(SQLModel, table=True):
+    __tablename__ = "enrolments"
+    __table_args__ = (sa.UniqueConstraint("participant_id", "start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    participant_id: int = Field(foreign_key="participants.id", index=True)
+    cohort: str | None = Field(default=None, max_length=64)
+    arm: str = Field(max_length=20)  # treatment, control or comparison
+    start: date
+    exit: date | None = None
+    batch_id: int = Field(foreign_key="import_batches.id")
+
+
+class MeasurementRow(SQLModel, table=True):
+    __tablename__ = "measurements"
+    __table_args__ = (sa.Index("ix_measurements_contract_metric", "contract_id", "metric"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", max_length=64)
+    participant_id: int = Field(foreign_key="participants.id", index=True)
+    metric: str = Field(max_length=64)
+    observed_on: date
+    value: float | None = None  # a measured quantity, never money; None is a missing answer ("don't know")
+    status: str = Field(default="reported", max_length=10)  # reported, verified or rejected
+    source: str | None = None
+    batch_id: int = Field(foreign_key="import_batches.id", index=True)
+    supersedes_id: int | None = Field(default=None, foreign_key="measurements.id")
+
+
+class EvaluationRunRow(SQLModel, table=True):
+    __tablename__ = "evaluation_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    contract_version: int
+    as_of: date
+    include_unverified: bool = False
+    inputs_fingerprint: str = Field(max_length=64)
+    parameters: dict = _json()
+    code_version: str
+    results: dict = _json()
+    created_at: datetime = _when()
+    created_by: str
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    """One amount owed, hash-chained to the entry before it in the same contract's ledger."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    seq: int
+    period: str = Field(max_length=10)
+    mechanism: str = Field(max_length=64)
+    payer: str = Field(max_length=64)
+    cohort: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=12)  # calculation or adjustment
+    amount: Decimal = Field(sa_column=sa.Column(ExactDecimal(), nullable=False))
+    currency: str = Field(max_length=3)
+    evaluation_run_id: int = Field(foreign_key="evaluation_runs.id")
+    contract_version: int
+    basis: dict = _json()
+    created_at: str = Field(max_length=32)  # ISO 8601 UTC text, exactly as hashed
+    created_by: str
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when()
+    actor: str
+    action: str = Field(max_length=64)
+    contract_id: str | None = Field(default=None, max_length=64, index=True)
+    detail: dict = _json()
