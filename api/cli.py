@@ -16,12 +16,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
 
 from api import formatting as fmt
 from contracts import ContractFileError, load_contract_file
@@ -79,7 +83,7 @@ def parse_day(text: str | None, option: str = "--as-of") -> date:
 def progress(description: str, total: float | None = None) -> Iterator[Any]:
     """A progress bar on stderr (hidden when stderr is not a terminal)."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(description, total=total)
         yield lambda step=1.0, text=None: bar.update(task, advance=step, **({"description": text} if text else {}))
 
@@ -389,7 +393,7 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
     from api.demo import run_demo
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("Demo", total=None)
 
         def step(text: str, total: int | None = None) -> None:
@@ -419,12 +423,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map user errors to one line and exit code 1, usage errors to 2."""
     try:
         result = app(args=argv, prog_name="sib", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.UsageError as exc:
+    except click_exceptions.UsageError as exc:
         exc.show()
         return 2
-    except click.exceptions.Abort:
+    except click_exceptions.ClickException as exc:
+        err.print(f"error: {exc.format_message()}", markup=False)
+        return 1
+    except typer.Abort:
         err.print("Aborted.")
         return 1
     except ContractFileError as exc:

@@ -95,7 +95,8 @@ def load_contract_text(text: str, name: str = "<contract>") -> ContractFile:
                 for loc, line in doc.duplicates]
     contract, found = _validate(doc.data, doc, name)
     problems += found
-    if contract is None:
+    if contract is None or problems:
+        # Amended versions are checked only on a sound original, so no problem is reported twice.
         raise ContractFileError(problems)
     versions, found = _resolve_versions(contract, doc, name)
     problems += found

@@ -90,7 +90,8 @@ def _attributes(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, 
                 fractional = values.notna() & (values != values.round())
                 errors += errors_where(fractional, spec.name, lambda r, t=text: f"{t[r]!r} is not a whole number")
             as_python = (lambda v: int(v)) if spec.type == "integer" else float
-            typed[spec.name] = values.map(lambda v, f=as_python: f(v) if pd.notna(v) and v == v else None).astype(object)
+            typed[spec.name] = pd.Series([as_python(v) if pd.notna(v) else None for v in values],
+                                         index=values.index, dtype=object)
         elif spec.type == "category":
             allowed = spec.values or []
             bad = (text != "") & ~text.isin(allowed)

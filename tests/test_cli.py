@@ -1,0 +1,162 @@
+"""The `sib` CLI: exit codes, one-line errors, --json shapes, and a store left unchanged by mistakes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DATA
+
+PEOPLE = "participant_id,start,school_year,sex\n" + "".join(
+    f"P{i:03d},2020-{1 + i % 12:02d}-01,{4 + i % 6},{'female' if i % 2 else 'male'}\n" for i in range(30))
+MEASUREMENTS = "participant_id,metric,date,value\n" + "".join(
+    f"P{i:03d},attendance,2020-{1 + i % 12:02d}-20,{0.8 + (i % 5) * 0.05:.2f}\n" for i in range(30))
+
+
+def snapshot(tmp_path: Path) -> list[str]:
+    """Every row of the store, as SQL text: equal snapshots mean an unchanged store."""
+    with sqlite3.connect(tmp_path / "sib.db") as conn:
+        return list(conn.iterdump())
+
+
+@pytest.fixture
+def loaded(sib, tmp_path: Path):
+    assert sib("init").code == 0
+    assert sib("keys", "init").code == 0
+    assert sib("contract", "load", DATA / "minimal.yaml").code == 0
+    (tmp_path / "people.csv").write_text(PEOPLE)
+    (tmp_path / "m.csv").write_text(MEASUREMENTS)
+    return sib
+
+
+def test_validate_good_and_broken_files(sib, tmp_path: Path) -> None:
+    ok = sib("contract", "validate", DATA / "minimal.yaml")
+    assert ok.code == 0 and "valid contract 'test-contract', version(s) 1 (from 2020-01-01), 2 (from 2021-06-01)" in ok.out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((DATA / "minimal.yaml").read_text().replace("kind: rate", "kind: ratio").replace("currency: SEK", "currency: X"))
+    result = sib("contract", "validate", bad)
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        f"{bad}:4: currency: 'X' is not an ISO 4217 currency code; expected three capital letters such as SEK",
+        f"{bad}:25: metrics[0].kind: 'ratio' is not allowed; expected one of: "
+        "binary, rate, count, continuous, ordinal, time_to_event",
+    ]
+
+
+def test_missing_and_malformed_files_are_one_line(sib, tmp_path: Path) -> None:
+    result = sib("contract", "validate", tmp_path / "absent.yaml")
+    assert (result.code, result.err) == (1, f"{tmp_path / 'absent.yaml'}:0: no such file\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\n  name: [\n")
+    result = sib("contract", "validate", broken)
+    assert result.code == 1 and len(result.err.splitlines()) == 1 and "YAML syntax error" in result.err
+
+
+def test_commands_refuse_a_missing_store(sib, tmp_path: Path) -> None:
+    result = sib("contract", "list")
+    assert result.code == 1
+    assert result.err == f"error: no store at sqlite:///{tmp_path / 'sib.db'}; run 'sib init' first (or set DATABASE_URL)\n"
+    assert not (tmp_path / "sib.db").exists()
+
+
+def test_usage_errors_exit_2(sib) -> None:
+    assert sib("no-such-command").code == 2
+    assert sib("contract", "show").code == 2
+    assert sib("payments", "x", "--run", "abc").code == 2
+
+
+def test_list_show_and_json(loaded) -> None:
+    listed = json.loads(loaded("contract", "list", "--json").out)
+    assert listed == {"contracts": [{"id": "test-contract", "name": "Test contract", "currency": "SEK", "versions": 2}]}
+    shown = json.loads(loaded("contract", "show", "test-contract", "--json").out)
+    assert shown["version"] == 2 and shown["terms"]["payments"]["mechanisms"][0]["price"] == "1200"
+    v1 = json.loads(loaded("contract", "show", "test-contract", "--version", "1", "--json").out)
+    assert v1["terms"]["payments"]["mechanisms"][0]["price"] == "1000"
+    table = loaded("contract", "show", "test-contract")
+    assert table.code == 0 and "Price raised" in table.out
+
+
+def test_unknown_contract_and_bad_date_leave_the_store_unchanged(loaded, tmp_path: Path) -> None:
+    before = snapshot(tmp_path)
+    result = loaded("evaluate", "nope")
+    assert (result.code, result.err) == (1, "error: no contract 'nope' in the store; 'sib contract list' shows the loaded ones\n")
+    result = loaded("evaluate", "test-contract", "--as-of", "2020-13-01")
+    assert (result.code, result.err) == (1, "error: --as-of '2020-13-01' is not a date; expected YYYY-MM-DD\n")
+    result = loaded("contract", "show", "test-contract", "--version", "7")
+    assert (result.code, result.err) == (1, "error: contract 'test-contract' has no version 7; versions: 1, 2\n")
+    result = loaded("payments", "test-contract")
+    assert result.code == 1 and result.err == (
+        "error: no evaluation run for 'test-contract'; run 'sib evaluate test-contract' first\n")
+    assert snapshot(tmp_path) == before
+
+
+def test_ingest_needs_a_key(sib, tmp_path: Path) -> None:
+    sib("init")
+    sib("contract", "load", DATA / "minimal.yaml")
+    (tmp_path / "people.csv").write_text(PEOPLE)
+    result = sib("ingest", "test-contract", tmp_path / "people.csv", "--kind", "participants")
+    assert result.code == 1
+    assert result.err == (f"error: no pseudonymisation key at {tmp_path / 'sib.key'}; create one with 'sib keys init' "
+                          "(or set SIB_KEY_FILE)\n")
+
+
+def test_refused_ingest_lists_errors_and_changes_nothing(loaded, tmp_path: Path) -> None:
+    before = snapshot(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(PEOPLE.replace("P003,2020-04-01,7", "P003,2020-04-01,12"))
+    result = loaded("ingest", "test-contract", bad, "--kind", "participants")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "bad.csv: row 5, column school_year: not eligible: 12 fails the rule 'school_year between 4 and 9'",
+        "error: bad.csv refused: 1 error; nothing was stored",
+    ]
+    assert loaded("ingest", "test-contract", bad, "--kind", "pupils").code == 1
+    assert snapshot(tmp_path) == before
+
+
+def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
+    stored = loaded("ingest", "test-contract", tmp_path / "people.csv", "--kind", "participants", "--json")
+    batch = json.loads(stored.out)
+    assert (batch["status"], batch["rows"], batch["errors"]) == ("accepted", 30, [])
+    again = json.loads(loaded("ingest", "test-contract", tmp_path / "people.csv", "--kind", "participants", "--json").out)
+    assert again["status"] == "already_imported" and again["batch"] == batch["batch"]
+    m = json.loads(loaded("ingest", "test-contract", tmp_path / "m.csv", "--kind", "measurements", "--json").out)
+    assert loaded("verify", "test-contract", str(batch["batch"])).code == 0
+    assert loaded("verify", "test-contract", str(m["batch"])).code == 0
+    assert loaded("verify", "test-contract", str(m["batch"])).err.startswith(f"error: batch {m['batch']} is already verified")
+    batches = json.loads(loaded("batches", "test-contract", "--json").out)["batches"]
+    assert [b["verified_by"] for b in batches] == ["test:intermediary", "test:intermediary"]
+
+    evaluation = json.loads(loaded("evaluate", "test-contract", "--as-of", "2022-06-30", "--json").out)
+    assert {"metric", "cohort", "design", "n_treated", "n_comparison", "estimate", "ci_low", "ci_high", "p_value",
+            "warnings"} <= set(evaluation["results"][0])
+    attendance = next(r for r in evaluation["results"] if r["metric"] == "attendance" and r["cohort"] == "all")
+    values = [0.8 + (i % 5) * 0.05 for i in range(30)]
+    assert attendance["n_treated"] == 30
+    assert attendance["estimate"] == pytest.approx(sum(values) / 30 - 0.85)
+    achieved = sum(1 for v in values if v >= 0.9 - 1e-9)
+    assert attendance["n_achieved"] == achieved
+
+    paid = json.loads(loaded("payments", "test-contract", "--json").out)
+    assert paid["total"] == str(sum(Decimal(e["amount"]) for e in paid["entries"]))
+    assert Decimal(paid["total"]) == min(Decimal(1200) * achieved, Decimal(50000))  # version 2 price, mechanism cap
+    entry = paid["entries"][0]
+    assert {"period", "mechanism", "payer", "amount", "basis"} <= set(entry)
+    assert isinstance(entry["amount"], str) and Decimal(entry["amount"]).as_tuple().exponent == -2
+    assert json.loads(loaded("payments", "test-contract", "--json").out)["added"] == []
+
+    assert loaded("ledger", "verify", "test-contract").code == 0
+    html = loaded("report", "test-contract", "--out", tmp_path / "r.html")
+    assert html.code == 0 and "Independent evaluation report" in (tmp_path / "r.html").read_text()
+    assert loaded("report", "test-contract", "--out", tmp_path / "missing" / "r.pdf").err.startswith(
+        "error: cannot write")
+
+    with sqlite3.connect(tmp_path / "sib.db") as conn:
+        conn.execute("UPDATE ledger_entries SET amount = '0.01' WHERE seq = 1")
+    tampered = loaded("ledger", "verify", "test-contract")
+    assert tampered.code == 1 and tampered.err == (
+        "error: the ledger of 'test-contract' does not verify: entry 1: its content does not match its hash\n")

@@ -1,0 +1,188 @@
+"""Ingestion: accepted whole or refused whole, every error by row and column, pseudonymised, idempotent."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from outcomes.ingest import IngestError, IngestRefused, ingest_file
+from outcomes.pseudonym import MissingKeyError, init_key, load_key, pseudonymise
+from outcomes.readers import UnreadableFile
+from store.tables import MeasurementRow, ParticipantRow
+from tests.helpers import row_counts, stored_minimal, write
+
+PEOPLE = """participant_id,start,school_year,sex
+CASE-001,2020-02-01,4,female
+CASE-002,2020-03-15,9,male
+CASE-003,2021-02-01,6,female
+"""
+
+
+def refused(engine, contract, path, kind, key) -> list[str]:
+    before = row_counts(engine)
+    with pytest.raises(IngestRefused) as caught:
+        ingest_file(engine, contract, path, kind, key)
+    assert row_counts(engine) == before, "a refused file must leave the store unchanged"
+    return [str(e) for e in caught.value.report.errors]
+
+
+def test_participants_are_stored_pseudonymised_with_cohorts(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    report = ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    assert (report.status, report.rows, report.counts) == ("accepted", 3, {"participants": 3, "enrolments": 3})
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT p.pseudonym, p.attributes, e.cohort, e.arm, e.start FROM participants p "
+            "JOIN enrolments e ON e.participant_id = p.id ORDER BY e.start")).all()
+    assert [r.pseudonym for r in rows] == [pseudonymise(key, "test-contract", f"CASE-00{i}") for i in (1, 2, 3)]
+    assert [(r.cohort, r.arm) for r in rows] == [("c1", "treatment"), ("c1", "treatment"), ("c2", "treatment")]
+    db_bytes = Path(engine.url.database).read_bytes()
+    assert b"CASE-00" not in db_bytes, "a clear participant reference reached the database file"
+
+
+def test_the_same_file_twice_changes_nothing(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    path = write(tmp_path, "p.csv", PEOPLE)
+    first = ingest_file(engine, contract, path, "participants", key)
+    counts = row_counts(engine)
+    again = ingest_file(engine, contract, path, "participants", key)
+    assert (again.status, again.batch_id) == ("already_imported", first.batch_id)
+    assert row_counts(engine) == counts
+
+
+def test_dry_run_stores_nothing(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    before = row_counts(engine)
+    report = ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key, dry_run=True)
+    assert report.status == "dry_run" and row_counts(engine) == before
+
+
+def test_bad_participants_file_is_refused_with_every_error(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    text = """participant_id,start,school_year,sex
+CASE-001,2020-02-01,3,female
+CASE-002,2020-13-01,5,male
+CASE-003,2020-03-01,five,male
+CASE-004,2020-03-01,5,other
+CASE-001,2020-04-01,5,female
+,2020-04-01,5,female
+CASE-007,2019-04-01,5,male
+CASE-008,2022-06-01,5,male
+"""
+    assert refused(engine, contract, write(tmp_path, "bad.csv", text), "participants", key) == [
+        "row 2, column school_year: not eligible: 3 fails the rule 'school_year between 4 and 9'",
+        "row 3, column start: '2020-13-01' is not a date; expected YYYY-MM-DD or YYYYMMDD",
+        "row 4, column school_year: 'five' is not a number",
+        "row 5, column sex: 'other' is not allowed; expected one of: female, male",
+        "row 6, column participant_id: the same participant appears again (first in row 2)",
+        "row 7, column participant_id: participant_id is empty",
+        "row 8, column start: 2019-04-01 is outside the contract term 2020-01-01 to 2023-12-31",
+        "row 9, column start: 2022-06-01 is outside every cohort's enrolment window",
+    ]
+
+
+def test_missing_columns_are_named(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    path = write(tmp_path, "p.csv", "participant_id,start\nCASE-1,2020-02-01\n")
+    assert refused(engine, contract, path, "participants", key) == [
+        "row 1, column school_year: required column is missing; the file has columns: participant_id, start",
+        "row 1, column sex: required column is missing; the file has columns: participant_id, start",
+    ]
+
+
+def test_measurements_are_checked_against_the_metric(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    text = """participant_id,metric,date,value
+CASE-001,attendance,2020-03-01,0.95
+CASE-001,attendance,2020-04-01,1.2
+CASE-001,attendance,2020-05-01,nan
+CASE-001,attendence,2020-05-01,0.9
+CASE-404,attendance,2020-05-01,0.9
+CASE-001,attendance,2021-03-01,0.9
+CASE-002,exclusion,2020-05-01,2
+CASE-002,attendance,2020-06-01,0.8
+CASE-002,attendance,2020-06-01,0.7
+CASE-002,attendance,2020-07-01,inf
+CASE-003,attendance,2021-03-01,0.90
+CASE-003,attendance,2021-03-01,0.9
+"""
+    assert refused(engine, contract, write(tmp_path, "m.csv", text), "measurements", key) == [
+        "row 3, column value: '1.2' is out of range for rate metric 'attendance'; expected a share between 0 and 1",
+        "row 4, column value: 'nan' is not a number",
+        "row 5, column metric: 'attendence' is not a metric of this contract; metrics: attendance, exclusion",
+        "row 6, column participant_id: unknown participant; register them with a participants file first",
+        "row 7, column date: 2021-03-01 is outside the window of 'attendance' for this participant "
+        "(0 to 12 months after enrolment: 2020-02-01 to 2021-01-31)",
+        "row 8, column value: '2' is not allowed for binary metric 'exclusion'; expected 0 or 1",
+        "row 10, column value: conflicts with row 9: same participant, metric and date, other value",
+        "row 11, column value: 'inf' is not a number",
+        "row 13, column value: duplicate of row 12 (same participant, metric and date)",
+    ]
+
+
+def test_swedish_csv_semicolons_decimal_comma_bom_and_compact_dates(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    text = "\ufeffparticipant_id;metric;date;value\nCASE-001;attendance;20200301;0,95\nCASE-002;exclusion;20200501;1\n"
+    report = ingest_file(engine, contract, write(tmp_path, "m.csv", text), "measurements", key)
+    assert report.status == "accepted"
+    with engine.connect() as conn:
+        values = conn.execute(sa.select(MeasurementRow.metric, MeasurementRow.observed_on, MeasurementRow.value)
+                              .order_by(MeasurementRow.metric)).all()
+    assert [(m, str(d), v) for m, d, v in values] == [("attendance", "2020-03-01", 0.95), ("exclusion", "2020-05-01", 1.0)]
+
+
+def test_windows_1252_file_is_read(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    text = PEOPLE.replace("CASE-001", "ÅSA-001")
+    report = ingest_file(engine, contract, write(tmp_path, "p.csv", text, encoding="cp1252"), "participants", key)
+    assert report.status == "accepted"
+    with engine.connect() as conn:
+        pseudonyms = set(conn.execute(sa.select(ParticipantRow.pseudonym)).scalars())
+    assert pseudonymise(key, "test-contract", "ÅSA-001") in pseudonyms
+
+
+def test_unreadable_and_unknown_inputs_are_one_line_errors(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    with pytest.raises(UnreadableFile, match="no such file"):
+        ingest_file(engine, contract, tmp_path / "absent.csv", "participants", key)
+    with pytest.raises(UnreadableFile, match="is empty"):
+        ingest_file(engine, contract, write(tmp_path, "e.csv", "  \n"), "participants", key)
+    with pytest.raises(IngestError, match="unknown kind 'people'; expected one of: participants, enrolments, "
+                                          "measurements, survey, comparison"):
+        ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "people", key)
+
+
+def test_key_is_required_created_once_and_kept_secret(tmp_path: Path) -> None:
+    path = tmp_path / "sib.key"
+    with pytest.raises(MissingKeyError, match="no pseudonymisation key at .*; create one with 'sib keys init'"):
+        load_key(path)
+    init_key(path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert len(load_key(path)) == 32
+    with pytest.raises(MissingKeyError, match="a key already exists"):
+        init_key(path)
+
+
+def test_survey_dont_know_is_missing_not_a_score(engine, key, tmp_path: Path) -> None:
+    text = (Path(__file__).parent / "data" / "minimal.yaml").read_text(encoding="utf-8").replace(
+        "payments:\n", "  - id: satisfaction\n    name: Satisfaction\n    kind: ordinal\n    direction: higher_is_better\n"
+        "    instrument: skr_user_questions\n    question: overall_satisfaction\n"
+        "    window: {start_months: 0, end_months: 14}\n    aggregation: last\n"
+        "    evaluation: {design: monitoring}\npayments:\n", 1)
+    contract = stored_minimal(engine, text).latest.terms
+    ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    survey = "participant_id,date,satisfaction\nCASE-001,2020-12-01,4\nCASE-002,2020-12-01,9\nCASE-003,2021-12-01,\n"
+    report = ingest_file(engine, contract, write(tmp_path, "s.csv", survey), "survey", key)
+    assert report.counts == {"measurements": 2, "dont_know": 1}
+    with engine.connect() as conn:
+        values = sorted(conn.execute(sa.select(MeasurementRow.value)).scalars(), key=lambda v: (v is None, v))
+    assert values[0] == 4.0 and values[1] is None
+    bad = "participant_id,date,satisfaction\nCASE-001,2020-12-02,6\n"
+    assert refused(engine, contract, write(tmp_path, "s2.csv", bad), "survey", key) == [
+        "row 2, column satisfaction: '6' is not on the scale of 'satisfaction'; expected 1 to 5, or 9 for don't know"]
+    assert not any(isinstance(v, float) and math.isnan(v) for v in values if v is not None)

@@ -1,0 +1,117 @@
+"""The store: round trips on SQLite and PostgreSQL, migrations, and clear refusals."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from contracts import load_contract_file, load_contract_text
+from contracts.registry import UnknownContract, VersionConflict, get_contract, list_contracts, store_contract
+from examples.synthetic import CONTRACT_FILES
+from store.db import StoreError, head_revision, init_store, open_store
+from store.tables import AuditEventRow, ContractVersionRow, LedgerEntryRow
+
+MINIMAL = (Path(__file__).parent / "data" / "minimal.yaml").read_text(encoding="utf-8")
+
+
+def test_contract_round_trip_keeps_every_term(any_engine) -> None:
+    for path in CONTRACT_FILES.values():
+        cf = load_contract_file(path)
+        outcome = store_contract(any_engine, cf)
+        assert outcome.added_versions == tuple(v.version for v in cf.versions)
+        stored = get_contract(any_engine, cf.id)
+        assert [v.terms for v in stored.versions] == [v.terms for v in cf.versions]
+        assert [v.fingerprint for v in stored.versions] == [v.fingerprint for v in cf.versions]
+        assert [(v.version, v.effective, v.reason) for v in stored.versions] == [
+            (v.version, v.effective, v.reason) for v in cf.versions]
+    assert [c["id"] for c in list_contracts(any_engine)] == sorted(CONTRACT_FILES)
+
+
+def test_loading_the_same_file_twice_changes_nothing(any_engine) -> None:
+    cf = load_contract_text(MINIMAL, "c.yaml")
+    store_contract(any_engine, cf)
+    again = store_contract(any_engine, cf)
+    assert again.added_versions == () and again.unchanged_versions == (1, 2)
+    with any_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ContractVersionRow)).scalar() == 2
+        assert conn.execute(sa.select(sa.func.count()).select_from(AuditEventRow)).scalar() == 1
+
+
+def test_an_amendment_adds_a_version_and_stored_versions_never_change(any_engine) -> None:
+    original = MINIMAL.split("amendments:")[0]
+    store_contract(any_engine, load_contract_text(original, "c.yaml"))
+    assert store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml")).added_versions == (2,)
+    changed = MINIMAL.replace("price: 1000", "price: 999", 1)
+    with pytest.raises(VersionConflict, match="version 1 of contract 'test-contract' is already stored with other terms"):
+        store_contract(any_engine, load_contract_text(changed, "c.yaml"))
+    assert get_contract(any_engine, "test-contract").versions[0].terms.payments.mechanisms[0].price == Decimal(1000)
+
+
+def test_decimal_amounts_survive_the_store_exactly(any_engine) -> None:
+    store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml"))
+    with any_engine.begin() as conn:
+        run_id = conn.execute(sa.text(
+            "INSERT INTO evaluation_runs (contract_id, contract_version, as_of, include_unverified, inputs_fingerprint,"
+            " parameters, code_version, results, created_at, created_by) VALUES ('test-contract', 1, '2021-01-01', "
+            ":f, 'x', '{}', 'test', '{}', '2021-01-01', 'test') RETURNING id"), {"f": False}).scalar_one()
+        conn.execute(sa.insert(LedgerEntryRow), {
+            "contract_id": "test-contract", "seq": 1, "period": "2021-Q1", "mechanism": "card", "payer": "city",
+            "cohort": "c1", "kind": "calculation", "amount": Decimal("12345678901234.57"), "currency": "SEK",
+            "evaluation_run_id": run_id, "contract_version": 1, "basis": {}, "created_at": "x", "created_by": "t",
+            "prev_hash": "0", "hash": "1"})
+    with any_engine.connect() as conn:
+        amount = conn.execute(sa.select(LedgerEntryRow.amount)).scalar_one()
+    assert amount == Decimal("12345678901234.57") and isinstance(amount, Decimal)
+
+
+def test_unknown_contract_is_a_clear_error(any_engine) -> None:
+    with pytest.raises(UnknownContract, match="no contract 'nope' in the store"):
+        get_contract(any_engine, "nope")
+
+
+def test_migrations_match_the_models(any_url: str) -> None:
+    init_store(any_url)
+    engine = open_store(any_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations differ; add a migration: {diff}"
+
+
+def test_init_is_idempotent_and_reports_the_revision(any_url: str) -> None:
+    assert init_store(any_url) == (None, head_revision())
+    assert init_store(any_url) == (head_revision(), head_revision())
+
+
+def test_missing_store_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'absent.db'}"
+    with pytest.raises(StoreError, match=r"no store at sqlite:///.*absent.db; run 'sib init' first"):
+        open_store(url)
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_uninitialised_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{path}").connect().close()
+    with pytest.raises(StoreError, match="is not initialised; run 'sib init' first"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_unreachable_postgres_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    message = str(caught.value)
+    assert message.startswith("cannot reach the store postgresql+psycopg://nobody:***@127.0.0.1:1/none")
+    assert "secret" not in message and "\n" not in message
+
+
+def test_dates_come_back_as_dates(any_engine) -> None:
+    store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml"))
+    assert get_contract(any_engine, "test-contract").versions[1].effective == date(2021, 6, 1)
