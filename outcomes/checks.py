@@ -96,17 +96,18 @@ def _attributes(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, 
             allowed = spec.values or []
             bad = (text != "") & ~text.isin(allowed)
             errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not allowed; expected one of: {', '.join(allowed)}")
-            typed[spec.name] = text.where(text != "", None)
+            typed[spec.name] = pd.Series([v if v else None for v in text], index=text.index, dtype=object)
         elif spec.type == "boolean":
             lowered = text.str.lower()
             truth = {"true": True, "1": True, "yes": True, "ja": True, "false": False, "0": False, "no": False, "nej": False}
             bad = (text != "") & ~lowered.isin(list(truth))
             errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not allowed; expected true or false")
-            typed[spec.name] = lowered.map(truth).astype(object).where(lowered.isin(list(truth)), None)
+            typed[spec.name] = pd.Series([truth.get(v) for v in lowered], index=text.index, dtype=object)
         else:  # date
             values, bad = parse_dates(text)
             errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
-            typed[spec.name] = values
+            typed[spec.name] = pd.Series([None if pd.isna(v) else v.date().isoformat() for v in values],
+                                         index=text.index, dtype=object)
     return typed, errors
 
 

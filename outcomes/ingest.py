@@ -8,6 +8,7 @@ file with any error is refused whole, with every error listed.  The same file
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from outcomes.checks import (
 )
 from outcomes.pseudonym import pseudonymise
 from outcomes.readers import file_sha256, read_table
+from store.bulk import bulk_insert
 from store.db import actor, record_audit
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow
 
@@ -106,7 +108,8 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         view = store_view(conn, contract.id)
 
     references = frame[ID] if ID in frame.columns else pd.Series("", index=frame.index)
-    pseudonyms = references.map(lambda ref: pseudonymise(key, contract.id, ref) if ref else "")
+    hashed = {ref: pseudonymise(key, contract.id, ref) for ref in references.unique() if ref}
+    pseudonyms = references.map(hashed).fillna("")
     prepared, errors = _check(kind, frame, contract, pseudonyms, view)
     report.errors = unique_errors(errors)
     report.counts = dict(prepared.notes)
@@ -154,25 +157,38 @@ def _check(kind: str, frame: pd.DataFrame, contract: Contract, pseudonyms: pd.Se
     return check_survey(frame, contract, pseudonyms, view)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values: dates as dates, pandas' missing markers as None."""
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+def _values(series: pd.Series) -> list[Any]:
+    """A column as plain Python values: dates as ISO text (what both databases take), missing as None."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        text = series.dt.strftime("%Y-%m-%d")
+        return [v if isinstance(v, str) else None for v in text.tolist()]
+    if pd.api.types.is_float_dtype(series):
+        return [None if v != v else float(v) for v in series.tolist()]
+    if pd.api.types.is_integer_dtype(series):
+        return [int(v) for v in series.tolist()]
+    return [None if v is None or (isinstance(v, float) and v != v) else v for v in series.tolist()]
 
 
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
-        return None
+def _json_value(value: Any) -> Any:
+    """numpy scalars and timestamps in attribute values, as JSON can hold them."""
     if isinstance(value, pd.Timestamp):
-        return value.date()
-    return value
+        return value.date().isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} as an attribute value")
+
+
+def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
+    return list(zip(*(_values(frame[c]) for c in columns)))
 
 
 def _write(conn: sa.Connection, contract_id: str, batch_id: int, prepared: Prepared) -> None:
-    if not prepared.participants.empty:
-        conn.execute(sa.insert(ParticipantRow), [
-            {"contract_id": contract_id, "pseudonym": p, "attributes": {k: v for k, v in a.items()}, "batch_id": batch_id}
-            for p, a in zip(prepared.participants["pseudonym"], prepared.participants["attributes"])
-        ])
+    people = prepared.participants
+    if not people.empty:
+        frame = pd.DataFrame({"contract_id": contract_id, "pseudonym": people["pseudonym"],
+                              "attributes": [json.dumps(a, default=_json_value, allow_nan=False) for a in people["attributes"]],
+                              "batch_id": batch_id})
+        bulk_insert(conn, ParticipantRow.__table__, list(frame.columns), _rows(frame, list(frame.columns)))
     enrolments = prepared.enrolments
     if not enrolments.empty:
         if "participant_id" not in enrolments.columns:
@@ -180,13 +196,14 @@ def _write(conn: sa.Connection, contract_id: str, batch_id: int, prepared: Prepa
                 sa.select(ParticipantRow.pseudonym, ParticipantRow.id).where(ParticipantRow.batch_id == batch_id)
             ).all())
             enrolments = enrolments.assign(participant_id=enrolments["pseudonym"].map(ids))
-        rows = enrolments[["participant_id", "cohort", "arm", "start", "exit"]].assign(
-            contract_id=contract_id, batch_id=batch_id, participant_id=enrolments["participant_id"].astype(int))
-        conn.execute(sa.insert(EnrolmentRow), _records(rows))
+        frame = enrolments.assign(contract_id=contract_id, batch_id=batch_id,
+                                  participant_id=enrolments["participant_id"].astype(int))
+        columns = ["contract_id", "participant_id", "cohort", "arm", "start", "exit", "batch_id"]
+        bulk_insert(conn, EnrolmentRow.__table__, columns, _rows(frame, columns))
     measurements = prepared.measurements
     if not measurements.empty:
-        rows = measurements.assign(
-            contract_id=contract_id, batch_id=batch_id, participant_id=measurements["participant_id"].astype(int),
-            value=measurements["value"].astype(float),
-        )
-        conn.execute(sa.insert(MeasurementRow), _records(rows))
+        frame = measurements.assign(contract_id=contract_id, batch_id=batch_id,
+                                    participant_id=measurements["participant_id"].astype(int),
+                                    value=measurements["value"].astype(float))
+        columns = ["contract_id", "participant_id", "metric", "observed_on", "value", "status", "source", "batch_id"]
+        bulk_insert(conn, MeasurementRow.__table__, columns, _rows(frame, columns))

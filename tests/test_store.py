@@ -115,3 +115,30 @@ def test_unreachable_postgres_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
 def test_dates_come_back_as_dates(any_engine) -> None:
     store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml"))
     assert get_contract(any_engine, "test-contract").versions[1].effective == date(2021, 6, 1)
+
+
+def test_ingested_rows_round_trip_on_both_stores(any_engine, tmp_path: Path) -> None:
+    """The bulk path (COPY on PostgreSQL, executemany on SQLite) stores the same typed values."""
+    from outcomes.ingest import ingest_file
+    from tests.helpers import stored_minimal, write
+
+    contract = stored_minimal(any_engine).latest.terms
+    key = bytes(range(32))
+    people = "participant_id,start,school_year,sex\nA,2020-02-01,4,female\nB,2021-03-01,9,\n"
+    ingest_file(any_engine, contract, write(tmp_path, "p.csv", people), "participants", key)
+    m = "participant_id,metric,date,value,source\nA,attendance,2020-03-01,0.95,school\nB,exclusion,2021-04-01,1,\n"
+    ingest_file(any_engine, contract, write(tmp_path, "m.csv", m), "measurements", key)
+    with any_engine.connect() as conn:
+        people_rows = conn.execute(sa.text(
+            "SELECT p.attributes, e.cohort, e.arm, e.start, e.exit FROM participants p "
+            "JOIN enrolments e ON e.participant_id = p.id ORDER BY e.start")).all()
+        measurements = conn.execute(sa.text(
+            "SELECT metric, observed_on, value, status, source FROM measurements ORDER BY observed_on")).all()
+    import json as _json
+
+    attributes = [a if isinstance(a, dict) else _json.loads(a) for a, *_ in people_rows]
+    assert attributes == [{"school_year": 4, "sex": "female"}, {"school_year": 9, "sex": None}]
+    assert [(c, arm, str(s), e) for _, c, arm, s, e in people_rows] == [
+        ("c1", "treatment", "2020-02-01", None), ("c2", "treatment", "2021-03-01", None)]
+    assert [(m, str(d), v, st, src) for m, d, v, st, src in measurements] == [
+        ("attendance", "2020-03-01", 0.95, "reported", "school"), ("exclusion", "2021-04-01", 1.0, "reported", None)]
