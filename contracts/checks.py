@@ -172,18 +172,14 @@ def _mechanisms(c: Contract) -> Iterator[Finding]:
 
 def _payers(c: Contract) -> Iterator[Finding]:
     parties = {p.id: p for p in c.parties}
-    seen: set[str] = set()
+    seen: list[str] = []
     total = Decimal(0)
     for i, payer in enumerate(c.payments.payers):
         loc = ("payments", "payers", i, "party")
-        party = parties.get(payer.party)
-        if party is None:
-            yield loc, f"{show(payer.party)} is not a party of this contract; parties: {', '.join(parties)}"
-        elif party.role != "payer":
-            yield loc, f"{show(payer.party)} has role {party.role}; an outcome payer needs role payer"
+        yield from _party_role(parties, payer.party, "payer", loc, "an outcome payer")
         if payer.party in seen:
             yield loc, f"duplicate payer {show(payer.party)}"
-        seen.add(payer.party)
+        seen.append(payer.party)
         total += payer.share
     if total != 1:
         yield ("payments", "payers"), f"payer shares add up to {total}; they must add up to 1"
@@ -192,18 +188,22 @@ def _payers(c: Contract) -> Iterator[Finding]:
             yield ("payments", "caps", "per_payer", name), f"{show(name)} is not a payer; payers: {', '.join(seen)}"
 
 
+def _party_role(parties: dict, party_id: str, role: str, loc: Path, what: str) -> Iterator[Finding]:
+    party = parties.get(party_id)
+    if party is None:
+        yield loc, f"{show(party_id)} is not a party of this contract; parties: {', '.join(parties)}"
+    elif party.role != role:
+        yield loc, f"{show(party_id)} has role {party.role}; {what} needs role {role}"
+
+
 def _investment(c: Contract) -> Iterator[Finding]:
     inv = c.investment
     if inv is None:
         return
     parties = {p.id: p for p in c.parties}
     for i, commitment in enumerate(inv.commitments):
-        loc = ("investment", "commitments", i, "party")
-        party = parties.get(commitment.party)
-        if party is None:
-            yield loc, f"{show(commitment.party)} is not a party of this contract; parties: {', '.join(parties)}"
-        elif party.role != "investor":
-            yield loc, f"{show(commitment.party)} has role {party.role}; a commitment needs role investor"
+        yield from _party_role(parties, commitment.party, "investor", ("investment", "commitments", i, "party"),
+                               "a commitment")
     committed = sum((x.amount for x in inv.commitments), Decimal(0))
     if committed != inv.principal:
         yield ("investment", "commitments"), f"commitments add up to {committed}; they must equal the principal {inv.principal}"

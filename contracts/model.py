@@ -276,10 +276,3 @@ class Contract(Strict):
 
     def party(self, party_id: str) -> Party:
         return next(p for p in self.parties if p.id == party_id)
-
-    def cohort_for(self, day: date) -> str | None:
-        """The cohort whose enrolment window contains ``day``, if any."""
-        for cohort in self.cohorts:
-            if cohort.enrolment_start <= day <= cohort.enrolment_end:
-                return cohort.id
-        return None

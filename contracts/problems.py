@@ -157,18 +157,6 @@ def allowed_literals(tp: Any) -> list[str] | None:
     return None
 
 
-def _value_at(data: Any, loc: Path) -> Any:
-    current = data
-    for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            current = current[part]
-        else:
-            return None
-    return current
-
-
 def _kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -255,16 +243,3 @@ def _union_tags(tp: Any) -> list[str]:
 
 def problem_at(file: str, doc: YamlDocument, loc: Path, message: str, line: int | None = None) -> Problem:
     return Problem(file=file, line=line or doc.line_of(loc), path=format_path(loc), message=message)
-
-
-__all__ = [
-    "ContractFileError",
-    "Problem",
-    "annotation_at",
-    "clean_loc",
-    "describe_error",
-    "format_path",
-    "problem_at",
-    "show",
-    "_value_at",
-]

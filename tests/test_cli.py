@@ -160,3 +160,12 @@ def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
     tampered = loaded("ledger", "verify", "test-contract")
     assert tampered.code == 1 and tampered.err == (
         "error: the ledger of 'test-contract' does not verify: entry 1: its content does not match its hash\n")
+
+
+def test_init_and_keys_say_what_they_did(sib, tmp_path: Path) -> None:
+    first = sib("init")
+    assert first.code == 0 and first.out.startswith(f"The store sqlite:///{tmp_path / 'sib.db'} is at schema 0001 (new).")
+    assert sib("init").out.startswith(f"The store sqlite:///{tmp_path / 'sib.db'} is already at schema 0001.")
+    assert sib("keys", "init").code == 0
+    again = sib("keys", "init")
+    assert again.code == 1 and again.err.startswith(f"error: a key already exists at {tmp_path / 'sib.key'}")

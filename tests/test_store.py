@@ -142,3 +142,17 @@ def test_ingested_rows_round_trip_on_both_stores(any_engine, tmp_path: Path) -> 
         ("c1", "treatment", "2020-02-01", None), ("c2", "treatment", "2021-03-01", None)]
     assert [(m, str(d), v, st, src) for m, d, v, st, src in measurements] == [
         ("attendance", "2020-03-01", 0.95, "reported", "school"), ("exclusion", "2021-04-01", 1.0, "reported", None)]
+
+
+def test_ledger_chain_verifies_on_both_stores(any_engine) -> None:
+    """Amounts come back from NUMERIC (PostgreSQL) or text (SQLite) in the form they were hashed in."""
+    from payments.calculate import calculate
+    from payments.ledger import verify_chain
+    from tests.test_payments import _insert_run, _run
+    from tests.helpers import stored_minimal
+
+    stored = stored_minimal(any_engine)
+    _insert_run(any_engine, 1)
+    assert [e["amount"] for e in calculate(any_engine, stored, _run(2, 7, 3))] == [Decimal("8400.00"), Decimal("3600.00")]
+    check = verify_chain(any_engine, "test-contract")
+    assert check.ok and check.entries == 2
