@@ -70,7 +70,7 @@ def _one_contract(engine: Any, contract_id: str, path: Path, directory: Path, ke
     step(f"{contract_id}: synthetic data written")
     for kind, file in files:
         report = ingest_file(engine, stored.latest.terms, file, kind, key)
-        verify_batch(engine, contract_id, report.batch_id)
+        verify_batch(engine, report.batch_id, who=DEMO_ACTOR)
     step(f"{contract_id}: data ingested and verified")
     as_of = stored.latest.terms.term.end
     run = evaluate(engine, stored, as_of, actor_name=DEMO_ACTOR)

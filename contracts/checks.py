@@ -111,6 +111,8 @@ def _metrics(c: Contract) -> Iterator[Finding]:
             yield loc + ("scale",), "an ordinal metric needs a scale (min, max) or a survey instrument"
         if m.scale is not None and m.scale.max <= m.scale.min:
             yield loc + ("scale", "max"), f"{m.scale.max} is not above scale.min {m.scale.min}"
+        if m.anonymous and (m.instrument is None or m.evaluation.design != "monitoring"):
+            yield loc + ("anonymous",), "anonymous answers are only for survey questions with design monitoring"
         if m.missing == "not_achieved" and m.kind != "binary" and m.achieved_when is None:
             yield loc + ("missing",), "'not_achieved' needs a binary metric or an achieved_when threshold"
         if m.missing == "zero" and m.kind not in ("count", "continuous"):

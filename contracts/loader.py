@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.checks import check_contract
-from contracts.model import Contract
+from contracts.model import Contract, FileMapping
 from contracts.problems import ContractFileError, Problem, describe_error, problem_at, show
 from contracts.yamlfile import Path, YamlDocument, YamlSyntaxError, parse_yaml
 
@@ -170,3 +170,28 @@ def _apply(data: dict[str, Any], dotted: str, value: Any) -> str | None:
         return f"{show(dotted)} names a list; amend an item's field, e.g. {'.'.join(parts)}.<id>.<field>"
     current[last] = value
     return None
+
+
+def load_mapping_file(path: str | FsPath) -> FileMapping:
+    """A file mapping (for `sib ingest --mapping`), validated like a contract: every problem, with lines."""
+    name = str(path)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        raise ContractFileError([Problem(name, 0, "", "no such file")]) from None
+    except UnicodeDecodeError:
+        raise ContractFileError([Problem(name, 0, "", "is not UTF-8 text")]) from None
+    try:
+        doc = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise ContractFileError([Problem(name, exc.line, "", exc.message)]) from None
+    if not isinstance(doc.data, dict):
+        raise ContractFileError([Problem(name, 1, "", "expected a mapping (key: value) with columns, formats and units")])
+    try:
+        return FileMapping.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            loc, message = describe_error(FileMapping, error, doc.data)
+            problems.append(problem_at(name, doc, loc, message))
+        raise ContractFileError(problems) from None

@@ -88,6 +88,11 @@ class TargetGroup(Strict):
     unit: Literal["person", "family", "school", "district", "other"] = "person"
     attributes: list[AttributeSpec] = []
     eligibility: list[EligibilityRule] = []
+    identifier: Literal["reference", "personnummer"] = Field(
+        default="reference",
+        description="What participant_id holds: a case reference, or a Swedish personal identity number "
+        "(personnummer or samordningsnummer), checked and replaced by a keyed hash at the border.",
+    )
     derive: list[Literal["birth_year", "legal_sex"]] = Field(
         default=[], description="What may be derived from a personal identity number before it is dropped."
     )
@@ -151,6 +156,8 @@ class Metric(Strict):
     question: str | None = Field(default=None, description="Question id within the instrument.")
     achieved_when: Threshold | None = None
     target: Number | None = Field(default=None, description="Contracted target for the cohort mean.")
+    anonymous: bool = Field(default=False, description="Survey answers carry no participant link; "
+                            "used only in aggregate.")
     evaluation: Evaluation
 
 
@@ -238,6 +245,21 @@ class Investment(Strict):
     drawdown_date: date | None = None
 
 
+class FileMapping(Strict):
+    """How a delivered file's columns and formats map onto ours, for files that do not use our names."""
+
+    columns: dict[str, str] = Field(default={}, description="Our column name -> the file's column name.")
+    constants: dict[str, str] = Field(default={}, description="Our column name -> one value for every row.")
+    date_format: str | None = Field(default=None, description="strftime format of dates, e.g. '%d/%m/%Y'; "
+                                    "default ISO 8601 or YYYYMMDD.")
+    decimal: Literal["auto", "point", "comma"] = "auto"
+    encoding: Literal["auto", "utf-8", "cp1252"] = "auto"
+    delimiter: Literal["auto", ",", ";", "tab"] = "auto"
+    units: dict[Slug, Literal["share", "percent"]] = Field(
+        default={}, description="Per rate metric: whether values are shares (0-1) or percentages (0-100).")
+    sheet: str | None = Field(default=None, description="The worksheet of an .xlsx file (default: the first).")
+
+
 class Amendment(Strict):
     """A later version: the fields it changes, when it takes effect, and why."""
 
@@ -266,6 +288,8 @@ class Contract(Strict):
     payments: Payments
     investment: Investment | None = None
     suppression_threshold: int = Field(default=5, ge=1, description="Smallest cell shown to investors and payers.")
+    mappings: dict[Literal["participants", "enrolments", "measurements", "survey", "comparison"], FileMapping] = Field(
+        default={}, description="File mappings per kind of file, used unless `sib ingest --mapping` names another.")
     amendments: list[Amendment] = []
 
     def metric(self, metric_id: str) -> Metric:

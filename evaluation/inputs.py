@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow
+from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,15 @@ class Inputs:
     participants: pd.DataFrame  # participant_id and one column per attribute
     enrolments: pd.DataFrame  # participant_id, cohort, arm, start, exit
     measurements: pd.DataFrame  # measurement_id, participant_id, metric, observed_on, value, verified
+    answers: pd.DataFrame  # anonymous survey answers: answer_id, metric, answered_on, value, unit, verified
 
     def fingerprint(self) -> str:
         """SHA-256 over the exact rows used, in a fixed order: same inputs, same fingerprint."""
         digest = hashlib.sha256()
         for name, frame, key in (("participants", self.participants, "participant_id"),
                                  ("enrolments", self.enrolments, "participant_id"),
-                                 ("measurements", self.measurements, "measurement_id")):
+                                 ("measurements", self.measurements, "measurement_id"),
+                                 ("answers", self.answers, "answer_id")):
             ordered = frame.sort_values(key, kind="stable").reindex(sorted(frame.columns), axis=1)
             digest.update(name.encode())
             digest.update(ordered.to_csv(index=False, lineterminator="\n", float_format="%.12g").encode())
@@ -39,7 +41,7 @@ class Inputs:
 
 def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverified: bool = False) -> Inputs:
     superseded = sa.select(MeasurementRow.supersedes_id).where(MeasurementRow.supersedes_id.is_not(None))
-    verified = sa.or_(MeasurementRow.status == "verified", ImportBatchRow.verified_at.is_not(None))
+    verified = ImportBatchRow.verified_at.is_not(None)
     measurements_q = (
         sa.select(
             MeasurementRow.id.label("measurement_id"), MeasurementRow.participant_id, MeasurementRow.metric,
@@ -61,10 +63,19 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
     participants_q = sa.select(ParticipantRow.id.label("participant_id"), ParticipantRow.attributes).where(
         ParticipantRow.contract_id == contract_id
     )
+    answers_q = (
+        sa.select(SurveyAnswerRow.id.label("answer_id"), SurveyAnswerRow.metric, SurveyAnswerRow.answered_on,
+                  SurveyAnswerRow.value, SurveyAnswerRow.unit, verified.label("verified"))
+        .join(ImportBatchRow, ImportBatchRow.id == SurveyAnswerRow.batch_id)
+        .where(SurveyAnswerRow.contract_id == contract_id, SurveyAnswerRow.answered_on <= as_of)
+    )
+    if not include_unverified:
+        answers_q = answers_q.where(verified)
     with engine.connect() as conn:
         measurements = pd.read_sql(measurements_q, conn)
         enrolments = pd.read_sql(enrolments_q, conn)
         people = pd.read_sql(participants_q, conn)
+        answers = pd.read_sql(answers_q, conn)
 
     attributes = pd.DataFrame(list(people["attributes"]), index=people.index)
     participants = pd.concat([people[["participant_id"]], attributes], axis=1)
@@ -72,4 +83,7 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
         frame[column] = pd.to_datetime(frame[column])
     measurements["value"] = measurements["value"].astype(float)
     measurements["verified"] = measurements["verified"].astype(bool)
-    return Inputs(participants=participants, enrolments=enrolments, measurements=measurements)
+    answers["answered_on"] = pd.to_datetime(answers["answered_on"])
+    answers["value"] = answers["value"].astype(float)
+    answers["verified"] = answers["verified"].astype(bool)
+    return Inputs(participants=participants, enrolments=enrolments, measurements=measurements, answers=answers)

@@ -59,7 +59,9 @@ def has_achievement(metric: Metric) -> bool:
 
 
 def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: date) -> list[EffectResult]:
-    """Per-cohort results followed by the pooled one."""
+    """Per-cohort results followed by the pooled one (anonymous answers: only the pooled one)."""
+    if metric.anonymous:
+        return [anonymous_answers(inputs, metric)]
     outcomes = participant_outcomes(inputs, metric, as_of)
     design = metric.evaluation.design
     cohorts = [c.id for c in contract.cohorts]
@@ -73,6 +75,16 @@ def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: d
         pooled.cohort = POOLED
         results.append(pooled)
     return results
+
+
+def anonymous_answers(inputs: Inputs, metric: Metric) -> EffectResult:
+    """Anonymous survey answers have no participant, so no window and no cohort: all answers to date, in aggregate."""
+    answers = inputs.answers[inputs.answers["metric"] == metric.id]
+    result = designs.monitoring(metric, POOLED, answers["value"])
+    result.diagnostics["answers_by_unit"] = {str(u): int(n) for u, n in answers["unit"].fillna("").value_counts().sort_index().items()}
+    result.diagnostics["dont_know"] = int(answers["value"].isna().sum())
+    result.warnings.append("anonymous answers: no link to participants; shown in aggregate only")
+    return result
 
 
 def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, contract: Contract, as_of: date, inputs: Inputs,

@@ -109,12 +109,16 @@ def hasselby(out: Path, n: int = 1000, seed: int = 2021) -> Files:
 
     questions = ["situation-change", "quality-of-life-change", "importance-of-support",
                  "overall-satisfaction", "treatment", "influence"]
-    survey = pd.DataFrame({"participant_id": refs, "date": [_plus_months(s, 12) for s in starts]})
+    survey = pd.DataFrame({"participant_id": refs, "date": [_plus_months(s, 12) for s in starts],
+                           "refers_to": "since_start"})
     for q, shift in zip(questions, [0.3, 0.1, 0.5, 0.4, 0.6, -0.2]):
         answers = np.clip(np.round(rng.normal(3.4 + shift, 0.9, n)), 1, 5).astype(int).astype(str)
         answers = np.where(rng.random(n) < 0.05, "9", answers)  # "don't know"
         answers = np.where(rng.random(n) < 0.08, "", answers)  # not answered
         survey[q] = answers
+    # The third question is asked only when the first or the second shows improvement (4 or 5).
+    improved = survey["situation-change"].isin(["4", "5"]) | survey["quality-of-life-change"].isin(["4", "5"])
+    survey.loc[~improved, "importance-of-support"] = ""
     responded = survey[questions].ne("").any(axis=1)
     return [
         ("participants", _write(people, out / "hasselby-participants.csv")),

@@ -1,19 +1,22 @@
-"""Import batches: listing them and the intermediary's verification step.
+"""Import batches: listing them, the intermediary's verification, and the history of corrections.
 
-Verification is recorded on the batch (who and when); the measurement rows
-themselves are never changed.  A measurement counts as verified when its own
-status says so, or when its batch has been verified and it was not rejected.
+Verification is recorded on the batch (who and when); measurement rows are
+never changed.  A measurement counts as verified when its batch has been
+verified and it was not rejected.  Corrections are new rows that name the row
+they supersede, so the whole history stays in the store and can be shown.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 
 from store.db import actor, record_audit
-from store.tables import ImportBatchRow
+from store.tables import ImportBatchRow, MeasurementRow, ParticipantRow
 from store.types import utcnow
 
 
@@ -33,21 +36,38 @@ def list_batches(engine: Engine, contract_id: str) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def verify_batch(engine: Engine, contract_id: str, batch_id: int) -> None:
-    """Mark a batch verified, once; a second verification is refused."""
+def verify_batch(engine: Engine, batch_id: int, who: str | None = None) -> str:
+    """Mark a batch verified, once; return its contract.  A second verification is refused."""
     with engine.begin() as conn:
+        row = conn.execute(sa.select(ImportBatchRow.contract_id, ImportBatchRow.verified_by)
+                           .where(ImportBatchRow.id == batch_id)).first()
+        if row is None:
+            raise BatchError(f"no batch {batch_id}; 'sib batches CONTRACT' lists them")
         done = conn.execute(
             sa.update(ImportBatchRow)
-            .where(ImportBatchRow.id == batch_id, ImportBatchRow.contract_id == contract_id,
-                   ImportBatchRow.verified_at.is_(None))
-            .values(verified_at=utcnow(), verified_by=actor())
+            .where(ImportBatchRow.id == batch_id, ImportBatchRow.verified_at.is_(None))
+            .values(verified_at=utcnow(), verified_by=who or actor())
         ).rowcount
         if done == 0:
-            exists = conn.execute(
-                sa.select(ImportBatchRow.verified_by).where(
-                    ImportBatchRow.id == batch_id, ImportBatchRow.contract_id == contract_id)
-            ).first()
-            if exists is None:
-                raise BatchError(f"no batch {batch_id} for contract {contract_id!r}")
-            raise BatchError(f"batch {batch_id} is already verified (by {exists.verified_by})")
-        record_audit(conn, "batch.verify", contract_id, {"batch": batch_id})
+            raise BatchError(f"batch {batch_id} is already verified (by {row.verified_by})")
+        record_audit(conn, "batch.verify", row.contract_id, {"batch": batch_id}, who)
+    return row.contract_id
+
+
+def corrections(engine: Engine, contract_id: str) -> pd.DataFrame:
+    """Every superseded measurement beside the one that replaced it, oldest first."""
+    old = aliased(MeasurementRow)
+    new = aliased(MeasurementRow)
+    query = (
+        sa.select(new.metric, new.observed_on, ParticipantRow.pseudonym, old.value.label("old_value"),
+                  new.value.label("new_value"), old.batch_id.label("old_batch"), new.batch_id.label("new_batch"),
+                  old.id.label("old_id"), new.id.label("new_id"))
+        .join(old, new.supersedes_id == old.id)
+        .join(ParticipantRow, ParticipantRow.id == new.participant_id)
+        .where(new.contract_id == contract_id)
+        .order_by(new.id)
+    )
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    frame["participant"] = frame.pop("pseudonym").str[:12]  # a pseudonym prefix: enough to follow, nothing to link
+    return frame

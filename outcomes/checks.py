@@ -1,9 +1,11 @@
-"""Validating a delivered table against the contract, one kind of file at a time.
+"""Validating a delivered file against the contract, chunk by chunk.
 
-Each ``check_*`` function takes the text frame and returns the typed rows
-ready to store plus every row error found.  No function here touches the
-store or the clear participant references beyond hashing them: the store
-lookups it needs come in as plain mappings.
+One checker per kind of file.  A checker sees the header once
+(``header_errors``), each chunk of rows (``check``: typed rows ready for the
+store, and every error found), and finally ``finish`` for what can only be
+known across chunks (duplicates far apart in the file).  Nothing here touches
+the store: what validation needs to know of it arrives as a ``StoreView``.
+Clear participant references are hashed here and go no further.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
-from contracts.instruments import INSTRUMENTS
-from contracts.model import Contract, EligibilityRule, Metric
-from outcomes.readers import parse_dates, parse_numbers
+from contracts.instruments import INSTRUMENTS, REFERENCE_PERIODS
+from contracts.model import Contract, EligibilityRule, FileMapping, Metric
+from outcomes import personnummer
+from outcomes.pseudonym import pseudonymise
+from outcomes.values import MAX_CELL, formula_like, parse_dates, parse_numbers, too_long
 
 KINDS = ("participants", "enrolments", "measurements", "survey", "comparison")
-STATUSES = ("reported", "verified", "rejected")
-ARMS = ("treatment", "control", "comparison")
 ID = "participant_id"
+TRUE_WORDS = {"true": True, "1": True, "yes": True, "ja": True, "false": False, "0": False, "no": False, "nej": False}
+MAX_ERRORS = 100_000  # errors kept for the report; beyond that they are counted
 
 
 @dataclass(frozen=True, order=True)
@@ -29,6 +34,7 @@ class RowError:
     row: int
     column: str
     message: str
+    value: str = ""  # the offending cell as reported (identifiers masked)
 
     def __str__(self) -> str:
         where = f"row {self.row}, column {self.column}" if self.column else f"row {self.row}"
@@ -37,79 +43,141 @@ class RowError:
 
 @dataclass
 class Prepared:
-    """Typed rows ready for the store (participants keyed by pseudonym until they have ids)."""
+    """Typed rows of one chunk, ready for the store."""
 
-    participants: pd.DataFrame = field(default_factory=pd.DataFrame)
-    enrolments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    participants: pd.DataFrame = field(default_factory=pd.DataFrame)  # pseudonym, birth_year, legal_sex, attributes
+    enrolments: pd.DataFrame = field(default_factory=pd.DataFrame)  # pseudonym or participant_id, cohort, arm, start, exit
     measurements: pd.DataFrame = field(default_factory=pd.DataFrame)
-    notes: dict[str, int] = field(default_factory=dict)
+    answers: pd.DataFrame = field(default_factory=pd.DataFrame)  # anonymous survey answers
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StoreView:
-    """What validation needs to know of the store: known participants and their enrolment starts."""
+    """What validation needs to know of the store."""
 
     participant_ids: dict[str, int]  # pseudonym -> participant id
-    enrolment_starts: dict[int, date]  # participant id -> first enrolment start
+    enrolment_starts: pd.Series  # participant id -> first enrolment start (datetime64)
+    measurements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"key": pd.Series(dtype="int64"), "id": pd.Series(dtype="int64"), "batch_id": pd.Series(dtype="int64")}))
+
+    def known(self, pseudonyms: pd.Series) -> pd.Series:
+        return pseudonyms.map(self.participant_ids)
 
 
-def errors_where(mask: pd.Series, column: str, message: str | Callable[[int], str]) -> list[RowError]:
-    rows = mask.index[mask.to_numpy(dtype=bool)]
-    if callable(message):
-        return [RowError(int(r), column, message(int(r))) for r in rows]
-    return [RowError(int(r), column, message) for r in rows]
+@dataclass(frozen=True)
+class Context:
+    contract: Contract
+    key: bytes
+    store: StoreView
+    mapping: FileMapping = field(default_factory=FileMapping)
+    today: date = field(default_factory=date.today)
 
 
-def require_columns(frame: pd.DataFrame, required: Iterable[str]) -> list[RowError]:
-    missing = [c for c in required if c not in frame.columns]
-    if not missing:
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+def errors_where(mask: pd.Series, column: str, message: str | Callable[[int], str],
+                 values: pd.Series | None = None) -> list[RowError]:
+    rows = mask.index[np.asarray(mask, dtype=bool)]
+    text = (lambda r: message(r)) if callable(message) else (lambda r: message)
+    shown = (lambda r: str(values[r])[:200]) if values is not None else (lambda r: "")
+    return [RowError(int(r), column, text(int(r)), shown(int(r))) for r in rows]
+
+
+def _date_text(day: pd.Timestamp) -> str:
+    return day.date().isoformat()
+
+
+def metric_days(dates: pd.Series) -> np.ndarray:
+    return ((dates - pd.Timestamp("1900-01-01")).dt.days).to_numpy(dtype=np.int64)
+
+
+def measurement_keys(participants: pd.Series, metric_index: pd.Series, dates: pd.Series) -> np.ndarray:
+    """One int64 per (participant, metric, date): 29 bits of date and metric under the participant id."""
+    return (participants.to_numpy(dtype=np.int64) << 29) + (metric_index.to_numpy(dtype=np.int64) << 17) + metric_days(dates)
+
+
+class FileCheck:
+    """The checks every kind shares: columns, cell hygiene, identifiers."""
+
+    kind = ""
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.contract = ctx.contract
+        self.counts: dict[str, int] = {}
+
+    def allowed_columns(self) -> list[str]:
+        return [*self.required, *self.optional]
+
+    def header_errors(self, columns: list[str]) -> list[RowError]:
+        allowed = self.allowed_columns()
+        errors = [RowError(1, c, f"required column is missing; the file has columns: {', '.join(columns) or 'none'}")
+                  for c in self.required if c not in columns]
+        errors += [RowError(1, c, f"unknown column; expected columns: {', '.join(allowed)}") for c in columns
+                   if c not in allowed]
+        return errors
+
+    def _cells(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:
+        """Refuse over-long cells and spreadsheet formulas; drop those rows from further checks."""
+        errors: list[RowError] = []
+        bad = pd.Series(False, index=frame.index)
+        for column in frame.columns:
+            text = frame[column]
+            long_ = too_long(text)
+            if long_.any():
+                errors += errors_where(long_, column, lambda r, t=text: f"cell is {len(t[r]):,} characters long; "
+                                                                        f"the limit is {MAX_CELL:,}")
+            formula = formula_like(text) & ~long_
+            if formula.any():
+                errors += errors_where(formula, column, lambda r, t=text: f"begins with {t[r][0]!r}, which a spreadsheet "
+                                                                           "would run as a formula; refused",
+                                       values=None if column == ID else text)
+            bad |= long_ | formula
+        return frame[~bad], errors
+
+    def _identify(self, refs: pd.Series) -> tuple[pd.Series, pd.DataFrame, list[RowError]]:
+        """Pseudonyms (and birth year and legal sex where asked) for each row; the clear values stop here."""
+        errors = errors_where(refs == "", ID, "participant_id is empty")
+        unique = [r for r in refs.unique() if r]
+        derived = pd.DataFrame(index=refs.index, columns=["birth_year", "legal_sex"], dtype=object)
+        if self.contract.target_group.identifier == "personnummer":
+            hashed: dict[str, str] = {}
+            found: dict[str, tuple[int, str]] = {}
+            problems: dict[str, str] = {}
+            for ref in unique:
+                try:
+                    number = personnummer.parse(ref, self.ctx.today)
+                except personnummer.InvalidNumber as exc:
+                    problems[ref] = str(exc)
+                    continue
+                hashed[ref] = pseudonymise(self.ctx.key, self.contract.id, number.normalised)
+                found[ref] = (number.birth_year, number.legal_sex)
+            invalid = refs.isin(list(problems))
+            errors += [RowError(int(r), ID, problems[refs[r]], personnummer.mask(refs[r]))
+                       for r in refs.index[invalid.to_numpy()]]
+            derive = self.contract.target_group.derive
+            if derive:
+                facts = refs.map(found)
+                valid = facts.notna()
+                if "birth_year" in derive:
+                    derived.loc[valid, "birth_year"] = [f[0] for f in facts[valid]]
+                if "legal_sex" in derive:
+                    derived.loc[valid, "legal_sex"] = [f[1] for f in facts[valid]]
+        else:
+            hashed = {ref: pseudonymise(self.ctx.key, self.contract.id, ref) for ref in unique}
+        return refs.map(hashed).fillna(""), derived, errors
+
+    def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def finish(self) -> list[RowError]:
         return []
-    have = ", ".join(frame.columns) or "none"
-    return [RowError(1, c, f"required column is missing; the file has columns: {have}") for c in missing]
 
 
-def _ids(frame: pd.DataFrame, pseudonyms: pd.Series, unique: bool) -> list[RowError]:
-    errors = errors_where(frame[ID] == "", ID, "participant_id is empty")
-    if unique:
-        repeated = pseudonyms.duplicated(keep="first") & (frame[ID] != "")
-        first_row = {p: int(r) for r, p in pseudonyms[~pseudonyms.duplicated(keep="first")].items()}
-        errors += errors_where(repeated, ID, lambda r: f"the same participant appears again (first in row {first_row[pseudonyms[r]]})")
-    return errors
-
-
-def _attributes(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, list[RowError]]:
-    """Typed attribute columns; blank cells are missing (None)."""
-    errors: list[RowError] = []
-    typed = pd.DataFrame(index=frame.index)
-    for spec in contract.target_group.attributes:
-        text = frame[spec.name]
-        if spec.type in ("integer", "number"):
-            values, bad = parse_numbers(text)
-            errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a number")
-            if spec.type == "integer":
-                fractional = values.notna() & (values != values.round())
-                errors += errors_where(fractional, spec.name, lambda r, t=text: f"{t[r]!r} is not a whole number")
-            as_python = (lambda v: int(v)) if spec.type == "integer" else float
-            typed[spec.name] = pd.Series([as_python(v) if pd.notna(v) else None for v in values],
-                                         index=values.index, dtype=object)
-        elif spec.type == "category":
-            allowed = spec.values or []
-            bad = (text != "") & ~text.isin(allowed)
-            errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not allowed; expected one of: {', '.join(allowed)}")
-            typed[spec.name] = pd.Series([v if v else None for v in text], index=text.index, dtype=object)
-        elif spec.type == "boolean":
-            lowered = text.str.lower()
-            truth = {"true": True, "1": True, "yes": True, "ja": True, "false": False, "0": False, "no": False, "nej": False}
-            bad = (text != "") & ~lowered.isin(list(truth))
-            errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not allowed; expected true or false")
-            typed[spec.name] = pd.Series([truth.get(v) for v in lowered], index=text.index, dtype=object)
-        else:  # date
-            values, bad = parse_dates(text)
-            errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
-            typed[spec.name] = pd.Series([None if pd.isna(v) else v.date().isoformat() for v in values],
-                                         index=text.index, dtype=object)
-    return typed, errors
-
+# -- participants, comparison pools and enrolments ------------------------------------------------------------------
 
 def _rule_text(rule: EligibilityRule) -> str:
     if rule.op == "between":
@@ -134,155 +202,174 @@ def _passes(values: pd.Series, rule: EligibilityRule) -> pd.Series:
     return numbers <= float(rule.value)
 
 
-def _eligibility(typed: pd.DataFrame, contract: Contract, already_bad: set[int]) -> list[RowError]:
-    errors: list[RowError] = []
-    for rule in contract.target_group.eligibility:
-        values = typed[rule.attribute]
-        fails = ~_passes(values, rule) & ~typed.index.isin(list(already_bad))
-        text = _rule_text(rule)
-        errors += errors_where(
-            fails, rule.attribute,
-            lambda r, v=values: f"not eligible: {'missing value' if v[r] is None else repr(v[r])} fails the rule '{text}'",
-        )
-    return errors
-
-
-def _enrolment_columns(frame: pd.DataFrame, contract: Contract, default_arm: str, allowed_arms: tuple[str, ...],
-                       cohort_required: bool) -> tuple[pd.DataFrame, list[RowError]]:
+class EnrolmentColumns:
     """start, exit, arm and cohort (derived from the start date when not given)."""
-    errors: list[RowError] = []
-    start, bad_start = parse_dates(frame["start"])
-    errors += errors_where(frame["start"] == "", "start", "start date is empty")
-    errors += errors_where(bad_start, "start", lambda r: f"{frame['start'][r]!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
-    term = contract.term
-    outside = start.notna() & ((start < pd.Timestamp(term.start)) | (start > pd.Timestamp(term.end)))
-    errors += errors_where(outside, "start", lambda r: f"{start[r].date()} is outside the contract term {term.start} to {term.end}")
 
-    exit_text = frame["exit"] if "exit" in frame.columns else pd.Series("", index=frame.index)
-    exit_, bad_exit = parse_dates(exit_text)
-    errors += errors_where(bad_exit, "exit", lambda r: f"{exit_text[r]!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
-    errors += errors_where(exit_ < start, "exit", lambda r: f"{exit_[r].date()} is before the start {start[r].date()}")
+    def __init__(self, ctx: Context, default_arm: str, arms: tuple[str, ...], cohort_required: bool):
+        self.ctx, self.default_arm, self.arms, self.cohort_required = ctx, default_arm, arms, cohort_required
 
-    arm = frame["arm"].str.lower() if "arm" in frame.columns else pd.Series(default_arm, index=frame.index)
-    arm = arm.where(arm != "", default_arm)
-    errors += errors_where(~arm.isin(allowed_arms), "arm", lambda r: f"{arm[r]!r} is not allowed; expected one of: {', '.join(allowed_arms)}")
+    def parse(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError]]:
+        contract, fmt = self.ctx.contract, self.ctx.mapping.date_format
+        errors: list[RowError] = []
+        start, bad_start = parse_dates(frame["start"], fmt)
+        errors += errors_where(frame["start"] == "", "start", "start date is empty")
+        errors += errors_where(bad_start, "start", lambda r: f"{frame['start'][r]!r} is not a date; "
+                                                             f"expected {_date_formats(fmt)}", frame["start"])
+        term = contract.term
+        outside = start.notna() & ((start < pd.Timestamp(term.start)) | (start > pd.Timestamp(term.end)))
+        errors += errors_where(outside, "start",
+                               lambda r: f"{_date_text(start[r])} is outside the contract term {term.start} to {term.end}")
+        ahead = start.notna() & ~outside & (start > pd.Timestamp(self.ctx.today))
+        errors += errors_where(ahead, "start", lambda r: f"{_date_text(start[r])} is in the future")
 
-    derived = pd.Series(None, index=frame.index, dtype=object)
-    for c in contract.cohorts:
-        derived[(start >= pd.Timestamp(c.enrolment_start)) & (start <= pd.Timestamp(c.enrolment_end))] = c.id
-    cohort_ids = [c.id for c in contract.cohorts]
-    if "cohort" in frame.columns:
-        given = frame["cohort"]
-        unknown = (given != "") & ~given.isin(cohort_ids)
-        errors += errors_where(unknown, "cohort", lambda r: f"{given[r]!r} is not a cohort; cohorts: {', '.join(cohort_ids)}")
-        mismatch = (given != "") & given.isin(cohort_ids) & start.notna() & (derived != given)
-        errors += errors_where(mismatch, "cohort", lambda r: (
-            f"start {start[r].date()} is outside the enrolment window of {given[r]!r} "
-            f"({contract.cohort(given[r]).enrolment_start} to {contract.cohort(given[r]).enrolment_end})"))
-        cohort = given.where(given != "", derived)
-    else:
-        cohort = derived
-    if cohort_required:
-        no_cohort = start.notna() & ~outside & cohort.isna()
-        errors += errors_where(no_cohort, "start", lambda r: f"{start[r].date()} is outside every cohort's enrolment window")
-    out = pd.DataFrame({"cohort": cohort, "arm": arm, "start": start, "exit": exit_})
-    return out, errors
+        exit_text = frame["exit"] if "exit" in frame.columns else pd.Series("", index=frame.index)
+        exit_, bad_exit = parse_dates(exit_text, fmt)
+        errors += errors_where(bad_exit, "exit", lambda r: f"{exit_text[r]!r} is not a date; expected {_date_formats(fmt)}",
+                               exit_text)
+        errors += errors_where(exit_ < start, "exit",
+                               lambda r: f"{_date_text(exit_[r])} is before the start {_date_text(start[r])}")
 
+        arm = frame["arm"].str.lower() if "arm" in frame.columns else pd.Series(self.default_arm, index=frame.index)
+        arm = arm.where(arm != "", self.default_arm)
+        errors += errors_where(~arm.isin(self.arms), "arm",
+                               lambda r: f"{arm[r]!r} is not allowed; expected one of: {', '.join(self.arms)}", arm)
 
-def check_people(frame: pd.DataFrame, contract: Contract, pseudonyms: pd.Series, store: StoreView,
-                 kind: str) -> tuple[Prepared, list[RowError]]:
-    """participants (treatment/control) and comparison (pool) files: register and enrol."""
-    attribute_names = [a.name for a in contract.target_group.attributes]
-    errors = require_columns(frame, [ID, "start", *attribute_names])
-    if errors:
-        return Prepared(), errors
-    errors += _ids(frame, pseudonyms, unique=True)
-    known = pseudonyms.isin(list(store.participant_ids)) & (frame[ID] != "")
-    errors += errors_where(known, ID, "this participant is already registered for the contract (in an earlier batch)")
-    typed, attr_errors = _attributes(frame, contract)
-    errors += attr_errors
-    is_pool = kind == "comparison"
-    enrol, enrol_errors = _enrolment_columns(
-        frame, contract, default_arm="comparison" if is_pool else "treatment",
-        allowed_arms=("comparison",) if is_pool else ("treatment", "control"), cohort_required=not is_pool,
-    )
-    errors += enrol_errors
-    errors += _eligibility(typed, contract, {e.row for e in attr_errors})
-    records = typed.to_dict(orient="records")
-    participants = pd.DataFrame({"pseudonym": pseudonyms, "attributes": records}, index=frame.index)
-    enrolments = enrol.assign(pseudonym=pseudonyms)
-    return Prepared(participants=participants, enrolments=enrolments,
-                    notes={"participants": len(frame), "enrolments": len(frame)}), errors
+        derived = pd.Series(None, index=frame.index, dtype=object)
+        for c in contract.cohorts:
+            derived[(start >= pd.Timestamp(c.enrolment_start)) & (start <= pd.Timestamp(c.enrolment_end))] = c.id
+        cohort_ids = [c.id for c in contract.cohorts]
+        if "cohort" in frame.columns:
+            given = frame["cohort"]
+            unknown = (given != "") & ~given.isin(cohort_ids)
+            errors += errors_where(unknown, "cohort", lambda r: f"{given[r]!r} is not a cohort; cohorts: {', '.join(cohort_ids)}",
+                                   given)
+            mismatch = (given != "") & given.isin(cohort_ids) & start.notna() & (derived != given)
+            errors += errors_where(mismatch, "cohort", lambda r: (
+                f"start {_date_text(start[r])} is outside the enrolment window of {given[r]!r} "
+                f"({contract.cohort(given[r]).enrolment_start} to {contract.cohort(given[r]).enrolment_end})"))
+            cohort = pd.Series(np.where(given != "", given, derived), index=frame.index, dtype=object)
+        else:
+            cohort = derived
+        if self.cohort_required:
+            no_cohort = start.notna() & ~outside & cohort.isna()
+            errors += errors_where(no_cohort, "start",
+                                   lambda r: f"{_date_text(start[r])} is outside every cohort's enrolment window")
+        cohort = cohort.where(cohort.notna(), None)
+        return pd.DataFrame({"cohort": cohort, "arm": arm, "start": start, "exit": exit_}), errors
 
 
-def check_enrolments(frame: pd.DataFrame, contract: Contract, pseudonyms: pd.Series,
-                     store: StoreView) -> tuple[Prepared, list[RowError]]:
+def _date_formats(fmt: str | None) -> str:
+    return f"the mapping's format {fmt}" if fmt else "YYYY-MM-DD or YYYYMMDD"
+
+
+class PeopleCheck(FileCheck):
+    """participants (treatment or control arm) and comparison (pool) files: register and enrol."""
+
+    def __init__(self, ctx: Context, kind: str):
+        super().__init__(ctx)
+        self.kind = kind
+        self.attributes = [a.name for a in ctx.contract.target_group.attributes]
+        self.required = (ID, "start", *self.attributes)
+        self.optional = ("cohort", "exit") if kind == "comparison" else ("cohort", "arm", "exit")
+        pool = kind == "comparison"
+        self.enrol = EnrolmentColumns(ctx, "comparison" if pool else "treatment",
+                                      ("comparison",) if pool else ("treatment", "control"), cohort_required=not pool)
+        self.first_row: dict[str, int] = {}
+
+    def _attributes(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowError], set[int]]:
+        errors: list[RowError] = []
+        typed = pd.DataFrame(index=frame.index)
+        for spec in self.contract.target_group.attributes:
+            text = frame[spec.name]
+            if spec.type in ("integer", "number"):
+                values, bad = parse_numbers(text, self.ctx.mapping.decimal)
+                errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a number", text)
+                if spec.type == "integer":
+                    fractional = values.notna() & (values != values.round())
+                    errors += errors_where(fractional, spec.name, lambda r, t=text: f"{t[r]!r} is not a whole number", text)
+                as_python = int if spec.type == "integer" else float
+                typed[spec.name] = pd.Series([as_python(v) if v == v else None for v in values.tolist()],
+                                             index=text.index, dtype=object)
+            elif spec.type == "category":
+                allowed = spec.values or []
+                bad = (text != "") & ~text.isin(allowed)
+                errors += errors_where(bad, spec.name, lambda r, t=text, a=allowed: f"{t[r]!r} is not allowed; "
+                                                                                    f"expected one of: {', '.join(a)}", text)
+                typed[spec.name] = pd.Series([v if v else None for v in text.tolist()], index=text.index, dtype=object)
+            elif spec.type == "boolean":
+                lowered = text.str.lower()
+                bad = (text != "") & ~lowered.isin(list(TRUE_WORDS))
+                errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not allowed; expected true or false",
+                                       text)
+                typed[spec.name] = pd.Series([TRUE_WORDS.get(v) for v in lowered.tolist()], index=text.index, dtype=object)
+            else:
+                values, bad = parse_dates(text, self.ctx.mapping.date_format)
+                errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a date; expected "
+                                                                         f"{_date_formats(self.ctx.mapping.date_format)}", text)
+                typed[spec.name] = pd.Series([None if pd.isna(v) else v.date().isoformat() for v in values],
+                                             index=text.index, dtype=object)
+        return typed, errors, {e.row for e in errors}
+
+    def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
+        frame, errors = self._cells(frame)
+        pseudonyms, derived, id_errors = self._identify(frame[ID])
+        errors += id_errors
+        present = pseudonyms != ""
+        again = present & pseudonyms.isin(list(self.first_row))
+        errors += errors_where(again, ID, lambda r: f"the same participant appears again (first in row "
+                                                    f"{self.first_row[pseudonyms[r]]})")
+        within = present & ~again & pseudonyms.duplicated(keep="first")
+        first_here = pseudonyms[present & ~again & ~within]
+        self.first_row.update(zip(first_here, first_here.index.astype(int)))
+        errors += errors_where(within, ID, lambda r: f"the same participant appears again (first in row "
+                                                     f"{self.first_row[pseudonyms[r]]})")
+        known = present & pseudonyms.isin(list(self.ctx.store.participant_ids))
+        errors += errors_where(known, ID, "this participant is already registered for the contract (in an earlier batch)")
+        typed, attribute_errors, bad_rows = self._attributes(frame)
+        errors += attribute_errors
+        enrol, enrol_errors = self.enrol.parse(frame)
+        errors += enrol_errors
+        for rule in self.contract.target_group.eligibility:
+            values = typed[rule.attribute]
+            fails = ~_passes(values, rule) & ~typed.index.isin(list(bad_rows))
+            text = _rule_text(rule)
+            errors += errors_where(fails, rule.attribute, lambda r, v=values, t=text: (
+                f"not eligible: {'missing value' if v[r] is None else repr(v[r])} fails the rule '{t}'"))
+        participants = pd.concat([pd.DataFrame({"pseudonym": pseudonyms}), derived], axis=1).assign(
+            attributes=typed.to_dict(orient="records"))
+        self.counts["participants"] = self.counts.get("participants", 0) + len(frame)
+        self.counts["enrolments"] = self.counts.get("enrolments", 0) + len(frame)
+        return Prepared(participants=participants, enrolments=enrol.assign(pseudonym=pseudonyms)), errors
+
+
+class EnrolmentCheck(FileCheck):
     """Enrolments of participants registered earlier."""
-    errors = require_columns(frame, [ID, "start"])
-    if errors:
-        return Prepared(), errors
-    errors += _ids(frame, pseudonyms, unique=True)
-    participant = pseudonyms.map(store.participant_ids)
-    errors += errors_where(participant.isna() & (frame[ID] != ""), ID,
-                           "unknown participant; register them with a participants file first")
-    enrol, enrol_errors = _enrolment_columns(frame, contract, "treatment", ARMS, cohort_required=False)
-    errors += enrol_errors
-    return Prepared(enrolments=enrol.assign(participant_id=participant), notes={"enrolments": len(frame)}), errors
+
+    kind = "enrolments"
+    required = (ID, "start")
+    optional = ("cohort", "arm", "exit")
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        self.enrol = EnrolmentColumns(ctx, "treatment", ("treatment", "control", "comparison"), cohort_required=False)
+        self.seen: dict[str, int] = {}
+
+    def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
+        frame, errors = self._cells(frame)
+        pseudonyms, _, id_errors = self._identify(frame[ID])
+        errors += id_errors
+        participant = self.ctx.store.known(pseudonyms)
+        errors += errors_where(participant.isna() & (pseudonyms != ""), ID,
+                               "unknown participant; register them with a participants file first")
+        enrol, enrol_errors = self.enrol.parse(frame)
+        errors += enrol_errors
+        self.counts["enrolments"] = self.counts.get("enrolments", 0) + len(frame)
+        return Prepared(enrolments=enrol.assign(participant_id=participant)), errors
 
 
-def _known_participants(frame: pd.DataFrame, pseudonyms: pd.Series, store: StoreView) -> tuple[pd.Series, list[RowError]]:
-    participant = pseudonyms.map(store.participant_ids)
-    unknown = participant.isna() & (frame[ID] != "")
-    errors = errors_where(frame[ID] == "", ID, "participant_id is empty")
-    errors += errors_where(unknown, ID, "unknown participant; register them with a participants file first")
-    return participant, errors
+# -- measurements -------------------------------------------------------------------------------------------------
 
-
-def _window_errors(participant: pd.Series, observed: pd.Series, metric_ids: pd.Series, contract: Contract,
-                   store: StoreView, column: str) -> list[RowError]:
-    """Each measurement must fall inside its metric's window after the participant's enrolment."""
-    starts = pd.to_datetime(participant.map(store.enrolment_starts))
-    when = observed
-    errors = errors_where(participant.notna() & starts.isna(), ID,
-                          "participant is not enrolled; enrol them before sending measurements")
-    for metric in contract.metrics:
-        rows = (metric_ids == metric.id) & starts.notna() & when.notna()
-        if not rows.any():
-            continue
-        low = starts[rows] + pd.DateOffset(months=metric.window.start_months)
-        high = starts[rows] + pd.DateOffset(months=metric.window.end_months)
-        outside = ~((when[rows] >= low) & (when[rows] < high))
-        errors += errors_where(outside, column, lambda r, lo=low, hi=high, m=metric: (
-            f"{observed[r].date()} is outside the window of {m.id!r} for this participant "
-            f"({m.window.start_months} to {m.window.end_months} months after enrolment: "
-            f"{lo[r].date()} to {(hi[r] - pd.Timedelta(days=1)).date()})"))
-    return errors
-
-
-def _value_errors(values: pd.Series, text: pd.Series, metric: Metric) -> tuple[pd.Series, list[RowError]]:
-    """Check values against the metric kind; returns values with missing-answer codes turned into None."""
-    present = values.notna()
-    kind = metric.kind
-    if kind == "binary":
-        bad = present & ~values.isin([0, 1])
-        return values, errors_where(bad, "value", lambda r: f"{text[r]!r} is not allowed for binary metric {metric.id!r}; expected 0 or 1")
-    if kind == "rate":
-        bad = present & ((values < 0) | (values > 1))
-        return values, errors_where(bad, "value", lambda r: f"{text[r]!r} is out of range for rate metric {metric.id!r}; expected a share between 0 and 1")
-    if kind in ("count", "time_to_event"):
-        bad = present & ((values < 0) | (values != values.round()))
-        return values, errors_where(bad, "value", lambda r: f"{text[r]!r} is not allowed for {kind} metric {metric.id!r}; expected a whole number of at least 0")
-    if kind == "ordinal":
-        low, high, missing_codes = _scale(metric)
-        is_missing_code = values.isin(missing_codes)
-        bad = present & ~is_missing_code & ((values < low) | (values > high) | (values != values.round()))
-        allowed = f"{low} to {high}" + (f", or {', '.join(map(str, missing_codes))} for don't know" if missing_codes else "")
-        errors = errors_where(bad, "value", lambda r: f"{text[r]!r} is not on the scale of {metric.id!r}; expected {allowed}")
-        return values.where(~is_missing_code), errors
-    return values, []
-
-
-def _scale(metric: Metric) -> tuple[int, int, list[int]]:
+def scale_of(metric: Metric) -> tuple[int, int, list[int]]:
     if metric.instrument:
         instrument = INSTRUMENTS[metric.instrument]
         return instrument.scale_min, instrument.scale_max, [instrument.dont_know]
@@ -290,105 +377,320 @@ def _scale(metric: Metric) -> tuple[int, int, list[int]]:
     return metric.scale.min, metric.scale.max, list(metric.scale.missing_codes)
 
 
-def _duplicate_keys(keys: pd.DataFrame, values: pd.Series) -> list[RowError]:
-    """Same participant, metric and date twice in one file: a duplicate, or a conflict if values differ."""
-    duplicated = keys.duplicated(keep=False)
-    if not duplicated.any():
-        return []
-    errors: list[RowError] = []
-    group_first: dict[tuple, int] = {}
-    for row, key in zip(keys.index[duplicated], keys[duplicated].itertuples(index=False, name=None)):
-        if key not in group_first:
-            group_first[key] = int(row)
+def value_errors(values: pd.Series, text: pd.Series, metric: Metric, column: str,
+                 percent: bool = False) -> tuple[pd.Series, list[RowError]]:
+    """Check values against the metric's kind; returns values as stored (shares, missing codes as None)."""
+    present = values.notna()
+    kind = metric.kind
+    if kind == "binary":
+        bad = present & ~values.isin([0, 1])
+        return values, errors_where(bad, column, lambda r: f"{text[r]!r} is not allowed for binary metric "
+                                                           f"{metric.id!r}; expected 0 or 1", text)
+    if kind == "rate":
+        if percent:
+            bad = present & ((values < 0) | (values > 100))
+            return values / 100, errors_where(bad, column, lambda r: f"{text[r]!r} is out of range for rate metric "
+                                                                     f"{metric.id!r}; expected a percentage between 0 and 100", text)
+        bad = present & ((values < 0) | (values > 1))
+        return values, errors_where(bad, column, lambda r: f"{text[r]!r} is out of range for rate metric {metric.id!r}; "
+                                                           "expected a share between 0 and 1 (or declare percent in a mapping)",
+                                    text)
+    if kind in ("count", "time_to_event"):
+        bad = present & ((values < 0) | (values != values.round()))
+        return values, errors_where(bad, column, lambda r: f"{text[r]!r} is not allowed for {kind} metric {metric.id!r}; "
+                                                           "expected a whole number of at least 0", text)
+    if kind == "ordinal":
+        low, high, missing_codes = scale_of(metric)
+        is_missing_code = values.isin(missing_codes)
+        bad = present & ~is_missing_code & ((values < low) | (values > high) | (values != values.round()))
+        allowed = f"{low} to {high}" + (f", or {', '.join(map(str, missing_codes))} for don't know" if missing_codes else "")
+        errors = errors_where(bad, column, lambda r: f"{text[r]!r} is not on the scale of {metric.id!r}; expected {allowed}",
+                              text)
+        return values.where(~is_missing_code), errors
+    return values, []
+
+
+def window_errors(ctx: Context, metrics: Iterable[Metric], participant: pd.Series, observed: pd.Series,
+                  metric_ids: pd.Series) -> list[RowError]:
+    """Each measurement must fall inside its metric's window (or pre-window) after the participant's enrolment."""
+    starts = participant.map(ctx.store.enrolment_starts)
+    errors = errors_where(participant.notna() & starts.isna(), ID,
+                          "participant is not enrolled; enrol them before sending measurements")
+    for metric in metrics:
+        rows = (metric_ids == metric.id) & starts.notna() & observed.notna()
+        if not rows.any():
             continue
-        first = group_first[key]
-        same = (pd.isna(values[first]) and pd.isna(values[row])) or values[first] == values[row]
-        message = (f"duplicate of row {first} (same participant, metric and date)" if same
-                   else f"conflicts with row {first}: same participant, metric and date, other value")
-        errors.append(RowError(int(row), "value", message))
+        windows = [metric.window] + ([metric.evaluation.pre_window] if metric.evaluation.pre_window else [])
+        inside = pd.Series(False, index=starts[rows].index)
+        for window in windows:
+            low = starts[rows] + pd.DateOffset(months=window.start_months)
+            high = starts[rows] + pd.DateOffset(months=window.end_months)
+            inside |= (observed[rows] >= low) & (observed[rows] < high)
+        low = starts[rows] + pd.DateOffset(months=metric.window.start_months)
+        high = starts[rows] + pd.DateOffset(months=metric.window.end_months)
+        errors += errors_where(~inside, "date", lambda r, lo=low, hi=high, m=metric: (
+            f"{_date_text(observed[r])} is outside the window of {m.id!r} for this participant "
+            f"({m.window.start_months} to {m.window.end_months} months after enrolment: "
+            f"{_date_text(lo[r])} to {_date_text(hi[r] - pd.Timedelta(days=1))})"))
     return errors
 
 
-def check_measurements(frame: pd.DataFrame, contract: Contract, pseudonyms: pd.Series,
-                       store: StoreView) -> tuple[Prepared, list[RowError]]:
-    errors = require_columns(frame, [ID, "metric", "date", "value"])
-    if errors:
-        return Prepared(), errors
-    participant, id_errors = _known_participants(frame, pseudonyms, store)
-    errors += id_errors
-    metrics = {m.id: m for m in contract.metrics}
-    metric_ids = frame["metric"]
-    errors += errors_where(~metric_ids.isin(list(metrics)), "metric",
-                           lambda r: f"{metric_ids[r]!r} is not a metric of this contract; metrics: {', '.join(metrics)}")
-    observed, bad_dates = parse_dates(frame["date"])
-    errors += errors_where(bad_dates | (frame["date"] == ""), "date",
-                           lambda r: f"{frame['date'][r]!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
-    values, bad_values = parse_numbers(frame["value"])
-    errors += errors_where(bad_values, "value", lambda r: f"{frame['value'][r]!r} is not a number")
-    errors += errors_where(frame["value"] == "", "value", "value is empty")
-    cleaned = values.copy()
-    for metric_id, metric in metrics.items():
-        rows = metric_ids == metric_id
-        checked, value_errors = _value_errors(values[rows], frame["value"][rows], metric)
-        cleaned[rows] = checked
-        errors += value_errors
-    status = frame["status"].str.lower() if "status" in frame.columns else pd.Series("reported", index=frame.index)
-    status = status.where(status != "", "reported")
-    errors += errors_where(~status.isin(STATUSES), "status",
-                           lambda r: f"{status[r]!r} is not allowed; expected one of: {', '.join(STATUSES)}")
-    errors += _window_errors(participant, observed, metric_ids, contract, store, "date")
-    errors += _duplicate_keys(pd.DataFrame({"p": pseudonyms, "m": metric_ids, "d": observed}), values)
-    source = frame["source"] if "source" in frame.columns else pd.Series("", index=frame.index)
-    measurements = pd.DataFrame({
-        "participant_id": participant, "metric": metric_ids, "observed_on": observed,
-        "value": cleaned, "status": status, "source": source.where(source != "", None),
-    })
-    return Prepared(measurements=measurements, notes={"measurements": len(frame)}), errors
+class MeasurementCheck(FileCheck):
+    kind = "measurements"
+    required = (ID, "metric", "date", "value")
+    optional = ("source", "correction")
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        self.metrics = {m.id: m for m in ctx.contract.metrics if not m.anonymous}
+        self.metric_index = {m.id: i for i, m in enumerate(ctx.contract.metrics)}
+        stored = ctx.store.measurements.sort_values("key", kind="stable")
+        self.stored_keys = stored["key"].to_numpy(dtype=np.int64)
+        self.stored_ids = stored["id"].to_numpy(dtype=np.int64)
+        self.stored_batches = stored["batch_id"].to_numpy(dtype=np.int64)
+        self.keys: list[pd.DataFrame] = []  # key, row, value across chunks, for duplicates far apart
+
+    def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
+        frame, errors = self._cells(frame)
+        pseudonyms, _, id_errors = self._identify(frame[ID])
+        errors += id_errors
+        participant = self.ctx.store.known(pseudonyms)
+        errors += errors_where(participant.isna() & (pseudonyms != ""), ID,
+                               "unknown participant; register them with a participants file first")
+        metric_ids = frame["metric"]
+        unknown_metric = ~metric_ids.isin(list(self.metrics))
+        errors += errors_where(unknown_metric, "metric", lambda r: f"{metric_ids[r]!r} is not a metric of this contract; "
+                                                                   f"metrics: {', '.join(self.metrics)}", metric_ids)
+        fmt = self.ctx.mapping.date_format
+        observed, bad_dates = parse_dates(frame["date"], fmt)
+        errors += errors_where(bad_dates | (frame["date"] == ""), "date",
+                               lambda r: f"{frame['date'][r]!r} is not a date; expected {_date_formats(fmt)}", frame["date"])
+        ahead = observed > pd.Timestamp(self.ctx.today)
+        errors += errors_where(ahead, "date", lambda r: f"{_date_text(observed[r])} is in the future")
+        after_term = ~ahead & (observed > pd.Timestamp(self.contract.term.end))
+        errors += errors_where(after_term, "date", lambda r: f"{_date_text(observed[r])} is after the contract term ends "
+                                                             f"({self.contract.term.end})")
+        values, bad_values = parse_numbers(frame["value"], self.ctx.mapping.decimal)
+        errors += errors_where(bad_values, "value", lambda r: f"{frame['value'][r]!r} is not a number", frame["value"])
+        errors += errors_where(frame["value"] == "", "value", "value is empty")
+        stored_values = values.copy()
+        for metric_id, metric in self.metrics.items():
+            rows = metric_ids == metric_id
+            if rows.any():
+                percent = self.ctx.mapping.units.get(metric_id) == "percent"
+                checked, found = value_errors(values[rows], frame["value"][rows], metric, "value", percent)
+                stored_values[rows] = checked
+                errors += found
+        errors += window_errors(self.ctx, self.metrics.values(), participant, observed, metric_ids)
+        correction = self._corrections(frame)
+        errors += correction[1]
+        supersedes, store_errors = self._against_store(participant, metric_ids, observed, correction[0])
+        errors += store_errors
+        self._remember(participant, metric_ids, observed, values)
+        source = frame["source"] if "source" in frame.columns else pd.Series("", index=frame.index)
+        measurements = pd.DataFrame({
+            "participant_id": participant, "metric": metric_ids, "observed_on": observed, "value": stored_values,
+            "source": source.where(source != "", None), "supersedes_id": supersedes, "qualifier": None,
+        })
+        self.counts["measurements"] = self.counts.get("measurements", 0) + len(frame)
+        self.counts["corrections"] = self.counts.get("corrections", 0) + int(correction[0].sum())
+        return Prepared(measurements=measurements), errors
+
+    def _corrections(self, frame: pd.DataFrame) -> tuple[pd.Series, list[RowError]]:
+        if "correction" not in frame.columns:
+            return pd.Series(False, index=frame.index), []
+        text = frame["correction"].str.lower()
+        bad = (text != "") & ~text.isin(list(TRUE_WORDS))
+        errors = errors_where(bad, "correction", lambda r: f"{frame['correction'][r]!r} is not allowed; "
+                                                           "expected true or false", frame["correction"])
+        return text.map(TRUE_WORDS).fillna(False).astype(bool), errors
+
+    def _keys(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series) -> tuple[pd.Series, np.ndarray]:
+        usable = participant.notna() & metric_ids.isin(list(self.metrics)) & observed.notna()
+        keys = measurement_keys(participant[usable], metric_ids[usable].map(self.metric_index), observed[usable])
+        return usable, keys
+
+    def _against_store(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series,
+                       correction: pd.Series) -> tuple[pd.Series, list[RowError]]:
+        """A stored measurement with the same key must be corrected explicitly, and only such a one can be."""
+        supersedes = pd.Series(None, index=participant.index, dtype=object)
+        usable, keys = self._keys(participant, metric_ids, observed)
+        rows = usable.index[usable.to_numpy()]
+        hit = pd.Series(False, index=participant.index)
+        batch = stored_id = pd.Series(0, index=rows, dtype=np.int64)
+        if len(keys) and len(self.stored_keys):
+            pos = np.minimum(np.searchsorted(self.stored_keys, keys), len(self.stored_keys) - 1)
+            found = self.stored_keys[pos] == keys
+            hit[rows] = found
+            batch = pd.Series(self.stored_batches[pos], index=rows)
+            stored_id = pd.Series(self.stored_ids[pos], index=rows)
+        errors = errors_where(hit & ~correction, "date", lambda r: (
+            f"a measurement of {metric_ids[r]!r} for this participant on {_date_text(observed[r])} is already stored "
+            f"(batch {batch[r]}); to replace it, send it with correction = true"))
+        errors += errors_where(correction & usable & ~hit, "correction", lambda r: (
+            f"nothing to correct: no stored measurement of {metric_ids[r]!r} for this participant on "
+            f"{_date_text(observed[r])}"))
+        chosen = hit & correction
+        supersedes[chosen] = [int(stored_id[r]) for r in chosen.index[chosen.to_numpy()]]
+        return supersedes, errors
+
+    def _remember(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series, values: pd.Series) -> None:
+        usable, keys = self._keys(participant, metric_ids, observed)
+        self.keys.append(pd.DataFrame({"key": keys, "row": usable[usable].index.to_numpy(dtype=np.int64),
+                                       "value": values[usable].to_numpy(dtype=float)}))
+
+    def finish(self) -> list[RowError]:
+        """Same participant, metric and date twice in the file: a duplicate, or a conflict if the values differ."""
+        if not self.keys:
+            return []
+        keys = pd.concat(self.keys, ignore_index=True)
+        self.keys = []
+        repeated = keys[keys["key"].duplicated(keep=False)].sort_values(["key", "row"], kind="stable")
+        errors = []
+        first_row: dict[int, tuple[int, float]] = {}
+        for key, row, value in repeated.itertuples(index=False, name=None):
+            if key not in first_row:
+                first_row[key] = (row, value)
+                continue
+            first, first_value = first_row[key]
+            same = (np.isnan(first_value) and np.isnan(value)) or first_value == value
+            message = (f"duplicate of row {first} (same participant, metric and date)" if same
+                       else f"conflicts with row {first}: same participant, metric and date, other value")
+            errors.append(RowError(int(row), "value", message))
+        return errors
 
 
-def check_survey(frame: pd.DataFrame, contract: Contract, pseudonyms: pd.Series,
-                 store: StoreView) -> tuple[Prepared, list[RowError]]:
-    """One row per respondent, one column per survey metric (by metric id); blank means not asked."""
-    survey_metrics = [m for m in contract.metrics if m.instrument is not None or m.kind == "ordinal"]
-    errors = require_columns(frame, [ID, "date"])
-    answer_columns = [m.id for m in survey_metrics if m.id in frame.columns]
-    if not answer_columns and not errors:
-        expected = ", ".join(m.id for m in survey_metrics) or "none (the contract has no survey metrics)"
-        errors.append(RowError(1, "", f"no answer columns; expected one or more of: {expected}"))
-    if errors:
-        return Prepared(), errors
-    participant, id_errors = _known_participants(frame, pseudonyms, store)
-    errors += id_errors
-    errors += _ids(frame, pseudonyms, unique=True)
-    observed, bad_dates = parse_dates(frame["date"])
-    errors += errors_where(bad_dates | (frame["date"] == ""), "date",
-                           lambda r: f"{frame['date'][r]!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
-    parts = []
-    dont_know = 0
-    for metric in survey_metrics:
-        if metric.id not in frame.columns:
-            continue
-        text = frame[metric.id]
-        values, bad = parse_numbers(text)
-        errors += [RowError(e.row, metric.id, e.message) for e in errors_where(bad, metric.id, lambda r, t=text: f"{t[r]!r} is not a number")]
-        checked, value_errors = _value_errors(values, text, metric)
-        errors += [RowError(e.row, metric.id, e.message) for e in value_errors]
-        answered = text != ""
-        dont_know += int((answered & checked.isna() & ~bad).sum())
-        errors += _window_errors(participant[answered], observed[answered],
-                                 pd.Series(metric.id, index=frame.index)[answered], contract, store, "date")
-        parts.append(pd.DataFrame({
-            "participant_id": participant[answered], "metric": metric.id, "observed_on": observed[answered],
-            "value": checked[answered], "status": "reported", "source": "survey",
-        }))
-    measurements = pd.concat(parts) if parts else pd.DataFrame()
-    return Prepared(measurements=measurements, notes={"measurements": len(measurements), "dont_know": dont_know}), errors
+# -- survey answers -----------------------------------------------------------------------------------------------
+
+class SurveyCheck(FileCheck):
+    """One row per answer sheet, one column per survey metric (by metric id); blank means not answered."""
+
+    kind = "survey"
+
+    def __init__(self, ctx: Context, columns: list[str]):
+        super().__init__(ctx)
+        self.survey = [m for m in ctx.contract.metrics if m.instrument is not None or m.kind == "ordinal"]
+        self.answered = [m for m in self.survey if m.id in columns]
+        self.anonymous = bool(self.answered) and all(m.anonymous for m in self.answered)
+        self.changes = [m for m in self.answered if m.instrument and _question(m).asks_about_change]
+        self.required = ("date",) if self.anonymous else (ID, "date")
+        self.optional = tuple(m.id for m in self.survey) + ("refers_to", "source") + (("unit",) if self.anonymous else ())
+        self.first_row: dict[tuple[str, int], int] = {}
+
+    def header_errors(self, columns: list[str]) -> list[RowError]:
+        if not self.answered:
+            expected = ", ".join(m.id for m in self.survey) or "none (the contract has no survey questions)"
+            return [RowError(1, "", f"no answer columns; expected one or more of: {expected}")]
+        mixed = {m.anonymous for m in self.answered}
+        if len(mixed) > 1:
+            return [RowError(1, "", "anonymous and named questions cannot share a file; send them separately")]
+        errors = super().header_errors(columns)
+        if self.anonymous and ID in columns:
+            errors.append(RowError(1, ID, "these questions are answered anonymously; the file must not link answers "
+                                          "to participants"))
+        if self.changes and "refers_to" not in columns:
+            errors.append(RowError(1, "refers_to", "required column is missing: change questions need the period the "
+                                                   f"answer refers to ({' or '.join(REFERENCE_PERIODS)})"))
+        return [e for e in errors if not (e.column == ID and e.message.startswith("unknown column") and self.anonymous)]
+
+    def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
+        frame, errors = self._cells(frame)
+        fmt = self.ctx.mapping.date_format
+        answered_on, bad_dates = parse_dates(frame["date"], fmt)
+        errors += errors_where(bad_dates | (frame["date"] == ""), "date",
+                               lambda r: f"{frame['date'][r]!r} is not a date; expected {_date_formats(fmt)}", frame["date"])
+        errors += errors_where(answered_on > pd.Timestamp(self.ctx.today), "date",
+                               lambda r: f"{_date_text(answered_on[r])} is in the future")
+        refers_to = frame["refers_to"].str.lower() if "refers_to" in frame.columns else pd.Series("", index=frame.index)
+        if self.changes:
+            errors += errors_where(~refers_to.isin(REFERENCE_PERIODS), "refers_to", lambda r: (
+                f"{frame['refers_to'][r]!r} is not allowed; expected one of: {', '.join(REFERENCE_PERIODS)}"),
+                frame["refers_to"])
+        participant = pd.Series(np.nan, index=frame.index)
+        if not self.anonymous:
+            pseudonyms, _, id_errors = self._identify(frame[ID])
+            errors += id_errors
+            participant = self.ctx.store.known(pseudonyms)
+            errors += errors_where(participant.isna() & (pseudonyms != ""), ID,
+                                   "unknown participant; register them with a participants file first")
+            errors += self._repeated(pseudonyms, answered_on)
+        answers: dict[str, pd.Series] = {}
+        parts, dont_know = [], 0
+        for metric in self.answered:
+            text = frame[metric.id]
+            values, bad = parse_numbers(text, self.ctx.mapping.decimal)
+            errors += errors_where(bad, metric.id, lambda r, t=text: f"{t[r]!r} is not a number", text)
+            checked, found = value_errors(values, text, metric, metric.id)
+            errors += found
+            answers[metric.id] = values
+            given = text != ""
+            dont_know += int((given & checked.isna() & ~bad).sum())
+            qualifier = refers_to.where(refers_to != "", None) if metric in self.changes else None
+            parts.append(pd.DataFrame({
+                "participant_id": participant[given], "metric": metric.id, "observed_on": answered_on[given],
+                "value": checked[given], "qualifier": qualifier[given] if qualifier is not None else None,
+            }))
+        errors += self._conditional(answers)
+        if not self.anonymous:
+            for part in parts:
+                errors += window_errors(self.ctx, self.answered, part["participant_id"], part["observed_on"], part["metric"])
+        rows = pd.concat(parts) if parts else pd.DataFrame()
+        self.counts["answers"] = self.counts.get("answers", 0) + len(rows)
+        self.counts["dont_know"] = self.counts.get("dont_know", 0) + dont_know
+        if self.anonymous:
+            unit = frame["unit"] if "unit" in frame.columns else pd.Series("", index=frame.index)
+            rows = rows.drop(columns=["participant_id"]).rename(columns={"observed_on": "answered_on"})
+            rows["unit"] = unit.reindex(rows.index).where(unit.reindex(rows.index) != "", None)
+            return Prepared(answers=rows), errors
+        return Prepared(measurements=rows.assign(source="survey", supersedes_id=None)), errors
+
+    def _repeated(self, pseudonyms: pd.Series, answered_on: pd.Series) -> list[RowError]:
+        errors = []
+        days = metric_days(answered_on.fillna(pd.Timestamp("1900-01-01")))
+        for row, key in zip(pseudonyms.index, zip(pseudonyms, days)):
+            if not key[0]:
+                continue
+            if key in self.first_row:
+                errors.append(RowError(int(row), ID, f"the same participant answered on the same date in row "
+                                                     f"{self.first_row[key]}"))
+            else:
+                self.first_row[key] = int(row)
+        return errors
+
+    def _conditional(self, answers: dict[str, pd.Series]) -> list[RowError]:
+        """A question asked only after improvement must be blank unless an earlier answer shows improvement."""
+        errors: list[RowError] = []
+        by_question = {_question(m).id: (m, answers[m.id]) for m in self.answered if m.instrument}
+        for metric, values in by_question.values():
+            question = _question(metric)
+            if not question.asked_when_improved:
+                continue
+            triggers = [(q, by_question[q]) for q in question.asked_when_improved if q in by_question]
+            if not triggers:
+                continue
+            improved = pd.Series(False, index=values.index)
+            for q, (m, v) in triggers:
+                improved |= v.isin(_question(m).improvement_codes)
+            shown = " or ".join(m.id for _, (m, _) in triggers)
+            codes = " or ".join(str(c) for c in sorted({c for _, (m, _) in triggers for c in _question(m).improvement_codes}))
+            errors += errors_where(values.notna() & ~improved, metric.id, lambda r: (
+                f"{metric.id!r} is asked only when {shown} shows improvement ({codes}); leave it blank otherwise"))
+        return errors
 
 
-def unique_errors(errors: list[RowError]) -> list[RowError]:
-    """Sorted by row, each distinct error once."""
+def _question(metric: Metric):  # -> Question
+    return INSTRUMENTS[metric.instrument].question(metric.question or "")  # type: ignore[index]
+
+
+def checker(kind: str, ctx: Context, columns: list[str]) -> FileCheck:
+    if kind in ("participants", "comparison"):
+        return PeopleCheck(ctx, kind)
+    if kind == "enrolments":
+        return EnrolmentCheck(ctx)
+    if kind == "measurements":
+        return MeasurementCheck(ctx)
+    return SurveyCheck(ctx, columns)
+
+
+def capped(errors: Iterable[RowError]) -> list[RowError]:
     return sorted(set(errors))
-
-
-__all__ = ["KINDS", "Prepared", "RowError", "StoreView", "check_enrolments", "check_measurements",
-           "check_people", "check_survey", "unique_errors"]

@@ -1,77 +1,348 @@
-"""Reading delivered files into frames of text, and parsing columns of text.
+"""Reading delivered files as chunks of text, whatever shape they come in.
 
-Everything is read as text first and parsed column by column, so that a bad
-cell becomes a reported error with its row and column instead of a silently
-coerced value.  Row numbers are spreadsheet rows: the header is row 1.
+CSV (UTF-8 with or without BOM, or Windows-1252; ',' ';' or tab), Excel
+.xlsx and JSON Lines all become the same thing: frames of stripped text, one
+column per header name (lower-cased, renamed by the mapping), indexed by the
+row number a person sees in the file (for CSV and Excel the header is row 1;
+for JSON Lines, the line number).  Nothing is parsed here beyond text, so a
+bad cell becomes a reported error later instead of a silently coerced value.
+Files are streamed in chunks, so a file of ten million rows never sits in
+memory at once.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
-import io
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
-HEADER_ROWS = 1
+from contracts.model import FileMapping
+
+CHUNK_ROWS = 250_000
+BLOCK_BYTES = 32 << 20  # a single CSV line may be this long
+SNIFF_BYTES = 1 << 20
 
 
 class UnreadableFile(Exception):
     """The file cannot be read as a table at all; one line for the user."""
 
 
+@dataclass(frozen=True, order=True)
+class ParseProblem:
+    row: int
+    message: str
+
+
+@dataclass
+class TextTable:
+    """A delivered file as a stream of text chunks (see the module docstring)."""
+
+    name: str
+    columns: list[str]
+    chunks: Iterator[tuple[pd.DataFrame, list[ParseProblem]]]
+    notes: list[str] = field(default_factory=list)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
     return digest.hexdigest()
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV file as a frame of stripped text; UTF-8 (with or without BOM) or Windows-1252, ',' or ';'."""
+def open_table(path: Path, mapping: FileMapping | None = None, chunk_rows: int = CHUNK_ROWS) -> TextTable:
+    mapping = mapping or FileMapping()
+    path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
     except FileNotFoundError:
         raise UnreadableFile(f"no such file: {path}") from None
     except IsADirectoryError:
         raise UnreadableFile(f"{path} is a directory, not a data file") from None
-    if not raw.strip():
-        raise UnreadableFile(f"{path} is empty")
+    if not head.strip():
+        raise UnreadableFile(f"{path.name} is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx" or head[:4] == b"PK\x03\x04":
+        table = _xlsx(path, mapping, chunk_rows)
+    elif suffix in (".jsonl", ".ndjson") or head.lstrip()[:1] == b"{":
+        table = _jsonl(path, head, chunk_rows)
+    else:
+        table = _csv(path, head, mapping, chunk_rows)
+    return _mapped(table, mapping)
+
+
+# -- CSV ----------------------------------------------------------------------------------------------------------
+
+def _encoding(path: Path, head: bytes, mapping: FileMapping) -> str:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+        raise UnreadableFile(f"{path.name} is not text in UTF-8 or Windows-1252 (it looks like UTF-16 or binary); "
+                             "save it as CSV UTF-8")
+    if mapping.encoding != "auto":
+        return "utf-8-sig" if mapping.encoding == "utf-8" else mapping.encoding
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        text = raw.decode("utf-8-sig")
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(16 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        return "utf-8-sig"
     except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    first_line = text.splitlines()[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+        pass
+    undefined = {0x81, 0x8D, 0x8F, 0x90, 0x9D}  # bytes Windows-1252 leaves undefined
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(16 << 20), b""):
+            if undefined & set(block):
+                raise UnreadableFile(f"{path.name} is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8")
+    return "cp1252"
+
+
+def _csv(path: Path, head: bytes, mapping: FileMapping, chunk_rows: int) -> TextTable:
+    encoding = _encoding(path, head, mapping)
+    first_line = head.split(b"\n", 1)[0].rstrip(b"\r").decode(encoding, errors="replace")
+    if mapping.delimiter != "auto":
+        delimiter = "\t" if mapping.delimiter == "tab" else mapping.delimiter
+    else:
+        counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+        delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    columns = _header(path, header)
+    notes = ["read as Windows-1252"] if encoding == "cp1252" else []
+    return TextTable(path.name, columns, _csv_chunks(path, columns, encoding, delimiter, chunk_rows), notes)
+
+
+def _header(path: Path, names: list[str]) -> list[str]:
+    columns = [n.strip().lower() for n in names]
+    if any(not c for c in columns):
+        raise UnreadableFile(f"{path.name}: the header has an empty column name (column {columns.index('') + 1})")
+    seen: set[str] = set()
+    for c in columns:
+        if c in seen:
+            raise UnreadableFile(f"{path.name}: column {c!r} appears twice in the header")
+        seen.add(c)
+    return columns
+
+
+def _csv_chunks(path: Path, columns: list[str], encoding: str, delimiter: str,
+                chunk_rows: int) -> Iterator[tuple[pd.DataFrame, list[ParseProblem]]]:
+    invalid: list[ParseProblem] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        hint = " (an unclosed quote?)" if row.actual_columns < row.expected_columns and '"' in (row.text or "") else ""
+        invalid.append(ParseProblem(row.number or 0, f"expected {row.expected_columns} fields, found "
+                                                     f"{row.actual_columns}{hint}"))
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(skip_rows=1, column_names=columns, use_threads=False, block_size=BLOCK_BYTES,
+                                       encoding="utf8" if encoding == "utf-8-sig" else encoding),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    next_row, reported = 2, 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL)
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise UnreadableFile(f"{path} is not a readable CSV table: {str(exc).strip().splitlines()[0]}") from None
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    for column in frame.columns:
-        frame[column] = frame[column].str.strip()
-    frame.index = np.arange(HEADER_ROWS + 1, HEADER_ROWS + 1 + len(frame))  # spreadsheet row numbers
-    return frame
+        batches = iter(reader)
+        while True:
+            batch = next(batches, None)
+            if batch is not None:
+                pending.append(batch)
+                pending_rows += batch.num_rows
+            if pending and (pending_rows >= chunk_rows or batch is None):
+                table = pa.Table.from_batches(pending)
+                pending, pending_rows = [], 0
+                skipped = np.array(sorted(p.row for p in invalid if p.row >= next_row), dtype=np.int64)
+                candidates = np.arange(next_row, next_row + table.num_rows + len(skipped), dtype=np.int64)
+                numbers = candidates[~np.isin(candidates, skipped)][: table.num_rows]
+                next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
+                problems, reported = invalid[reported:], len(invalid)
+                yield _text_frame(table, numbers), problems
+            if batch is None:
+                break
+    except pa.ArrowInvalid as exc:
+        raise UnreadableFile(f"{path.name} is not a readable CSV table: {_arrow_reason(exc)}") from None
+    if len(invalid) > reported:
+        yield pd.DataFrame(columns=columns, dtype=str), invalid[reported:]
 
 
-def parse_dates(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse ISO 8601 (2016-03-01) or compact (20160301) dates; return (datetime64 with NaT, bad-mask)."""
-    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    compact = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
-    parsed = iso.fillna(compact)
-    return parsed, parsed.isna() & (text != "")
+def _arrow_reason(exc: Exception) -> str:
+    text = str(exc).split("\n")[0]
+    if "straddling" in text:
+        return f"a line is longer than {BLOCK_BYTES >> 20} MB"
+    return text.split(":")[0] if "CSV parse error" in text else "it could not be parsed"
 
 
-def parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse numbers with a decimal point or a Swedish decimal comma; NaN and infinity are refused."""
-    cleaned = text.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
-    comma_decimal = cleaned.str.contains(",", regex=False) & ~cleaned.str.contains(".", regex=False)
-    cleaned = cleaned.where(~comma_decimal, cleaned.str.replace(",", ".", regex=False))
-    numbers = pd.to_numeric(cleaned, errors="coerce")
-    not_finite = ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
-    bad = (pd.Series(not_finite, index=text.index) | numbers.isna()) & (text != "")
-    return numbers.where(~bad), bad
+def _text_frame(table: pa.Table, numbers: np.ndarray) -> pd.DataFrame:
+    stripped = {name: pc.utf8_trim_whitespace(table.column(name)) for name in table.column_names}
+    frame = pa.table(stripped).to_pandas()
+    frame.index = pd.Index(numbers, name="row")
+    # Rows that are entirely empty (blank lines) are skipped, their numbers kept by the others.
+    empty = (frame == "").all(axis=1)
+    return frame[~empty] if empty.any() else frame
+
+
+# -- Excel --------------------------------------------------------------------------------------------------------
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "date") and hasattr(value, "hour"):  # datetime
+        return value.date().isoformat() if not (value.hour or value.minute or value.second) else value.isoformat()
+    if hasattr(value, "isoformat"):  # date
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _xlsx(path: Path, mapping: FileMapping, chunk_rows: int) -> TextTable:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise UnreadableFile(f"{path.name} is not a readable .xlsx workbook: {type(exc).__name__}") from None
+    if mapping.sheet is not None and mapping.sheet not in book.sheetnames:
+        raise UnreadableFile(f"{path.name} has no sheet {mapping.sheet!r}; sheets: {', '.join(book.sheetnames)}")
+    sheet = book[mapping.sheet] if mapping.sheet else book.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    if header is None:
+        raise UnreadableFile(f"{path.name} has an empty first sheet")
+    while header and header[-1] is None:
+        header = header[:-1]
+    columns = _header(path, [_cell_text(h) for h in header])
+
+    def chunks() -> Iterator[tuple[pd.DataFrame, list[ParseProblem]]]:
+        buffer: list[list[str]] = []
+        numbers: list[int] = []
+        for number, row in enumerate(rows, start=2):
+            cells = [_cell_text(v).strip() for v in row[: len(columns)]]
+            if not any(cells):
+                continue
+            buffer.append(cells + [""] * (len(columns) - len(cells)))
+            numbers.append(number)
+            if len(buffer) >= chunk_rows:
+                yield pd.DataFrame(buffer, columns=columns, index=pd.Index(numbers, name="row"), dtype=str), []
+                buffer, numbers = [], []
+        if buffer:
+            yield pd.DataFrame(buffer, columns=columns, index=pd.Index(numbers, name="row"), dtype=str), []
+        book.close()
+
+    return TextTable(path.name, columns, chunks())
+
+
+# -- JSON Lines ---------------------------------------------------------------------------------------------------
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value) if not isinstance(value, float) or not value.is_integer() else str(int(value))
+    return None  # nested lists and objects are not cells
+
+
+def _jsonl(path: Path, head: bytes, chunk_rows: int) -> TextTable:
+    try:
+        first = json.loads(head.split(b"\n", 1)[0])
+    except ValueError:
+        raise UnreadableFile(f"{path.name}: line 1 is not valid JSON; expected one JSON object per line") from None
+    if not isinstance(first, dict):
+        raise UnreadableFile(f"{path.name}: line 1 is not a JSON object; expected one object per line")
+    columns = _header(path, list(first))
+
+    def chunks() -> Iterator[tuple[pd.DataFrame, list[ParseProblem]]]:
+        buffer: list[list[str]] = []
+        numbers: list[int] = []
+        problems: list[ParseProblem] = []
+        with open(path, encoding="utf-8-sig", errors="strict") as fh:
+            try:
+                for number, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except ValueError:
+                        problems.append(ParseProblem(number, "not valid JSON; expected one JSON object per line"))
+                        continue
+                    if not isinstance(obj, dict):
+                        problems.append(ParseProblem(number, "not a JSON object"))
+                        continue
+                    keys = {str(k).strip().lower(): v for k, v in obj.items()}
+                    unknown = [k for k in keys if k not in columns]
+                    if unknown:
+                        problems.append(ParseProblem(number, f"field {unknown[0]!r} is not in the first line's fields: "
+                                                             f"{', '.join(columns)}"))
+                        continue
+                    cells = [_json_text(keys.get(c)) for c in columns]
+                    if any(c is None for c in cells):
+                        problems.append(ParseProblem(number, "a value is a list or an object; expected text or a number"))
+                        continue
+                    buffer.append([c.strip() for c in cells])  # type: ignore[union-attr]
+                    numbers.append(number)
+                    if len(buffer) >= chunk_rows:
+                        yield pd.DataFrame(buffer, columns=columns, index=pd.Index(numbers, name="row"), dtype=str), problems
+                        buffer, numbers, problems = [], [], []
+            except UnicodeDecodeError:
+                raise UnreadableFile(f"{path.name} is not UTF-8 text (JSON Lines must be UTF-8)") from None
+        yield pd.DataFrame(buffer, columns=columns, index=pd.Index(numbers, name="row"), dtype=str), problems
+
+    return TextTable(path.name, columns, chunks())
+
+
+# -- mapping ------------------------------------------------------------------------------------------------------
+
+def _mapped(table: TextTable, mapping: FileMapping) -> TextTable:
+    """Rename the file's columns to ours and add constant columns, as the mapping says."""
+    if not mapping.columns and not mapping.constants:
+        return table
+    theirs_to_ours = {theirs.strip().lower(): ours for ours, theirs in mapping.columns.items()}
+    missing = [theirs for theirs in theirs_to_ours if theirs not in table.columns]
+    if missing:
+        raise UnreadableFile(f"{table.name}: the mapping names column {missing[0]!r}, which the file does not have; "
+                             f"the file has: {', '.join(table.columns)}")
+    columns = [theirs_to_ours.get(c, c) for c in table.columns] + [c for c in mapping.constants if c not in theirs_to_ours.values()]
+
+    def chunks() -> Iterator[tuple[pd.DataFrame, list[ParseProblem]]]:
+        for frame, problems in table.chunks:
+            frame = frame.rename(columns=theirs_to_ours)
+            for name, value in mapping.constants.items():
+                frame[name] = value
+            yield frame, problems
+
+    return TextTable(table.name, columns, chunks(), table.notes)
+
+
+def read_table(path: Path, mapping: FileMapping | None = None) -> pd.DataFrame:
+    """A whole (small) file as one text frame; parse problems raise. For tests and small tools."""
+    table = open_table(path, mapping)
+    frames, problems = [], []
+    for frame, found in table.chunks:
+        frames.append(frame)
+        problems += found
+    if problems:
+        raise UnreadableFile(f"{table.name}: row {problems[0].row}: {problems[0].message}")
+    return pd.concat(frames) if frames else pd.DataFrame(columns=table.columns)
+
+
+__all__ = ["CHUNK_ROWS", "ParseProblem", "TextTable", "UnreadableFile", "file_sha256", "open_table", "read_table"]

@@ -97,19 +97,43 @@ class EnrolmentRow(SQLModel, table=True):
 
 
 class MeasurementRow(SQLModel, table=True):
+    """One observed value.  A correction is a new row whose ``supersedes_id`` names the row it replaces.
+
+    One index only, on (contract, metric): bulk ingestion writes millions of rows
+    and every further index is paid for on each of them; evaluation reads a
+    contract's measurements whole.
+    """
+
     __tablename__ = "measurements"
     __table_args__ = (sa.Index("ix_measurements_contract_metric", "contract_id", "metric"),)
 
     id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(foreign_key="contracts.id", max_length=64)
-    participant_id: int = Field(foreign_key="participants.id", index=True)
+    participant_id: int = Field(foreign_key="participants.id")
     metric: str = Field(max_length=64)
     observed_on: date
     value: float | None = None  # a measured quantity, never money; None is a missing answer ("don't know")
-    status: str = Field(default="reported", max_length=10)  # reported, verified or rejected
+    status: str = Field(default="reported", max_length=10)  # reported, or rejected; verification is per batch
     source: str | None = None
-    batch_id: int = Field(foreign_key="import_batches.id", index=True)
+    qualifier: str | None = Field(default=None, max_length=32)  # e.g. a survey answer's reference period
+    batch_id: int = Field(foreign_key="import_batches.id")
     supersedes_id: int | None = Field(default=None, foreign_key="measurements.id")
+
+
+class SurveyAnswerRow(SQLModel, table=True):
+    """An anonymous survey answer: no link to any participant, used only in aggregate."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (sa.Index("ix_survey_answers_contract_metric", "contract_id", "metric"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", max_length=64)
+    metric: str = Field(max_length=64)
+    answered_on: date
+    value: float | None = None  # None is "don't know"
+    qualifier: str | None = Field(default=None, max_length=32)
+    unit: str | None = Field(default=None, max_length=200)  # the aggregation unit (a school, a district)
+    batch_id: int = Field(foreign_key="import_batches.id")
 
 
 class EvaluationRunRow(SQLModel, table=True):

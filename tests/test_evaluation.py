@@ -33,8 +33,9 @@ def inputs(measurements: list[tuple[int, str, str, float | None]], starts: dict[
     frame["observed_on"] = pd.to_datetime(frame["observed_on"])
     frame["measurement_id"] = range(len(frame))
     frame["verified"] = True
+    answers = pd.DataFrame(columns=["answer_id", "metric", "answered_on", "value", "unit", "verified"])
     return Inputs(participants=pd.DataFrame({"participant_id": list(starts)}), enrolments=enrolments,
-                  measurements=frame.astype({"value": float}))
+                  measurements=frame.astype({"value": float}), answers=answers)
 
 
 def test_window_is_relative_to_each_enrolment_and_half_open() -> None:
@@ -185,8 +186,8 @@ def test_runs_are_reproducible_and_append_only(engine, key, tmp_path: Path) -> N
     assert interim.result("attendance", "c1").n_treated == 40
     assert interim.result("attendance", "c1").warnings[0] == "interim view: includes measurements not yet verified"
 
-    verify_batch(engine, "test-contract", b1.batch_id)
-    verify_batch(engine, "test-contract", b2.batch_id)
+    verify_batch(engine, b1.batch_id)
+    verify_batch(engine, b2.batch_id)
     first = evaluate(engine, stored, date(2022, 6, 1))
     counts = row_counts(engine)
     again = evaluate(engine, stored, date(2022, 6, 1))
@@ -208,8 +209,9 @@ def test_too_few_participants_and_open_windows_are_warned(engine, key, tmp_path:
     contract = stored.latest.terms
     people = "participant_id,start,school_year,sex\nA,2020-01-10,5,male\nB,2020-11-10,5,female\n"
     ingest_file(engine, contract, write(tmp_path, "p.csv", people), "participants", key)
-    m = "participant_id,metric,date,value,status\nA,attendance,2020-02-01,0.9,verified\nB,attendance,2020-12-01,0.8,verified\n"
-    ingest_file(engine, contract, write(tmp_path, "m.csv", m), "measurements", key)
+    m = "participant_id,metric,date,value\nA,attendance,2020-02-01,0.9\nB,attendance,2020-12-01,0.8\n"
+    batch = ingest_file(engine, contract, write(tmp_path, "m.csv", m), "measurements", key).batch_id
+    verify_batch(engine, batch)
     run = evaluate(engine, stored, date(2021, 6, 1))
     r = run.result("attendance", "c1")
     assert r.n_treated == 1 and r.n_pending == 1

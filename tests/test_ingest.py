@@ -111,7 +111,8 @@ CASE-003,attendance,2021-03-01,0.90
 CASE-003,attendance,2021-03-01,0.9
 """
     assert refused(engine, contract, write(tmp_path, "m.csv", text), "measurements", key) == [
-        "row 3, column value: '1.2' is out of range for rate metric 'attendance'; expected a share between 0 and 1",
+        "row 3, column value: '1.2' is out of range for rate metric 'attendance'; expected a share between 0 and 1 "
+        "(or declare percent in a mapping)",
         "row 4, column value: 'nan' is not a number",
         "row 5, column metric: 'attendence' is not a metric of this contract; metrics: attendance, exclusion",
         "row 6, column participant_id: unknown participant; register them with a participants file first",
@@ -178,7 +179,7 @@ def test_survey_dont_know_is_missing_not_a_score(engine, key, tmp_path: Path) ->
     ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
     survey = "participant_id,date,satisfaction\nCASE-001,2020-12-01,4\nCASE-002,2020-12-01,9\nCASE-003,2021-12-01,\n"
     report = ingest_file(engine, contract, write(tmp_path, "s.csv", survey), "survey", key)
-    assert report.counts == {"measurements": 2, "dont_know": 1}
+    assert report.counts == {"answers": 2, "dont_know": 1}
     with engine.connect() as conn:
         values = sorted(conn.execute(sa.select(MeasurementRow.value)).scalars(), key=lambda v: (v is None, v))
     assert values[0] == 4.0 and values[1] is None
