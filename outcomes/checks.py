@@ -481,7 +481,8 @@ class MeasurementCheck(FileCheck):
                 checked, found = value_errors(values[rows], frame["value"][rows], metric, "value", percent)
                 stored_values[rows] = checked
                 errors += found
-        errors += window_errors(self.ctx, self.metrics.values(), participant, observed, metric_ids)
+        in_time = observed.where(~(ahead | after_term))  # dates already refused are not checked again
+        errors += window_errors(self.ctx, self.metrics.values(), participant, in_time, metric_ids)
         correction = self._corrections(frame)
         errors += correction[1]
         supersedes, store_errors = self._against_store(participant, metric_ids, observed, correction[0])

@@ -172,3 +172,31 @@ def test_init_and_keys_say_what_they_did(sib, tmp_path: Path) -> None:
     assert sib("keys", "init").code == 0
     again = sib("keys", "init")
     assert again.code == 1 and again.err.startswith(f"error: a key already exists at {tmp_path / 'sib.key'}")
+
+
+def test_ingest_with_mapping_errors_report_and_history(loaded, tmp_path: Path) -> None:
+    assert loaded("ingest", "test-contract", tmp_path / "people.csv", "--kind", "participants").code == 0
+    (tmp_path / "map.yaml").write_text("columns: {participant_id: Elev, value: Närvaro}\nconstants: {metric: attendance}\n"
+                                       "units: {attendance: percent}\n")
+    (tmp_path / "export.csv").write_text("Elev;date;Närvaro\nP000;2020-01-20;95\nP001;2020-02-20;150\n")
+    refused = loaded("ingest", "test-contract", tmp_path / "export.csv", "--kind", "measurements",
+                     "--mapping", tmp_path / "map.yaml", "--errors", tmp_path / "errors.csv")
+    assert refused.code == 1
+    assert refused.err.splitlines() == [
+        "export.csv: row 3, column value: '150' is out of range for rate metric 'attendance'; "
+        "expected a percentage between 0 and 100",
+        f"error: export.csv refused: 1 error; nothing was stored; error report in {tmp_path / 'errors.csv'}",
+    ]
+    assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1].startswith("3,value,150,")
+    (tmp_path / "export.csv").write_text("Elev;date;Närvaro\nP000;2020-01-20;95\n")
+    ok = loaded("ingest", "test-contract", tmp_path / "export.csv", "--kind", "measurements", "--mapping", tmp_path / "map.yaml")
+    assert ok.code == 0 and "1 measurements" in ok.out
+    (tmp_path / "fix.csv").write_text("participant_id,metric,date,value,correction\nP000,attendance,2020-01-20,0.97,true\n")
+    assert loaded("ingest", "test-contract", tmp_path / "fix.csv", "--kind", "measurements").code == 0
+    history = json.loads(loaded("history", "test-contract", "--json").out)["corrections"]
+    assert [(h["old_value"], h["new_value"]) for h in history] == [(0.95, 0.97)]
+    bad_mapping = tmp_path / "bad-map.yaml"
+    bad_mapping.write_text("columns: {participant_id: Elev}\ndecimal: komma\n")
+    result = loaded("ingest", "test-contract", tmp_path / "export.csv", "--kind", "measurements", "--mapping", bad_mapping)
+    assert (result.code, result.err) == (1, f"{bad_mapping}:2: decimal: 'komma' is not allowed; expected one of: auto, point, comma\n")
+    assert loaded("verify", "999").err == "error: no batch 999; 'sib batches CONTRACT' lists them\n"
