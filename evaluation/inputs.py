@@ -40,23 +40,15 @@ class Inputs:
 
 
 def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverified: bool = False) -> Inputs:
-    superseded = sa.select(MeasurementRow.supersedes_id).where(MeasurementRow.supersedes_id.is_not(None))
     verified = ImportBatchRow.verified_at.is_not(None)
     measurements_q = (
         sa.select(
             MeasurementRow.id.label("measurement_id"), MeasurementRow.participant_id, MeasurementRow.metric,
-            MeasurementRow.observed_on, MeasurementRow.value, verified.label("verified"),
+            MeasurementRow.observed_on, MeasurementRow.value, MeasurementRow.supersedes_id, verified.label("verified"),
         )
-        .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)
-        .where(
-            MeasurementRow.contract_id == contract_id,
-            MeasurementRow.status != "rejected",
-            MeasurementRow.observed_on <= as_of,
-            MeasurementRow.id.not_in(superseded),
-        )
+        .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)  # through the batch index
+        .where(ImportBatchRow.contract_id == contract_id, MeasurementRow.status != "rejected")
     )
-    if not include_unverified:
-        measurements_q = measurements_q.where(verified)
     enrolments_q = sa.select(
         EnrolmentRow.participant_id, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start, EnrolmentRow.exit
     ).where(EnrolmentRow.contract_id == contract_id, EnrolmentRow.start <= as_of)
@@ -81,6 +73,13 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
     participants = pd.concat([people[["participant_id"]], attributes], axis=1)
     for frame, column in ((measurements, "observed_on"), (enrolments, "start"), (enrolments, "exit")):
         frame[column] = pd.to_datetime(frame[column])
+    # A corrected measurement is replaced by its correction (whatever the dates); then the as-of and verification cuts.
+    superseded = set(measurements["supersedes_id"].dropna().astype(int))
+    measurements = measurements[~measurements["measurement_id"].isin(superseded)].drop(columns="supersedes_id")
+    measurements = measurements[measurements["observed_on"] <= pd.Timestamp(as_of)]
+    if not include_unverified:
+        measurements = measurements[measurements["verified"].astype(bool)]
+    measurements = measurements.reset_index(drop=True)
     measurements["value"] = measurements["value"].astype(float)
     measurements["verified"] = measurements["verified"].astype(bool)
     answers["answered_on"] = pd.to_datetime(answers["answered_on"])

@@ -61,8 +61,26 @@ class StoreView:
     measurements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"key": pd.Series(dtype="int64"), "id": pd.Series(dtype="int64"), "batch_id": pd.Series(dtype="int64")}))
 
-    def known(self, pseudonyms: pd.Series) -> pd.Series:
-        return pseudonyms.map(self.participant_ids)
+    def starts(self, participant: pd.Series) -> pd.Series:
+        """Each row's enrolment start (NaT where there is none)."""
+        found = self.enrolment_starts.reindex(participant.to_numpy())
+        return pd.Series(pd.to_datetime(found.to_numpy()), index=participant.index)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Each row's pseudonym, and the same per distinct reference (so lookups are done once each)."""
+
+    pseudonyms: pd.Series  # per row; "" where missing or invalid
+    codes: np.ndarray  # row -> position in ``distinct``
+    distinct: np.ndarray  # pseudonym per distinct reference, "" last
+    derived: pd.DataFrame  # birth_year, legal_sex where the contract asks
+    errors: list[RowError]
+
+    def participants(self, store: StoreView) -> pd.Series:
+        """Participant ids (float, NaN where unknown)."""
+        ids = np.array([store.participant_ids.get(p, np.nan) for p in self.distinct.tolist()], dtype=float)
+        return pd.Series(ids[self.codes], index=self.pseudonyms.index)
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,7 @@ class FileCheck:
         self.ctx = ctx
         self.contract = ctx.contract
         self.counts: dict[str, int] = {}
+        self._memo: dict[str, tuple] = {}  # reference -> (pseudonym, facts, problem), across the file's chunks
 
     def allowed_columns(self) -> list[str]:
         return [*self.required, *self.optional]
@@ -138,37 +157,42 @@ class FileCheck:
             bad |= long_ | formula
         return frame[~bad], errors
 
-    def _identify(self, refs: pd.Series) -> tuple[pd.Series, pd.DataFrame, list[RowError]]:
-        """Pseudonyms (and birth year and legal sex where asked) for each row; the clear values stop here."""
+    def _identify(self, refs: pd.Series) -> "Identity":
+        """Pseudonyms (and birth year and legal sex where asked) for each row; the clear values stop here.
+
+        Work is done once per distinct reference (a file repeats its participants), and remembered across chunks.
+        """
         errors = errors_where(refs == "", ID, "participant_id is empty")
-        unique = [r for r in refs.unique() if r]
+        codes, distinct = pd.factorize(refs)
+        references = np.asarray(distinct, dtype=object).tolist()  # one bulk conversion, not one per element
+        personal = self.contract.target_group.identifier == "personnummer"
+        memo = self._memo
+        for ref in references:
+            if ref and ref not in memo:
+                memo[ref] = self._pseudonym(ref) if personal else (
+                    pseudonymise(self.ctx.key, self.contract.id, ref), None, None)
+        known = [memo[r] if r else ("", None, None) for r in references] + [("", None, None)]
+        pseudonyms = np.array([k[0] for k in known], dtype=object)
+        problem = np.array([k[2] for k in known], dtype=object)
+        invalid = np.array([p is not None for p in problem])[codes]  # per distinct reference, then per row
+        errors += [RowError(int(r), ID, problem[code], personnummer.mask(refs[r]))
+                   for r, code in zip(refs.index[invalid], codes[invalid])]
         derived = pd.DataFrame(index=refs.index, columns=["birth_year", "legal_sex"], dtype=object)
-        if self.contract.target_group.identifier == "personnummer":
-            hashed: dict[str, str] = {}
-            found: dict[str, tuple[int, str]] = {}
-            problems: dict[str, str] = {}
-            for ref in unique:
-                try:
-                    number = personnummer.parse(ref, self.ctx.today)
-                except personnummer.InvalidNumber as exc:
-                    problems[ref] = str(exc)
-                    continue
-                hashed[ref] = pseudonymise(self.ctx.key, self.contract.id, number.normalised)
-                found[ref] = (number.birth_year, number.legal_sex)
-            invalid = refs.isin(list(problems))
-            errors += [RowError(int(r), ID, problems[refs[r]], personnummer.mask(refs[r]))
-                       for r in refs.index[invalid.to_numpy()]]
-            derive = self.contract.target_group.derive
-            if derive:
-                facts = refs.map(found)
-                valid = facts.notna()
-                if "birth_year" in derive:
-                    derived.loc[valid, "birth_year"] = [f[0] for f in facts[valid]]
-                if "legal_sex" in derive:
-                    derived.loc[valid, "legal_sex"] = [f[1] for f in facts[valid]]
-        else:
-            hashed = {ref: pseudonymise(self.ctx.key, self.contract.id, ref) for ref in unique}
-        return refs.map(hashed).fillna(""), derived, errors
+        derive = self.contract.target_group.derive if personal else []
+        if derive:
+            facts = np.array([k[1] for k in known], dtype=object)[codes]
+            for position, name in ((0, "birth_year"), (1, "legal_sex")):
+                if name in derive:
+                    derived[name] = [f[position] if f else None for f in facts]
+        return Identity(pd.Series(pseudonyms[codes], index=refs.index, dtype=object), codes, pseudonyms, derived, errors)
+
+    def _pseudonym(self, ref: str) -> tuple[str, tuple[int, str] | None, str | None]:
+        """(pseudonym, (birth year, legal sex), problem) of a personal identity number."""
+        try:
+            number = personnummer.parse(ref, self.ctx.today)
+        except personnummer.InvalidNumber as exc:
+            return "", None, str(exc)
+        return pseudonymise(self.ctx.key, self.contract.id, number.normalised), (number.birth_year, number.legal_sex), None
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -312,8 +336,9 @@ class PeopleCheck(FileCheck):
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
-        pseudonyms, derived, id_errors = self._identify(frame[ID])
-        errors += id_errors
+        identity = self._identify(frame[ID])
+        pseudonyms, derived = identity.pseudonyms, identity.derived
+        errors += identity.errors
         present = pseudonyms != ""
         again = present & pseudonyms.isin(list(self.first_row))
         errors += errors_where(again, ID, lambda r: f"the same participant appears again (first in row "
@@ -356,10 +381,10 @@ class EnrolmentCheck(FileCheck):
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
-        pseudonyms, _, id_errors = self._identify(frame[ID])
-        errors += id_errors
-        participant = self.ctx.store.known(pseudonyms)
-        errors += errors_where(participant.isna() & (pseudonyms != ""), ID,
+        identity = self._identify(frame[ID])
+        errors += identity.errors
+        participant = identity.participants(self.ctx.store)
+        errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
                                "unknown participant; register them with a participants file first")
         enrol, enrol_errors = self.enrol.parse(frame)
         errors += enrol_errors
@@ -413,7 +438,7 @@ def value_errors(values: pd.Series, text: pd.Series, metric: Metric, column: str
 def window_errors(ctx: Context, metrics: Iterable[Metric], participant: pd.Series, observed: pd.Series,
                   metric_ids: pd.Series) -> list[RowError]:
     """Each measurement must fall inside its metric's window (or pre-window) after the participant's enrolment."""
-    starts = participant.map(ctx.store.enrolment_starts)
+    starts = ctx.store.starts(participant)
     errors = errors_where(participant.notna() & starts.isna(), ID,
                           "participant is not enrolled; enrol them before sending measurements")
     for metric in metrics:
@@ -443,7 +468,7 @@ class MeasurementCheck(FileCheck):
     def __init__(self, ctx: Context):
         super().__init__(ctx)
         self.metrics = {m.id: m for m in ctx.contract.metrics if not m.anonymous}
-        self.metric_index = {m.id: i for i, m in enumerate(ctx.contract.metrics)}
+        self.metric_positions = pd.Index([m.id for m in ctx.contract.metrics])
         stored = ctx.store.measurements.sort_values("key", kind="stable")
         self.stored_keys = stored["key"].to_numpy(dtype=np.int64)
         self.stored_ids = stored["id"].to_numpy(dtype=np.int64)
@@ -452,10 +477,10 @@ class MeasurementCheck(FileCheck):
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
-        pseudonyms, _, id_errors = self._identify(frame[ID])
-        errors += id_errors
-        participant = self.ctx.store.known(pseudonyms)
-        errors += errors_where(participant.isna() & (pseudonyms != ""), ID,
+        identity = self._identify(frame[ID])
+        errors += identity.errors
+        participant = identity.participants(self.ctx.store)
+        errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
                                "unknown participant; register them with a participants file first")
         metric_ids = frame["metric"]
         unknown_metric = ~metric_ids.isin(list(self.metrics))
@@ -485,9 +510,11 @@ class MeasurementCheck(FileCheck):
         errors += window_errors(self.ctx, self.metrics.values(), participant, in_time, metric_ids)
         correction = self._corrections(frame)
         errors += correction[1]
-        supersedes, store_errors = self._against_store(participant, metric_ids, observed, correction[0])
+        usable, keys = self._keys(participant, metric_ids, observed)
+        supersedes, store_errors = self._against_store(usable, keys, metric_ids, observed, correction[0])
         errors += store_errors
-        self._remember(participant, metric_ids, observed, values)
+        self.keys.append(pd.DataFrame({"key": keys, "row": usable.index[usable.to_numpy()].to_numpy(dtype=np.int32),
+                                       "value": values[usable].to_numpy(dtype=float)}))
         source = frame["source"] if "source" in frame.columns else pd.Series("", index=frame.index)
         measurements = pd.DataFrame({
             "participant_id": participant, "metric": metric_ids, "observed_on": observed, "value": stored_values,
@@ -507,17 +534,16 @@ class MeasurementCheck(FileCheck):
         return text.map(TRUE_WORDS).fillna(False).astype(bool), errors
 
     def _keys(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        usable = participant.notna() & metric_ids.isin(list(self.metrics)) & observed.notna()
-        keys = measurement_keys(participant[usable], metric_ids[usable].map(self.metric_index), observed[usable])
-        return usable, keys
+        metric_index = pd.Series(self.metric_positions.get_indexer(metric_ids), index=metric_ids.index)
+        usable = participant.notna() & (metric_index >= 0) & observed.notna() & metric_ids.isin(list(self.metrics))
+        return usable, measurement_keys(participant[usable], metric_index[usable], observed[usable])
 
-    def _against_store(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series,
+    def _against_store(self, usable: pd.Series, keys: np.ndarray, metric_ids: pd.Series, observed: pd.Series,
                        correction: pd.Series) -> tuple[pd.Series, list[RowError]]:
         """A stored measurement with the same key must be corrected explicitly, and only such a one can be."""
-        supersedes = pd.Series(None, index=participant.index, dtype=object)
-        usable, keys = self._keys(participant, metric_ids, observed)
+        supersedes = pd.Series(None, index=usable.index, dtype=object)
         rows = usable.index[usable.to_numpy()]
-        hit = pd.Series(False, index=participant.index)
+        hit = pd.Series(False, index=usable.index)
         batch = stored_id = pd.Series(0, index=rows, dtype=np.int64)
         if len(keys) and len(self.stored_keys):
             pos = np.minimum(np.searchsorted(self.stored_keys, keys), len(self.stored_keys) - 1)
@@ -534,11 +560,6 @@ class MeasurementCheck(FileCheck):
         chosen = hit & correction
         supersedes[chosen] = [int(stored_id[r]) for r in chosen.index[chosen.to_numpy()]]
         return supersedes, errors
-
-    def _remember(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series, values: pd.Series) -> None:
-        usable, keys = self._keys(participant, metric_ids, observed)
-        self.keys.append(pd.DataFrame({"key": keys, "row": usable[usable].index.to_numpy(dtype=np.int64),
-                                       "value": values[usable].to_numpy(dtype=float)}))
 
     def finish(self) -> list[RowError]:
         """Same participant, metric and date twice in the file: a duplicate, or a conflict if the values differ."""
@@ -609,12 +630,12 @@ class SurveyCheck(FileCheck):
                 frame["refers_to"])
         participant = pd.Series(np.nan, index=frame.index)
         if not self.anonymous:
-            pseudonyms, _, id_errors = self._identify(frame[ID])
-            errors += id_errors
-            participant = self.ctx.store.known(pseudonyms)
-            errors += errors_where(participant.isna() & (pseudonyms != ""), ID,
+            identity = self._identify(frame[ID])
+            errors += identity.errors
+            participant = identity.participants(self.ctx.store)
+            errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
                                    "unknown participant; register them with a participants file first")
-            errors += self._repeated(pseudonyms, answered_on)
+            errors += self._repeated(identity.pseudonyms, answered_on)
         answers: dict[str, pd.Series] = {}
         parts, dont_know = [], 0
         for metric in self.answered:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +37,7 @@ from outcomes.checks import (
 )
 from outcomes.personnummer import scrub
 from outcomes.readers import file_sha256, open_table
-from store.bulk import bulk_insert
+from store.bulk import bulk_insert, read_frame
 from store.db import actor, record_audit
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
 
@@ -80,25 +81,25 @@ class IngestRefused(Exception):
 
 def store_view(conn: sa.Connection, contract: Contract, kind: str) -> StoreView:
     """Known participants, their first enrolment start and (for measurements) the stored keys, in bulk."""
-    people = pd.read_sql(
-        sa.select(ParticipantRow.id, ParticipantRow.pseudonym).where(ParticipantRow.contract_id == contract.id), conn)
-    starts = pd.read_sql(
-        sa.select(EnrolmentRow.participant_id, sa.func.min(EnrolmentRow.start).label("start"))
-        .where(EnrolmentRow.contract_id == contract.id).group_by(EnrolmentRow.participant_id), conn)
+    people = read_frame(conn, sa.select(ParticipantRow.id, ParticipantRow.pseudonym)
+                        .where(ParticipantRow.contract_id == contract.id))
+    starts = read_frame(conn, sa.select(EnrolmentRow.participant_id, sa.func.min(EnrolmentRow.start).label("start"))
+                        .where(EnrolmentRow.contract_id == contract.id).group_by(EnrolmentRow.participant_id))
     view = StoreView(
         participant_ids=dict(zip(people["pseudonym"], people["id"].astype(int))),
         enrolment_starts=pd.Series(pd.to_datetime(starts["start"]).to_numpy(), index=starts["participant_id"].astype(int)),
     )
     if kind != "measurements":
         return view
-    superseded = sa.select(MeasurementRow.supersedes_id).where(MeasurementRow.supersedes_id.is_not(None))
-    stored = pd.read_sql(
-        sa.select(MeasurementRow.id, MeasurementRow.participant_id, MeasurementRow.metric, MeasurementRow.observed_on,
-                  MeasurementRow.batch_id)
-        .where(MeasurementRow.contract_id == contract.id, MeasurementRow.id.not_in(superseded)), conn)
-    index = {m.id: i for i, m in enumerate(contract.metrics)}
-    stored = stored[stored["metric"].isin(list(index))]
-    keys = measurement_keys(stored["participant_id"], stored["metric"].map(index), pd.to_datetime(stored["observed_on"]))
+    stored = read_frame(conn, sa.select(
+        MeasurementRow.id, MeasurementRow.participant_id, MeasurementRow.metric, MeasurementRow.observed_on,
+        MeasurementRow.batch_id, MeasurementRow.supersedes_id)
+        .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)
+        .where(ImportBatchRow.contract_id == contract.id))
+    stored = stored[~stored["id"].isin(set(stored["supersedes_id"].dropna().astype(int)))]
+    metric_index = pd.Index([m.id for m in contract.metrics]).get_indexer(stored["metric"])
+    stored, metric_index = stored[metric_index >= 0], metric_index[metric_index >= 0]
+    keys = measurement_keys(stored["participant_id"], pd.Series(metric_index), pd.to_datetime(stored["observed_on"]))
     return StoreView(view.participant_ids, view.enrolment_starts,
                      pd.DataFrame({"key": keys, "id": stored["id"].to_numpy(dtype=np.int64),
                                    "batch_id": stored["batch_id"].to_numpy(dtype=np.int64)}))
@@ -131,6 +132,11 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         return _refuse(report, errors)
 
     conn = engine.connect()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and not dry_run:
+        # Per-row foreign-key checks would cost SQLite a third of the bulk insert.  Every reference was validated
+        # above against a store that never deletes, and _Writer.verify_references checks them again in one query.
+        conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
     transaction = None if dry_run else conn.begin()
     writer = _Writer(conn, contract.id)
     try:
@@ -158,6 +164,7 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         if transaction is None:
             report.status = "dry_run"
             return report
+        writer.verify_references()
         conn.execute(sa.update(ImportBatchRow).where(ImportBatchRow.id == writer.batch_id).values(
             rows=report.rows, summary={"counts": report.counts, "notes": report.notes}))
         record_audit(conn, "ingest", contract.id, {"batch": writer.batch_id, "kind": kind, "file": path.name,
@@ -178,6 +185,8 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
             transaction.rollback()
         raise
     finally:
+        if sqlite and not dry_run:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
         conn.close()
     report.status, report.batch_id = "accepted", writer.batch_id
     log.info("batch %s: %s file %s accepted, %d rows", writer.batch_id, kind, path.name, report.rows)
@@ -197,16 +206,28 @@ def _refuse(report: IngestReport, errors: list[RowError]) -> IngestReport:
 def _values(series: pd.Series) -> list[Any]:
     """A column as plain Python values: dates as ISO text (what both databases take), missing as None."""
     if pd.api.types.is_datetime64_any_dtype(series):
-        return [v if isinstance(v, str) else None for v in series.dt.strftime("%Y-%m-%d").tolist()]
+        series = series.dt.strftime("%Y-%m-%d")
     if pd.api.types.is_float_dtype(series):
-        return [None if v != v else v for v in series.tolist()]
+        array = series.to_numpy(dtype=float)
+        return np.where(np.isnan(array), None, array).tolist()
     if pd.api.types.is_integer_dtype(series):
         return series.tolist()
-    return [None if v is None or (isinstance(v, float) and v != v) else v for v in series.tolist()]
+    return series.to_numpy(dtype=object, na_value=None).tolist()
 
 
-def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
-    return list(zip(*(_values(frame[c]) for c in columns)))
+def _split(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[tuple[Any, ...]], dict[str, Any]]:
+    """Columns that vary (as row tuples) and columns with one value in every row (as constants)."""
+    varying, constants = [], {}
+    for c in columns:
+        column = frame[c]
+        if column.isna().all():
+            constants[c] = None
+        elif (pd.api.types.is_string_dtype(column) or column.dtype == object) and column.nunique(dropna=False) == 1 \
+                and isinstance(column.iloc[0], (str, int)):
+            constants[c] = column.iloc[0]
+        else:
+            varying.append(c)
+    return varying, list(zip(*(_values(frame[c]) for c in varying))), constants
 
 
 def _json_value(value: Any) -> Any:
@@ -226,14 +247,13 @@ class _Writer:
 
     def write(self, prepared: Prepared) -> None:
         conn, batch = self.conn, self.batch_id
+        fixed = {"contract_id": self.contract_id, "batch_id": batch}
         people = prepared.participants
         if not people.empty:
             frame = pd.DataFrame({
-                "contract_id": self.contract_id, "pseudonym": people["pseudonym"],
-                "birth_year": people["birth_year"], "legal_sex": people["legal_sex"],
-                "attributes": [json.dumps(a, default=_json_value, allow_nan=False) for a in people["attributes"]],
-                "batch_id": batch})
-            bulk_insert(conn, ParticipantRow.__table__, list(frame.columns), _rows(frame, list(frame.columns)))
+                "pseudonym": people["pseudonym"], "birth_year": people["birth_year"], "legal_sex": people["legal_sex"],
+                "attributes": [json.dumps(a, default=_json_value, allow_nan=False) for a in people["attributes"]]})
+            self._insert(ParticipantRow, frame, fixed)
         enrolments = prepared.enrolments
         if not enrolments.empty:
             if "participant_id" not in enrolments.columns:
@@ -242,21 +262,41 @@ class _Writer:
                     ParticipantRow.batch_id == batch, ParticipantRow.id > self.last_participant)).all())
                 self.last_participant = max(ids.values(), default=self.last_participant)
                 enrolments = enrolments.assign(participant_id=enrolments["pseudonym"].map(ids))
-            frame = enrolments.assign(contract_id=self.contract_id, batch_id=batch,
-                                      participant_id=enrolments["participant_id"].astype(np.int64))
-            columns = ["contract_id", "participant_id", "cohort", "arm", "start", "exit", "batch_id"]
-            bulk_insert(conn, EnrolmentRow.__table__, columns, _rows(frame, columns))
+            frame = enrolments[["cohort", "arm", "start", "exit"]].assign(
+                participant_id=enrolments["participant_id"].astype(np.int64))
+            self._insert(EnrolmentRow, frame, fixed)
         measurements = prepared.measurements
         if not measurements.empty:
-            frame = measurements.assign(contract_id=self.contract_id, batch_id=batch, status="reported",
-                                        participant_id=measurements["participant_id"].astype(np.int64),
-                                        value=measurements["value"].astype(float))
+            frame = measurements[["metric", "observed_on", "source", "qualifier", "supersedes_id"]].assign(
+                participant_id=measurements["participant_id"].astype(np.int64), value=measurements["value"].astype(float))
             frame = frame.sort_values("participant_id", kind="stable")  # index locality: faster inserts
-            columns = ["contract_id", "participant_id", "metric", "observed_on", "value", "status", "source",
-                       "qualifier", "supersedes_id", "batch_id"]
-            bulk_insert(conn, MeasurementRow.__table__, columns, _rows(frame, columns))
+            self._insert(MeasurementRow, frame, fixed | {"status": "reported"})
         answers = prepared.answers
         if not answers.empty:
-            frame = answers.assign(contract_id=self.contract_id, batch_id=batch, value=answers["value"].astype(float))
-            columns = ["contract_id", "metric", "answered_on", "value", "qualifier", "unit", "batch_id"]
-            bulk_insert(conn, SurveyAnswerRow.__table__, columns, _rows(frame, columns))
+            frame = answers[["metric", "answered_on", "qualifier", "unit"]].assign(value=answers["value"].astype(float))
+            self._insert(SurveyAnswerRow, frame, fixed)
+
+    def verify_references(self) -> None:
+        """Every row of this batch refers to an existing participant and superseded row (one query per table)."""
+        checks = [
+            sa.select(sa.func.count()).select_from(MeasurementRow)
+            .outerjoin(ParticipantRow, ParticipantRow.id == MeasurementRow.participant_id)
+            .where(MeasurementRow.batch_id == self.batch_id, ParticipantRow.id.is_(None)),
+            sa.select(sa.func.count()).select_from(EnrolmentRow)
+            .outerjoin(ParticipantRow, ParticipantRow.id == EnrolmentRow.participant_id)
+            .where(EnrolmentRow.batch_id == self.batch_id, ParticipantRow.id.is_(None)),
+        ]
+        earlier = sa.orm.aliased(MeasurementRow)
+        checks.append(
+            sa.select(sa.func.count()).select_from(MeasurementRow)
+            .outerjoin(earlier, earlier.id == MeasurementRow.supersedes_id)
+            .where(MeasurementRow.batch_id == self.batch_id, MeasurementRow.supersedes_id.is_not(None),
+                   earlier.id.is_(None)))
+        for query in checks:
+            dangling = self.conn.execute(query).scalar_one()
+            if dangling:
+                raise RuntimeError(f"batch {self.batch_id}: {dangling} rows refer to rows that do not exist")
+
+    def _insert(self, model: Any, frame: pd.DataFrame, fixed: dict[str, Any]) -> None:
+        varying, rows, constants = _split(frame, list(frame.columns))
+        bulk_insert(self.conn, model.__table__, varying, rows, constants | fixed)

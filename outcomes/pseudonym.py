@@ -58,4 +58,4 @@ def load_key(path: Path | None = None) -> bytes:
 def pseudonymise(key: bytes, contract_id: str, reference: str) -> str:
     """HMAC-SHA256 of the contract id and the reference; 64 hex characters."""
     message = f"{contract_id}\x1f{reference}".encode("utf-8")
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, hashlib.sha256).hex()

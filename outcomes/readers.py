@@ -29,7 +29,8 @@ import pyarrow.csv as pacsv
 from contracts.model import FileMapping
 
 CHUNK_ROWS = 250_000
-BLOCK_BYTES = 32 << 20  # a single CSV line may be this long
+BLOCK_BYTES = 2 << 20  # pyarrow reads this much at a time; more when a line is longer
+MAX_LINE_BYTES = 64 << 20  # a longer line is refused
 SNIFF_BYTES = 1 << 20
 
 
@@ -144,9 +145,13 @@ def _csv_chunks(path: Path, columns: list[str], encoding: str, delimiter: str,
                                                      f"{row.actual_columns}{hint}"))
         return "skip"
 
+    longest = _longest_line(path)
+    if longest > MAX_LINE_BYTES:
+        raise UnreadableFile(f"{path.name} has a line of {longest:,} bytes; the limit is {MAX_LINE_BYTES:,}")
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(skip_rows=1, column_names=columns, use_threads=False, block_size=BLOCK_BYTES,
+        read_options=pacsv.ReadOptions(skip_rows=1, column_names=columns, use_threads=False,
+                                       block_size=max(BLOCK_BYTES, 2 * longest + 1024),
                                        encoding="utf8" if encoding == "utf-8-sig" else encoding),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
                                          ignore_empty_lines=False),
@@ -171,7 +176,10 @@ def _csv_chunks(path: Path, columns: list[str], encoding: str, delimiter: str,
                 numbers = candidates[~np.isin(candidates, skipped)][: table.num_rows]
                 next_row = int(numbers[-1]) + 1 if len(numbers) else next_row
                 problems, reported = invalid[reported:], len(invalid)
-                yield _text_frame(table, numbers), problems
+                frame = _text_frame(table, numbers)
+                del table
+                pa.default_memory_pool().release_unused()  # keep a long stream's footprint flat
+                yield frame, problems
             if batch is None:
                 break
     except pa.ArrowInvalid as exc:
@@ -180,10 +188,23 @@ def _csv_chunks(path: Path, columns: list[str], encoding: str, delimiter: str,
         yield pd.DataFrame(columns=columns, dtype=str), invalid[reported:]
 
 
+def _longest_line(path: Path) -> int:
+    """The longest line in bytes, found in bounded memory: pyarrow needs a block to hold any whole line."""
+    longest, previous_end, offset = 0, 0, 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(8 << 20), b""):
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + offset
+            if len(ends):
+                longest = max(longest, int(ends[0] - previous_end), int(np.diff(ends).max(initial=0)))
+                previous_end = int(ends[-1])
+            offset += len(block)
+    return max(longest, offset - previous_end)
+
+
 def _arrow_reason(exc: Exception) -> str:
     text = str(exc).split("\n")[0]
     if "straddling" in text:
-        return f"a line is longer than {BLOCK_BYTES >> 20} MB"
+        return "a line is longer than the reader's block"
     return text.split(":")[0] if "CSV parse error" in text else "it could not be parsed"
 
 

@@ -10,24 +10,61 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import pandas as pd
 import sqlalchemy as sa
 
 
-def bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+def bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]],
+                constants: dict[str, Any] | None = None) -> int:
+    """Insert ``rows`` (one value per column) plus ``constants`` (one value for every row)."""
     if not rows:
         return 0
-    names = ", ".join(columns)
+    constants = constants or {}
     if conn.dialect.name == "postgresql":
+        names = ", ".join([*columns, *constants])
+        tail = tuple(constants.values())
         cursor = conn.connection.dbapi_connection.cursor()
         try:
             with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(row + tail)
         finally:
             cursor.close()
     elif conn.dialect.paramstyle == "qmark":
-        placeholders = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)
+        # Constants are written into the statement once, not bound on every row: binding is the cost here.
+        literals = [_literal(conn, value) for value in constants.values()]
+        names = ", ".join([*columns, *constants])
+        values = ", ".join(["?"] * len(columns) + literals)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({values})", rows)
     else:  # any other database: SQLAlchemy's own executemany
-        conn.execute(sa.insert(table), [dict(zip(columns, row)) for row in rows])
+        conn.execute(sa.insert(table), [dict(zip(columns, row)) | constants for row in rows])
     return len(rows)
+
+
+def _literal(conn: sa.Connection, value: str | int | None) -> str:
+    """A plain value (text, a whole number or NULL) as SQL text, quoted by SQLAlchemy for this dialect."""
+    if value is None:
+        return "NULL"
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise TypeError(f"bulk constants must be text, whole numbers or None, not {type(value).__name__}")
+    return str(sa.literal(value).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """A query's rows as a frame, fetched through the driver's cursor (SQLAlchemy's per-row processing skipped).
+
+    Values come back as the driver gives them: on SQLite, dates are ISO text.  Only for plain columns.
+    """
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    if conn.dialect.paramstyle == "qmark":
+        args: Any = tuple(params[name] for name in compiled.positiontup or ())
+    else:
+        args = params
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        columns = [d[0] for d in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    finally:
+        cursor.close()

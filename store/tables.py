@@ -99,13 +99,13 @@ class EnrolmentRow(SQLModel, table=True):
 class MeasurementRow(SQLModel, table=True):
     """One observed value.  A correction is a new row whose ``supersedes_id`` names the row it replaces.
 
-    One index only, on (contract, metric): bulk ingestion writes millions of rows
-    and every further index is paid for on each of them; evaluation reads a
-    contract's measurements whole.
+    One index only, on the batch: bulk ingestion writes millions of rows and
+    every index is paid for on each of them; a batch id only ever grows, so its
+    index is appended to rather than reshuffled.  Evaluation reads a contract's
+    measurements whole, through its batches.
     """
 
     __tablename__ = "measurements"
-    __table_args__ = (sa.Index("ix_measurements_contract_metric", "contract_id", "metric"),)
 
     id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(foreign_key="contracts.id", max_length=64)
@@ -116,8 +116,8 @@ class MeasurementRow(SQLModel, table=True):
     status: str = Field(default="reported", max_length=10)  # reported, or rejected; verification is per batch
     source: str | None = None
     qualifier: str | None = Field(default=None, max_length=32)  # e.g. a survey answer's reference period
-    batch_id: int = Field(foreign_key="import_batches.id")
     supersedes_id: int | None = Field(default=None, foreign_key="measurements.id")
+    batch_id: int = Field(foreign_key="import_batches.id", index=True)
 
 
 class SurveyAnswerRow(SQLModel, table=True):

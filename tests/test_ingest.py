@@ -187,3 +187,49 @@ def test_survey_dont_know_is_missing_not_a_score(engine, key, tmp_path: Path) ->
     assert refused(engine, contract, write(tmp_path, "s2.csv", bad), "survey", key) == [
         "row 2, column satisfaction: '6' is not on the scale of 'satisfaction'; expected 1 to 5, or 9 for don't know"]
     assert not any(isinstance(v, float) and math.isnan(v) for v in values if v is not None)
+
+
+def test_foreign_keys_are_back_on_after_a_bulk_ingest(engine, key, tmp_path: Path) -> None:
+    contract = stored_minimal(engine).latest.terms
+    ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    for _ in range(3):  # whichever pooled connection comes next
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_dangling_reference_is_caught_before_commit(engine, key, tmp_path: Path) -> None:
+    """The bulk path skips SQLite's per-row checks; the batch-level check still refuses a row without a participant."""
+    from outcomes.ingest import _Writer
+    from store.bulk import bulk_insert
+    from store.tables import ImportBatchRow
+
+    stored_minimal(engine)
+    conn = engine.connect()
+    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+    with conn.begin():
+        batch = conn.execute(sa.insert(ImportBatchRow).returning(ImportBatchRow.id), {
+            "contract_id": "test-contract", "kind": "measurements", "filename": "x", "sha256": "x", "rows": 1,
+            "summary": {}, "created_by": "t"}).scalar_one()
+        bulk_insert(conn, MeasurementRow.__table__, ["participant_id", "observed_on", "value"], [(999, "2020-03-01", 0.9)],
+                    {"contract_id": "test-contract", "metric": "attendance", "status": "reported", "batch_id": batch})
+        writer = _Writer(conn, "test-contract")
+        writer.batch_id = batch
+        with pytest.raises(RuntimeError, match=f"batch {batch}: 1 rows refer to rows that do not exist"):
+            writer.verify_references()
+    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+    conn.close()
+
+
+def test_bulk_constants_are_quoted(engine) -> None:
+    from store.bulk import bulk_insert, read_frame
+    from store.tables import ContractRow
+
+    with engine.begin() as conn:
+        bulk_insert(conn, ContractRow.__table__, ["id"], [("a",), ("b",)],
+                    {"name": "O'Brien's; DROP TABLE contracts; --", "currency": "SEK", "source": "x",
+                     "created_at": "2026-01-01 00:00:00"})
+        frame = read_frame(conn, sa.select(ContractRow.id, ContractRow.name).order_by(ContractRow.id))
+    assert frame.values.tolist() == [["a", "O'Brien's; DROP TABLE contracts; --"], ["b", "O'Brien's; DROP TABLE contracts; --"]]
+    with pytest.raises(TypeError, match="bulk constants must be text, whole numbers or None, not float"):
+        with engine.begin() as conn:
+            bulk_insert(conn, ContractRow.__table__, ["id"], [("c",)], {"name": 1.5})
