@@ -10,6 +10,8 @@ stderr and exit code 1; wrong usage exits 2.  Progress bars go to stderr, so
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from contextlib import contextmanager
 from datetime import date
@@ -457,8 +459,19 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
 
 # -- entry point ----------------------------------------------------------------------------------------------------
 
+def _configure_logging() -> None:
+    """Log lines (batches accepted or refused, runs, ledger entries; never a personal number) to SIB_LOG_FILE."""
+    target = os.environ.get("SIB_LOG_FILE")
+    if target and not logging.getLogger("sib").handlers:
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.getLogger("sib").addHandler(handler)
+        logging.getLogger("sib").setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map user errors to one line and exit code 1, usage errors to 2."""
+    _configure_logging()
     try:
         result = app(args=argv, prog_name="sib", standalone_mode=False)
     except typer.Exit as exc:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SETUP = r"""
-import sys, time, resource
+PREPARE = r"""
+import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from store.db import init_store, open_store
@@ -40,12 +40,26 @@ url = f"sqlite:///{{work / 'bench.db'}}"
 init_store(url)
 engine = open_store(url)
 store_contract(engine, load_contract_file({contract!r}))
-stored = get_contract(engine, "hasselby-school")
-key = bytes(range(32))
-ingest_file(engine, stored.latest.terms, source / "people.csv", "participants", key)
+ingest_file(engine, get_contract(engine, "hasselby-school").latest.terms, source / "people.csv", "participants",
+            bytes(range(32)))
+engine.dispose()
 """
 
-OURS = SETUP + r"""
+# Each measured process starts on a prepared store, so its peak memory is the measured step's alone.
+OPEN = r"""
+import sys, time, resource
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from store.db import open_store
+from contracts.registry import get_contract
+from outcomes.ingest import ingest_file
+source, work = Path({source!r}), Path({work!r})
+engine = open_store(f"sqlite:///{{work / 'bench.db'}}")
+stored = get_contract(engine, "hasselby-school")
+key = bytes(range(32))
+"""
+
+OURS = OPEN + r"""
 t = time.perf_counter()
 report = ingest_file(engine, stored.latest.terms, source / "measurements.csv", "measurements", key)
 elapsed = time.perf_counter() - t
@@ -53,7 +67,7 @@ assert report.status == "accepted", (report.status, report.errors[:3])
 print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
-FLOOR = SETUP + r"""
+FLOOR = OPEN + r"""
 import pyarrow.csv as pacsv, pyarrow.compute as pc
 t = time.perf_counter()
 table = pacsv.read_csv(source / "measurements.csv")
@@ -96,10 +110,11 @@ def write_files(work: Path, rows: int) -> None:
 
 
 def run(script: str, source: Path, work: Path) -> tuple[float, int]:
+    """Prepare a store in ``work`` (in a process of its own), then run ``script`` on it in a fresh one."""
     work.mkdir()
-    code = script.format(root=str(ROOT), source=str(source), work=str(work),
-                         contract=str(ROOT / "examples" / "hasselby_school.yaml"))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    fill = dict(root=str(ROOT), source=str(source), work=str(work), contract=str(ROOT / "examples" / "hasselby_school.yaml"))
+    subprocess.run([sys.executable, "-c", PREPARE.format(**fill)], check=True)
+    out = subprocess.run([sys.executable, "-c", script.format(**fill)], capture_output=True, text=True, check=True).stdout
     seconds, rss = out.split()
     return float(seconds), int(rss)
 

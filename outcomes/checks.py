@@ -27,6 +27,7 @@ KINDS = ("participants", "enrolments", "measurements", "survey", "comparison")
 ID = "participant_id"
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "ja": True, "false": False, "0": False, "no": False, "nej": False}
 MAX_ERRORS = 100_000  # errors kept for the report; beyond that they are counted
+MEMO_LIMIT = 250_000  # distinct references whose pseudonyms are remembered across chunks
 
 
 @dataclass(frozen=True, order=True)
@@ -52,11 +53,36 @@ class Prepared:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+class PseudonymIndex:
+    """Pseudonym -> participant id for a whole contract, compactly: 40 bytes per participant, vectorised lookups.
+
+    Pseudonyms are 64 hex digits; kept as sorted 32-byte values, a million of them take 32 MB
+    where a dict of strings would take ten times that.
+    """
+
+    def __init__(self, pseudonyms: list[str], ids: list[int]):
+        keys = np.array([bytes.fromhex(p) for p in pseudonyms], dtype="S32") if pseudonyms else np.array([], dtype="S32")
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.ids = keys[order], np.asarray(ids, dtype=np.int64)[order]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def lookup(self, pseudonyms: list[str]) -> np.ndarray:
+        """Participant ids as floats, NaN where a pseudonym (or "") is unknown."""
+        wanted = np.array([bytes.fromhex(p) if p else b"" for p in pseudonyms], dtype="S32")
+        if not len(self.keys) or not len(wanted):
+            return np.full(len(wanted), np.nan)
+        pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        found = (self.keys[pos] == wanted) & (wanted != b"")
+        return np.where(found, self.ids[pos].astype(float), np.nan)
+
+
 @dataclass(frozen=True)
 class StoreView:
     """What validation needs to know of the store."""
 
-    participant_ids: dict[str, int]  # pseudonym -> participant id
+    participant_ids: PseudonymIndex
     enrolment_starts: pd.Series  # participant id -> first enrolment start (datetime64)
     measurements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"key": pd.Series(dtype="int64"), "id": pd.Series(dtype="int64"), "batch_id": pd.Series(dtype="int64")}))
@@ -79,7 +105,7 @@ class Identity:
 
     def participants(self, store: StoreView) -> pd.Series:
         """Participant ids (float, NaN where unknown)."""
-        ids = np.array([store.participant_ids.get(p, np.nan) for p in self.distinct.tolist()], dtype=float)
+        ids = store.participant_ids.lookup(self.distinct.tolist())
         return pd.Series(ids[self.codes], index=self.pseudonyms.index)
 
 
@@ -167,6 +193,8 @@ class FileCheck:
         references = np.asarray(distinct, dtype=object).tolist()  # one bulk conversion, not one per element
         personal = self.contract.target_group.identifier == "personnummer"
         memo = self._memo
+        if len(memo) > MEMO_LIMIT:  # bounded: a file with millions of distinct people must not fill memory
+            memo.clear()
         for ref in references:
             if ref and ref not in memo:
                 memo[ref] = self._pseudonym(ref) if personal else (
@@ -348,7 +376,7 @@ class PeopleCheck(FileCheck):
         self.first_row.update(zip(first_here, first_here.index.astype(int)))
         errors += errors_where(within, ID, lambda r: f"the same participant appears again (first in row "
                                                      f"{self.first_row[pseudonyms[r]]})")
-        known = present & pseudonyms.isin(list(self.ctx.store.participant_ids))
+        known = present & identity.participants(self.ctx.store).notna()
         errors += errors_where(known, ID, "this participant is already registered for the contract (in an earlier batch)")
         typed, attribute_errors, bad_rows = self._attributes(frame)
         errors += attribute_errors
@@ -473,7 +501,7 @@ class MeasurementCheck(FileCheck):
         self.stored_keys = stored["key"].to_numpy(dtype=np.int64)
         self.stored_ids = stored["id"].to_numpy(dtype=np.int64)
         self.stored_batches = stored["batch_id"].to_numpy(dtype=np.int64)
-        self.keys: list[pd.DataFrame] = []  # key, row, value across chunks, for duplicates far apart
+        self.keys: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (keys, rows, values) per chunk
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
@@ -513,8 +541,8 @@ class MeasurementCheck(FileCheck):
         usable, keys = self._keys(participant, metric_ids, observed)
         supersedes, store_errors = self._against_store(usable, keys, metric_ids, observed, correction[0])
         errors += store_errors
-        self.keys.append(pd.DataFrame({"key": keys, "row": usable.index[usable.to_numpy()].to_numpy(dtype=np.int32),
-                                       "value": values[usable].to_numpy(dtype=float)}))
+        self.keys.append((keys, usable.index[usable.to_numpy()].to_numpy(dtype=np.int32),
+                          values[usable].to_numpy(dtype=float)))
         source = frame["source"] if "source" in frame.columns else pd.Series("", index=frame.index)
         measurements = pd.DataFrame({
             "participant_id": participant, "metric": metric_ids, "observed_on": observed, "value": stored_values,
@@ -562,12 +590,24 @@ class MeasurementCheck(FileCheck):
         return supersedes, errors
 
     def finish(self) -> list[RowError]:
-        """Same participant, metric and date twice in the file: a duplicate, or a conflict if the values differ."""
-        if not self.keys:
+        """Same participant, metric and date twice in the file: a duplicate, or a conflict if the values differ.
+
+        Only the keys are sorted whole (8 bytes a row); rows and values are gathered for repeated keys alone.
+        """
+        chunks, self.keys = self.keys, []
+        if not chunks:
             return []
-        keys = pd.concat(self.keys, ignore_index=True)
-        self.keys = []
-        repeated = keys[keys["key"].duplicated(keep=False)].sort_values(["key", "row"], kind="stable")
+        ordered = np.sort(np.concatenate([k for k, _, _ in chunks]))
+        repeated_keys = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        if not len(repeated_keys):
+            return []
+        masks = [np.isin(keys, repeated_keys) for keys, _, _ in chunks]
+        repeated = pd.DataFrame({
+            "key": np.concatenate([keys[m] for (keys, _, _), m in zip(chunks, masks)]),
+            "row": np.concatenate([rows[m] for (_, rows, _), m in zip(chunks, masks)]),
+            "value": np.concatenate([values[m] for (_, _, values), m in zip(chunks, masks)]),
+        }).sort_values(["key", "row"], kind="stable")
         errors = []
         first_row: dict[int, tuple[int, float]] = {}
         for key, row, value in repeated.itertuples(index=False, name=None):

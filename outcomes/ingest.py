@@ -28,6 +28,7 @@ from contracts.model import Contract, FileMapping
 from outcomes.checks import (
     KINDS,
     MAX_ERRORS,
+    PseudonymIndex,
     Context,
     Prepared,
     RowError,
@@ -86,7 +87,7 @@ def store_view(conn: sa.Connection, contract: Contract, kind: str) -> StoreView:
     starts = read_frame(conn, sa.select(EnrolmentRow.participant_id, sa.func.min(EnrolmentRow.start).label("start"))
                         .where(EnrolmentRow.contract_id == contract.id).group_by(EnrolmentRow.participant_id))
     view = StoreView(
-        participant_ids=dict(zip(people["pseudonym"], people["id"].astype(int))),
+        participant_ids=PseudonymIndex(people["pseudonym"].tolist(), people["id"].astype(int).tolist()),
         enrolment_starts=pd.Series(pd.to_datetime(starts["start"]).to_numpy(), index=starts["participant_id"].astype(int)),
     )
     if kind != "measurements":

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 
 from contracts.model import FileMapping
 
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 100_000
 BLOCK_BYTES = 2 << 20  # pyarrow reads this much at a time; more when a line is longer
 MAX_LINE_BYTES = 64 << 20  # a longer line is refused
 SNIFF_BYTES = 1 << 20

@@ -200,3 +200,20 @@ def test_ingest_with_mapping_errors_report_and_history(loaded, tmp_path: Path) -
     result = loaded("ingest", "test-contract", tmp_path / "export.csv", "--kind", "measurements", "--mapping", bad_mapping)
     assert (result.code, result.err) == (1, f"{bad_mapping}:2: decimal: 'komma' is not allowed; expected one of: auto, point, comma\n")
     assert loaded("verify", "999").err == "error: no batch 999; 'sib batches CONTRACT' lists them\n"
+
+
+def test_log_file_records_batches_without_references(loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    log = tmp_path / "sib.log"
+    monkeypatch.setenv("SIB_LOG_FILE", str(log))
+    logger = logging.getLogger("sib")
+    try:
+        assert loaded("ingest", "test-contract", tmp_path / "people.csv", "--kind", "participants").code == 0
+        text = log.read_text()
+    finally:
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+    assert "participants file people.csv accepted, 30 rows" in text
+    assert "P000" not in text
