@@ -35,7 +35,7 @@ from contracts.registry import UnknownContract, VersionConflict, get_contract, l
 from outcomes.batches import BatchError, list_batches, verify_batch
 from outcomes.checks import KINDS
 from outcomes.ingest import IngestError, IngestRefused, ingest_file
-from outcomes.pseudonym import MissingKeyError, init_key, key_path, load_key
+from outcomes.pseudonym import MissingKeyError, init_key, load_key
 from outcomes.readers import UnreadableFile
 from payments.money import ZERO
 from store.db import StoreError, database_url, describe, init_store, open_store

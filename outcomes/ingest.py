@@ -219,6 +219,8 @@ def _values(series: pd.Series) -> list[Any]:
 def _split(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[tuple[Any, ...]], dict[str, Any]]:
     """Columns that vary (as row tuples) and columns with one value in every row (as constants)."""
     varying, constants = [], {}
+    if len(frame) < 2:  # one row: nothing to gain, and a row needs at least one bound column
+        return columns, list(zip(*(_values(frame[c]) for c in columns))), {}
     for c in columns:
         column = frame[c]
         if column.isna().all():
@@ -228,6 +230,10 @@ def _split(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[tup
             constants[c] = column.iloc[0]
         else:
             varying.append(c)
+    if not varying:  # every column constant: bind one anyway, so that there are rows to insert
+        first = columns[0]
+        varying.append(first)
+        constants.pop(first)
     return varying, list(zip(*(_values(frame[c]) for c in varying))), constants
 
 

@@ -404,3 +404,17 @@ def test_no_number_reaches_the_database_the_logs_or_the_report(engine, key, tmp_
             assert form.encode() not in stored, f"{form} is in the database"
             assert form not in logs and form not in report_text
     assert len(caplog.records) >= 3  # the batches were logged, without numbers
+
+
+def test_single_rows_and_identical_rows_are_all_stored(setup) -> None:
+    """Columns with one value in every row are written as constants; a batch of such rows must still be written."""
+    engine, contract, key, tmp_path = setup
+    one = tmp_path / "one.csv"
+    one.write_text("participant_id,start,school_year,sex\nCASE-010,2020-05-01,6,male\n")
+    assert ingest_file(engine, contract, one, "participants", key, today=TODAY).counts["participants"] == 1
+    same = tmp_path / "same.csv"
+    same.write_text("date,unit,satisfaction\n2020-12-01,School A,4\n2020-12-01,School A,4\n")
+    ingest_file(engine, contract, same, "survey", key, today=TODAY)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM survey_answers").scalar() == 2
+        assert conn.exec_driver_sql("SELECT count(*) FROM enrolments WHERE start = '2020-05-01'").scalar() == 1

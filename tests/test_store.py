@@ -156,3 +156,26 @@ def test_ledger_chain_verifies_on_both_stores(any_engine) -> None:
     assert [e["amount"] for e in calculate(any_engine, stored, _run(2, 7, 3))] == [Decimal("8400.00"), Decimal("3600.00")]
     check = verify_chain(any_engine, "test-contract")
     assert check.ok and check.entries == 2
+
+
+def test_corrections_and_anonymous_answers_on_both_stores(any_engine, tmp_path: Path) -> None:
+    from outcomes.batches import corrections
+    from outcomes.ingest import ingest_file
+    from tests.helpers import stored_minimal, write
+    from tests.test_ingest_corpus import CONTRACT, TODAY
+
+    contract = stored_minimal(any_engine, CONTRACT).latest.terms
+    key = bytes(range(32))
+    ingest_file(any_engine, contract, write(tmp_path, "p.csv", "participant_id,start,school_year,sex\nA,2020-02-01,4,female\n"),
+                "participants", key, today=TODAY)
+    ingest_file(any_engine, contract, write(tmp_path, "m.csv", "participant_id,metric,date,value\nA,attendance,2020-03-01,0.8\n"),
+                "measurements", key, today=TODAY)
+    fix = "participant_id,metric,date,value,correction\nA,attendance,2020-03-01,0.9,yes\n"
+    ingest_file(any_engine, contract, write(tmp_path, "fix.csv", fix), "measurements", key, today=TODAY)
+    assert corrections(any_engine, contract.id)[["old_value", "new_value"]].values.tolist() == [[0.8, 0.9]]
+    anonymous = "date,unit,satisfaction\n2020-12-01,North,4\n2020-12-02,,9\n"
+    assert ingest_file(any_engine, contract, write(tmp_path, "a.csv", anonymous), "survey", key,
+                       today=TODAY).counts == {"answers": 2, "dont_know": 1}
+    with any_engine.connect() as conn:
+        answers = conn.execute(sa.text("SELECT unit, value FROM survey_answers ORDER BY answered_on")).all()
+    assert [tuple(a) for a in answers] == [("North", 4.0), (None, None)]

@@ -1,0 +1,132 @@
+"""Survey answers: one row per answer sheet, with the instrument's rules; anonymous answers kept apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from contracts.instruments import INSTRUMENTS, REFERENCE_PERIODS, Question
+from contracts.model import Metric
+from outcomes.checks import ID, Context, FileCheck, Prepared, RowError, date_formats, date_text, errors_where, metric_days
+from outcomes.measurements import value_errors, window_errors
+from outcomes.values import parse_dates, parse_numbers
+
+
+class SurveyCheck(FileCheck):
+    """One row per answer sheet, one column per survey metric (by metric id); blank means not answered."""
+
+    kind = "survey"
+
+    def __init__(self, ctx: Context, columns: list[str]):
+        super().__init__(ctx)
+        self.survey = [m for m in ctx.contract.metrics if m.instrument is not None or m.kind == "ordinal"]
+        self.answered = [m for m in self.survey if m.id in columns]
+        self.anonymous = bool(self.answered) and all(m.anonymous for m in self.answered)
+        self.changes = [m for m in self.answered if m.instrument and _question(m).asks_about_change]
+        self.required = ("date",) if self.anonymous else (ID, "date")
+        self.optional = tuple(m.id for m in self.survey) + ("refers_to", "source") + (("unit",) if self.anonymous else ())
+        self.first_row: dict[tuple[str, int], int] = {}
+
+    def header_errors(self, columns: list[str]) -> list[RowError]:
+        if not self.answered:
+            expected = ", ".join(m.id for m in self.survey) or "none (the contract has no survey questions)"
+            return [RowError(1, "", f"no answer columns; expected one or more of: {expected}")]
+        mixed = {m.anonymous for m in self.answered}
+        if len(mixed) > 1:
+            return [RowError(1, "", "anonymous and named questions cannot share a file; send them separately")]
+        errors = super().header_errors(columns)
+        if self.anonymous and ID in columns:
+            errors.append(RowError(1, ID, "these questions are answered anonymously; the file must not link answers "
+                                          "to participants"))
+        if self.changes and "refers_to" not in columns:
+            errors.append(RowError(1, "refers_to", "required column is missing: change questions need the period the "
+                                                   f"answer refers to ({' or '.join(REFERENCE_PERIODS)})"))
+        return [e for e in errors if not (e.column == ID and e.message.startswith("unknown column") and self.anonymous)]
+
+    def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
+        frame, errors = self._cells(frame)
+        fmt = self.ctx.mapping.date_format
+        answered_on, bad_dates = parse_dates(frame["date"], fmt)
+        errors += errors_where(bad_dates | (frame["date"] == ""), "date",
+                               lambda r: f"{frame['date'][r]!r} is not a date; expected {date_formats(fmt)}", frame["date"])
+        errors += errors_where(answered_on > pd.Timestamp(self.ctx.today), "date",
+                               lambda r: f"{date_text(answered_on[r])} is in the future")
+        refers_to = frame["refers_to"].str.lower() if "refers_to" in frame.columns else pd.Series("", index=frame.index)
+        if self.changes:
+            errors += errors_where(~refers_to.isin(REFERENCE_PERIODS), "refers_to", lambda r: (
+                f"{frame['refers_to'][r]!r} is not allowed; expected one of: {', '.join(REFERENCE_PERIODS)}"),
+                frame["refers_to"])
+        participant = pd.Series(np.nan, index=frame.index)
+        if not self.anonymous:
+            identity = self._identify(frame[ID])
+            errors += identity.errors
+            participant = identity.participants(self.ctx.store)
+            errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
+                                   "unknown participant; register them with a participants file first")
+            errors += self._repeated(identity.pseudonyms, answered_on)
+        answers: dict[str, pd.Series] = {}
+        parts, dont_know = [], 0
+        for metric in self.answered:
+            text = frame[metric.id]
+            values, bad = parse_numbers(text, self.ctx.mapping.decimal)
+            errors += errors_where(bad, metric.id, lambda r, t=text: f"{t[r]!r} is not a number", text)
+            checked, found = value_errors(values, text, metric, metric.id)
+            errors += found
+            answers[metric.id] = values
+            given = text != ""
+            dont_know += int((given & checked.isna() & ~bad).sum())
+            qualifier = refers_to.where(refers_to != "", None) if metric in self.changes else None
+            parts.append(pd.DataFrame({
+                "participant_id": participant[given], "metric": metric.id, "observed_on": answered_on[given],
+                "value": checked[given], "qualifier": qualifier[given] if qualifier is not None else None,
+            }))
+        errors += self._conditional(answers)
+        if not self.anonymous:
+            for part in parts:
+                errors += window_errors(self.ctx, self.answered, part["participant_id"], part["observed_on"], part["metric"])
+        rows = pd.concat(parts) if parts else pd.DataFrame()
+        self.counts["answers"] = self.counts.get("answers", 0) + len(rows)
+        self.counts["dont_know"] = self.counts.get("dont_know", 0) + dont_know
+        if self.anonymous:
+            unit = frame["unit"] if "unit" in frame.columns else pd.Series("", index=frame.index)
+            rows = rows.drop(columns=["participant_id"]).rename(columns={"observed_on": "answered_on"})
+            rows["unit"] = unit.reindex(rows.index).where(unit.reindex(rows.index) != "", None)
+            return Prepared(answers=rows), errors
+        return Prepared(measurements=rows.assign(source="survey", supersedes_id=None)), errors
+
+    def _repeated(self, pseudonyms: pd.Series, answered_on: pd.Series) -> list[RowError]:
+        errors = []
+        days = metric_days(answered_on.fillna(pd.Timestamp("1900-01-01")))
+        for row, key in zip(pseudonyms.index, zip(pseudonyms, days)):
+            if not key[0]:
+                continue
+            if key in self.first_row:
+                errors.append(RowError(int(row), ID, f"the same participant answered on the same date in row "
+                                                     f"{self.first_row[key]}"))
+            else:
+                self.first_row[key] = int(row)
+        return errors
+
+    def _conditional(self, answers: dict[str, pd.Series]) -> list[RowError]:
+        """A question asked only after improvement must be blank unless an earlier answer shows improvement."""
+        errors: list[RowError] = []
+        by_question = {_question(m).id: (m, answers[m.id]) for m in self.answered if m.instrument}
+        for metric, values in by_question.values():
+            question = _question(metric)
+            if not question.asked_when_improved:
+                continue
+            triggers = [(q, by_question[q]) for q in question.asked_when_improved if q in by_question]
+            if not triggers:
+                continue
+            improved = pd.Series(False, index=values.index)
+            for q, (m, v) in triggers:
+                improved |= v.isin(_question(m).improvement_codes)
+            shown = " or ".join(m.id for _, (m, _) in triggers)
+            codes = " or ".join(str(c) for c in sorted({c for _, (m, _) in triggers for c in _question(m).improvement_codes}))
+            errors += errors_where(values.notna() & ~improved, metric.id, lambda r: (
+                f"{metric.id!r} is asked only when {shown} shows improvement ({codes}); leave it blank otherwise"))
+        return errors
+
+
+def _question(metric: Metric) -> Question:
+    return INSTRUMENTS[metric.instrument].question(metric.question or "")  # type: ignore[index]
