@@ -38,6 +38,7 @@ from outcomes.ingest import IngestError, IngestRefused, ingest_file
 from outcomes.pseudonym import MissingKeyError, init_key, load_key
 from outcomes.readers import UnreadableFile
 from payments.money import ZERO
+from evaluation.errors import UnknownRun
 from store.db import StoreError, database_url, describe, init_store, open_store
 
 out = Console(highlight=False, soft_wrap=True)
@@ -65,7 +66,7 @@ class UserError(Exception):
 
 
 USER_ERRORS = (UserError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
-               IngestError, BatchError)
+               IngestError, BatchError, UnknownRun)
 
 
 def print_json(data: Any) -> None:
@@ -115,13 +116,23 @@ def keys_init() -> None:
 
 @contract_app.command("validate")
 def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
-    """Check a contract file and list every problem at once."""
+    """Check a contract file and list every problem at once; warn where cohorts are too small for a threshold."""
+    from contracts.problems import format_path
+    from evaluation.power import contract_power_warnings
+
     cf = load_contract_file(file)
+    warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {message}"
+                for version in cf.versions for loc, message in contract_power_warnings(version.terms)]
+    warnings = list(dict.fromkeys(warnings))  # an unchanged term warns once, not once per version
     if as_json:
-        print_json({"file": str(file), "valid": True, "id": cf.id, "versions": [v.version for v in cf.versions]})
-    else:
-        versions = ", ".join(f"{v.version} (from {v.effective})" for v in cf.versions)
-        out.print(f"{file}: valid contract {cf.id!r}, version(s) {versions}")
+        print_json({"file": str(file), "valid": True, "id": cf.id, "versions": [v.version for v in cf.versions],
+                    "warnings": warnings})
+        return
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False)
+    versions = ", ".join(f"{v.version} (from {v.effective})" for v in cf.versions)
+    out.print(f"{file}: valid contract {cf.id!r}, version(s) {versions}"
+              + (f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
 
 
 @contract_app.command("load")
@@ -304,32 +315,120 @@ def history(contract_id: str, as_json: bool = JSON_OPTION) -> None:
 # -- evaluation and payments ----------------------------------------------------------------------------------------
 
 @app.command()
-def evaluate(contract_id: str, as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD (default today)."),
+def evaluate(contract_id: str = typer.Argument(..., metavar="CONTRACT", help="A contract, or 'diff' and two run ids."),
+             runs: Optional[list[int]] = typer.Argument(None, metavar="[RUN_A RUN_B]", show_default=False),
+             as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD (default today)."),
              include_unverified: bool = typer.Option(False, "--include-unverified",
                                                      help="Interim view: count unverified measurements (flagged)."),
              as_json: bool = JSON_OPTION) -> None:
-    """Evaluate every metric, per cohort and pooled, and store the run."""
+    """Evaluate every metric, per cohort and pooled, and store the run; or `sib evaluate diff RUN_A RUN_B`."""
     from evaluation.run import evaluate as run_evaluation
 
-    day = parse_day(as_of)
     engine = open_store()
+    if contract_id == "diff":
+        _evaluate_diff(engine, runs or [], as_json)
+        return
+    if runs:
+        raise UserError(f"unexpected arguments after {contract_id!r}; to compare runs: sib evaluate diff RUN_A RUN_B")
+    day = parse_day(as_of)
     stored = get_contract(engine, contract_id)
     with progress(f"Evaluating {contract_id}"):
         run = run_evaluation(engine, stored, day, include_unverified=include_unverified)
     if as_json:
         print_json(run.as_dict())
-        return
-    note = " (same inputs as before: the stored run)" if run.reused else ""
-    out.print(f"Evaluation run {run.id} of {contract_id!r} as of {run.as_of}, contract version {run.contract_version}{note}")
-    table = Table("metric", "cohort", "design", "n", "n comp.", "treated", "counterfactual", "effect (95 % CI)", "p",
+    else:
+        _print_run(run)
+    if run.reused and not run.reproduced:
+        raise UserError(f"run {run.id} was NOT reproduced: the same inputs gave other numbers; "
+                        f"'sib evaluate diff' cannot explain this, the computation is not deterministic")
+
+
+def _print_run(run: Any) -> None:
+    if run.reused:
+        note = " (reproduced exactly: same inputs, version and code, every number equal)" if run.reproduced else ""
+    else:
+        note = ""
+    out.print(f"Evaluation run {run.id} of {run.contract_id!r} as of {run.as_of}, contract version {run.contract_version}{note}")
+    table = Table("metric", "cohort", "design", "n", "n comp.", "treated", "counterfactual", "effect [95 % CI]", "p",
                   "warnings")
     for r in run.results:
-        table.add_row(r.metric, r.cohort, r.design, str(r.n_treated), str(r.n_comparison), fmt.number(r.treated_mean),
+        cohort = r.cohort + (f" · {r.subgroup}" if r.subgroup else "")
+        table.add_row(r.metric, cohort, r.design, str(r.n_treated), str(r.n_comparison), fmt.number(r.treated_mean),
                       fmt.number(r.counterfactual_mean),
                       fmt.effect(r.estimate, r.ci_low, r.ci_high) if r.is_effect else "monitoring only",
                       fmt.p_value(r.p_value), str(len(r.warnings)) if r.warnings else "")
     out.print(table)
     out.print("Warnings are listed in full by --json and in the report.")
+
+
+def _evaluate_diff(engine: Any, runs: list[int], as_json: bool) -> None:
+    from evaluation.diff import diff_runs
+    from evaluation.run import get_run_by_id
+
+    if len(runs) != 2:
+        raise UserError("sib evaluate diff needs two run ids: sib evaluate diff RUN_A RUN_B")
+    a, b = (get_run_by_id(engine, r) for r in runs)
+    reasons = {v.version: v.reason for v in get_contract(engine, b.contract_id).versions}
+    result = diff_runs(a, b, reasons)
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"From run {a.id} to run {b.id}:")
+    for line in result["explanation"]:
+        out.print(f"  {line}")
+    if result["results"]:
+        table = Table("metric", "cohort", "what changed")
+        for entry in result["results"]:
+            if "only_in" in entry:
+                what = f"only in run {entry['only_in']}"
+            else:
+                what = "; ".join(f"{k} {fmt.number(v[0], None) if isinstance(v[0], float) else v[0]} → "
+                                 f"{fmt.number(v[1], None) if isinstance(v[1], float) else v[1]}"
+                                 for k, v in entry["changed"].items())
+                if entry["warnings_added"]:
+                    what += ("; " if what else "") + f"new warning: {entry['warnings_added'][0]}"
+            table.add_row(entry["metric"], entry["cohort"] + (f" · {entry['subgroup']}" if entry["subgroup"] else ""), what)
+        out.print(table)
+
+
+design_app = typer.Typer(no_args_is_help=True, help="Design a contract: power and sample size.")
+app.add_typer(design_app, name="design")
+
+
+@design_app.command("power")
+def design_power(kind: str = typer.Option(..., "--kind", help="proportion (a binary outcome) or mean."),
+                 baseline: float = typer.Option(..., "--baseline", help="The proportion or mean without the intervention."),
+                 n: Optional[int] = typer.Option(None, "--n", help="Participants per group: gives the minimum detectable effect."),
+                 effect: Optional[float] = typer.Option(None, "--effect", help="An absolute effect: gives the n needed."),
+                 sd: Optional[float] = typer.Option(None, "--sd", help="Standard deviation of the outcome (means)."),
+                 layout: str = typer.Option("two_sample", "--layout",
+                                            help="two_sample (against a comparison group) or one_sample (against a "
+                                                 "contracted value)."),
+                 ratio: float = typer.Option(1.0, "--ratio", help="Comparison group size per participant."),
+                 alpha: float = typer.Option(0.05, "--alpha"), power: float = typer.Option(0.8, "--power"),
+                 as_json: bool = JSON_OPTION) -> None:
+    """The minimum detectable effect for n participants, or the n needed for an effect."""
+    from evaluation.power import PowerError, minimum_detectable_effect, required_n
+
+    if kind not in ("proportion", "mean"):
+        raise UserError(f"--kind {kind!r} is not allowed; expected proportion or mean")
+    if layout not in ("one_sample", "two_sample"):
+        raise UserError(f"--layout {layout!r} is not allowed; expected one_sample or two_sample")
+    if (n is None) == (effect is None):
+        raise UserError("give either --n (for the minimum detectable effect) or --effect (for the n needed)")
+    try:
+        result = (minimum_detectable_effect(kind, layout, n, baseline, sd, alpha, power, ratio) if n is not None  # type: ignore[arg-type]
+                  else required_n(kind, layout, effect, baseline, sd, alpha, power, ratio))  # type: ignore[arg-type]
+    except PowerError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        print_json(result.as_dict())
+    elif n is not None:
+        out.print(f"With {n:,} participants per group ({layout.replace('_', '-')}, alpha {alpha:g}, power {power:.0%}), "
+                  f"the minimum detectable effect is {result.effect:.4g} ({result.relative:.1%} of {baseline:g}).")
+    else:
+        out.print(f"To detect an effect of {effect:g} ({result.relative:.1%} of {baseline:g}) with power {power:.0%} "
+                  f"at alpha {alpha:g}, you need {result.n:,} participants per group ({layout.replace('_', '-')}).")
 
 
 @app.command()

@@ -123,10 +123,12 @@ def _metrics(c: Contract) -> Iterator[Finding]:
             yield eloc + ("baseline",), "required field is missing for design 'fixed_baseline'"
         if ev.baseline is not None and m.kind in ("binary", "rate") and not Decimal(0) <= ev.baseline <= Decimal(1):
             yield eloc + ("baseline",), f"{ev.baseline} is out of range; a {m.kind} baseline must be between 0 and 1"
-        if ev.design == "pre_post" and ev.pre_window is None:
-            yield eloc + ("pre_window",), "required field is missing for design 'pre_post'"
-        if ev.design == "difference_in_differences":
-            yield eloc + ("design",), "'difference_in_differences' is not supported by this version of the engine yet"
+        if ev.design in ("pre_post", "difference_in_differences") and ev.pre_window is None:
+            yield eloc + ("pre_window",), f"required field is missing for design {show(ev.design)}"
+        if ev.pre_window is not None and ev.pre_window.end_months > m.window.start_months:
+            yield eloc + ("pre_window", "end_months"), (
+                f"{ev.pre_window.end_months} is after the start of the outcome window ({m.window.start_months}); "
+                "the 'before' window must end before it")
         if ev.design == "matched_comparison" and not ev.covariates:
             yield eloc + ("covariates",), "matched_comparison needs at least one covariate"
         if ev.design == "historical_cohort":
@@ -134,14 +136,23 @@ def _metrics(c: Contract) -> Iterator[Finding]:
                 yield eloc + ("comparison_cohort",), "required field is missing for design 'historical_cohort'"
             elif ev.comparison_cohort not in cohort_ids:
                 yield eloc + ("comparison_cohort",), f"{show(ev.comparison_cohort)} is not a cohort; cohorts: {', '.join(cohort_ids)}"
-        for field in ("covariates", "exact"):
-            for j, name in enumerate(getattr(ev, field)):
-                if name not in declared:
-                    yield eloc + (field, j), (
-                        f"{show(name)} is not a declared attribute; declared: {', '.join(declared) or 'none'}"
-                    )
-                elif field == "exact" and declared[name].type not in ("category", "boolean"):
-                    yield eloc + (field, j), f"{show(name)} is a {declared[name].type}; exact matching needs a category or boolean"
+        names = [(field, j, name) for field in ("covariates", "exact", "squares") for j, name in enumerate(getattr(ev, field))]
+        names += [("interactions", j, name) for j, pair in enumerate(ev.interactions) for name in pair]
+        names += [("subgroups", j, group.attribute) for j, group in enumerate(ev.subgroups)]
+        for field, j, name in names:
+            loc_j = eloc + ((field, j, "attribute") if field == "subgroups" else (field, j))
+            if name not in declared:
+                yield loc_j, f"{show(name)} is not a declared attribute; declared: {', '.join(declared) or 'none'}"
+            elif field == "exact" and declared[name].type not in ("category", "boolean"):
+                yield loc_j, f"{show(name)} is a {declared[name].type}; exact matching needs a category or boolean"
+            elif field in ("squares", "interactions") and declared[name].type not in ("integer", "number"):
+                yield loc_j, f"{show(name)} is a {declared[name].type}; squares and interactions need numbers"
+        for j, group in enumerate(ev.subgroups):
+            attr = declared.get(group.attribute)
+            numeric = attr is not None and attr.type in ("integer", "number")
+            if numeric and (not group.bands or len(group.bands) < 2 or sorted(group.bands) != group.bands):
+                yield eloc + ("subgroups", j, "bands"), (
+                    f"a numeric attribute needs at least two band edges in increasing order, got {show(group.bands)}")
 
 
 def _mechanisms(c: Contract) -> Iterator[Finding]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path as FsPath
 from typing import Any
@@ -44,6 +44,13 @@ class ContractFile:
     source: str
     contract: Contract
     versions: tuple[ContractVersion, ...]
+    lines: dict = field(default_factory=dict, compare=False, repr=False)  # path in the file -> line
+
+    def line_of(self, loc: Path) -> int:
+        loc = tuple(loc)
+        while loc and loc not in self.lines:
+            loc = loc[:-1]
+        return self.lines.get(loc, 1)
 
     @property
     def id(self) -> str:
@@ -102,7 +109,7 @@ def load_contract_text(text: str, name: str = "<contract>") -> ContractFile:
     problems += found
     if problems:
         raise ContractFileError(problems)
-    return ContractFile(source=name, contract=contract, versions=tuple(versions))
+    return ContractFile(source=name, contract=contract, versions=tuple(versions), lines=dict(doc.lines))
 
 
 def _validate(data: dict[str, Any], doc: YamlDocument, name: str, *, line: int | None = None,

@@ -128,18 +128,38 @@ class Threshold(Strict):
     value: Number
 
 
+class Subgroup(Strict):
+    """An attribute to report effects within (e.g. age bands), with a note on multiple comparisons."""
+
+    attribute: Slug
+    bands: list[Number] | None = Field(default=None, description="Band edges for a numeric attribute, e.g. "
+                                       "[65, 76, 86, 96] gives 65-75, 76-85, 86-95; categories need none.")
+
+
 class Evaluation(Strict):
     design: Design
     baseline: Number | None = Field(default=None, description="Contracted reference value (fixed_baseline).")
-    covariates: list[Slug] = []
+    covariates: list[Slug] = Field(default=[], description="Propensity model (matched_comparison) or regression "
+                                   "adjustment (randomised).")
+    squares: list[Slug] = Field(default=[], description="Covariates whose square enters the propensity model.")
+    interactions: list[Annotated[list[Slug], Field(min_length=2, max_length=2)]] = Field(
+        default=[], description="Pairs of covariates whose product enters the propensity model.")
     exact: list[Slug] = Field(default=[], description="Categorical covariates matched exactly.")
     caliper: Annotated[Decimal, Field(gt=0, le=5)] = Decimal("0.2")
     neighbours: int = Field(default=1, ge=1, le=10)
     replacement: bool = True
     comparison_cohort: Slug | None = Field(default=None, description="Earlier cohort (historical_cohort).")
-    pre_window: Window | None = Field(default=None, description="The 'before' window (pre_post), months after enrolment.")
+    pre_window: Window | None = Field(default=None, description="The 'before' window, months after enrolment "
+                                      "(pre_post, difference_in_differences).")
+    period: Literal["month", "quarter", "year"] = Field(default="quarter", description="Period length "
+                                                         "(difference_in_differences), counted from each unit's start.")
+    subgroups: list[Subgroup] = []
     min_n: int = Field(default=60, ge=1, description="Fewer participants than this gives a warning.")
     alpha: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.05")
+    planning_mean: Number | None = Field(default=None, description="Expected mean without the intervention, "
+                                         "for power calculations (default: the baseline).")
+    planning_sd: Annotated[Decimal, Field(gt=0)] | None = Field(default=None, description="Expected standard "
+                                                                "deviation of the outcome, for power calculations.")
 
 
 class Metric(Strict):

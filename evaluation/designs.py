@@ -8,16 +8,20 @@ matching estimator in ``evaluation.matching``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from scipy import stats
+import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from contracts.model import Metric
+from evaluation.covariates import design_matrix
 from evaluation.matching import MatchingError, match
 from evaluation.result import EffectResult
 
 MONITORING_ONLY = "monitoring only: this design has no counterfactual, so the figure is not an effect"
+NO_VARIANCE = "fewer than two outcomes or no variance in them: no confidence interval and no test"
 
 
 def _base(metric: Metric, cohort: str, treated: pd.Series) -> EffectResult:
@@ -68,6 +72,8 @@ def fixed_baseline(metric: Metric, cohort: str, values: pd.Series) -> EffectResu
         result.ci_low, result.ci_high = float(low) - baseline, float(high) - baseline
         result.p_value = float(d.ttest_mean(baseline)[1])
         result.diagnostics["test"] = "one-sample t-test"
+    else:
+        result.warnings.append(NO_VARIANCE)
     return result.finish()
 
 
@@ -77,7 +83,9 @@ def two_groups(metric: Metric, cohort: str, treated: pd.Series, comparison: pd.S
     result = _base(metric, cohort, treated)
     result.n_comparison = len(comparison)
     if len(treated) == 0 or len(comparison) == 0:
-        result.warnings.append("no counterfactual: one of the groups has no outcomes")
+        who = "the comparison group" if len(treated) else "the treated group"
+        result.warnings.append(f"no counterfactual: {who} has no outcomes, so there is no effect to estimate")
+        result.is_effect = False
         return result
     result.treated_mean, result.counterfactual_mean = float(treated.mean()), float(comparison.mean())
     result.estimate = result.treated_mean - result.counterfactual_mean
@@ -87,6 +95,47 @@ def two_groups(metric: Metric, cohort: str, treated: pd.Series, comparison: pd.S
         result.ci_low, result.ci_high = float(low), float(high)
         result.p_value = float(compare.ttest_ind(usevar="unequal")[1])
         result.diagnostics["test"] = "Welch two-sample t-test"
+    else:
+        result.warnings.append(NO_VARIANCE)
+    return result.finish()
+
+
+def randomised(metric: Metric, cohort: str, treated: pd.DataFrame, control: pd.DataFrame) -> EffectResult:
+    """Treatment arm against control arm: the difference in means, and adjusted for the stated covariates.
+
+    With covariates, the estimate is the treatment coefficient of an OLS regression of the outcome on
+    treatment and the covariates, with HC2 standard errors (as Lin, 2013, recommends for experiments);
+    the unadjusted difference stays in the diagnostics.  Randomisation makes both unbiased; adjustment
+    buys precision.
+    """
+    result = two_groups(metric, cohort, treated["value"], control["value"])
+    covariates = list(metric.evaluation.covariates)
+    if not covariates or result.estimate is None:
+        return result
+    both = pd.concat([treated.assign(_treated=1.0), control.assign(_treated=0.0)], ignore_index=True)
+    both = both[both["value"].notna()]
+    usable = both[covariates].notna().all(axis=1)
+    if (~usable).any():
+        result.warnings.append(f"{int((~usable).sum())} participants lack a covariate and are left out of the adjustment")
+    both = both[usable]
+    x = design_matrix(both, covariates)
+    design = sm.add_constant(pd.concat([both["_treated"], x], axis=1), has_constant="add")
+    if len(both) <= design.shape[1] + 1:
+        result.warnings.append("too few participants for regression adjustment; the unadjusted difference is shown")
+        return result
+    fit = sm.OLS(both["value"].astype(float), design).fit(cov_type="HC2")
+    estimate, se = float(fit.params["_treated"]), float(fit.bse["_treated"])
+    if not np.isfinite(se) or se <= 0:
+        result.warnings.append("regression adjustment failed (no variance left); the unadjusted difference is shown")
+        return result
+    low, high = fit.conf_int(alpha=_alpha(metric)).loc["_treated"]
+    result.diagnostics.update(unadjusted={"estimate": result.estimate, "ci": [result.ci_low, result.ci_high],
+                                          "p_value": result.p_value},
+                              adjustment={"covariates": list(x.columns), "standard_error": "HC2", "n": int(len(both))})
+    result.estimate, result.ci_low, result.ci_high = estimate, float(low), float(high)
+    result.p_value = float(fit.pvalues["_treated"])
+    result.counterfactual_mean = result.treated_mean - estimate if result.treated_mean is not None else None
+    result.diagnostics["test"] = "OLS regression adjustment, HC2 standard errors"
     return result.finish()
 
 
@@ -96,6 +145,8 @@ def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> 
     result = _base(metric, cohort, both["after"])
     result.n_comparison = len(both)
     if both.empty:
+        result.warnings.append("no counterfactual: no participant has outcomes both before and after")
+        result.is_effect = False
         return result
     result.treated_mean, result.counterfactual_mean = float(both["after"].mean()), float(both["before"].mean())
     diff = both["after"] - both["before"]
@@ -106,6 +157,8 @@ def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> 
         result.ci_low, result.ci_high = float(low), float(high)
         result.p_value = float(d.ttest_mean(0.0)[1])
         result.diagnostics["test"] = "paired t-test"
+    else:
+        result.warnings.append(NO_VARIANCE)
     result.warnings.append("pre-post: the change also contains whatever else changed over the period")
     return result.finish()
 
@@ -116,9 +169,10 @@ def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFra
     result = _base(metric, cohort, treated["value"])
     try:
         m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
-                  replacement=ev.replacement)
+                  replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions])
     except MatchingError as exc:
         result.warnings.append(f"no counterfactual: {exc}")
+        result.is_effect = False
         return result
     z = stats.norm.ppf(1 - _alpha(metric) / 2)
     result.n_treated, result.n_comparison = m.n_treated, m.n_controls

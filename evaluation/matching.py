@@ -15,10 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from statsmodels.tools.sm_exceptions import PerfectSeparationError
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
+
+from evaluation.covariates import design_matrix
 
 
 class MatchingError(Exception):
@@ -38,20 +42,6 @@ class MatchResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def design_matrix(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
-    """Numeric covariates as they are, categorical ones as 0/1 columns (first level dropped)."""
-    parts = []
-    for name in covariates:
-        column = frame[name]
-        numeric = pd.to_numeric(column, errors="coerce")
-        if numeric.notna().sum() == column.notna().sum() and column.notna().any():
-            parts.append(numeric.rename(name).astype(float))
-        else:
-            dummies = pd.get_dummies(column.astype("string"), prefix=name, dtype=float)
-            parts.append(dummies.iloc[:, 1:] if dummies.shape[1] > 1 else dummies.iloc[:, :0])
-    return pd.concat(parts, axis=1)
-
-
 def _smd(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray | None = None) -> tuple[float, float]:
     """Standardised mean difference (pooled SD before matching) and variance ratio."""
     w_c = np.ones(len(x_c)) if w_c is None else w_c
@@ -62,14 +52,27 @@ def _smd(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray | None = None) -> tup
 
 
 def propensity_logit(x: pd.DataFrame, treated: np.ndarray) -> np.ndarray:
-    """The linear predictor (logit of the propensity score) of a statsmodels Logit fit."""
-    varying = x.loc[:, x.std(ddof=0) > 0]
-    design = sm.add_constant(varying, has_constant="add")
-    try:
-        fit = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=200)
-    except (np.linalg.LinAlgError, PerfectSeparationError) as exc:
-        raise MatchingError(f"the propensity model cannot be fitted: {exc}") from None
-    return np.asarray(design @ fit.params)
+    """The linear predictor (logit of the propensity score) of a statsmodels Logit fit.
+
+    Covariates are standardised first (the scores are the same; the fit is better conditioned), and a
+    model that separates treated from pool perfectly is refused: it leaves nobody to compare with.
+    """
+    scaled = (x - x.mean()) / x.std(ddof=0)
+    design = sm.add_constant(scaled, has_constant="add")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            fit = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=200, method="newton")
+        except (PerfectSeparationError, PerfectSeparationWarning):
+            raise MatchingError("the covariates separate treated participants from the pool perfectly; "
+                                "there is no one comparable to match with") from None
+        except np.linalg.LinAlgError:
+            raise MatchingError("the propensity model cannot be fitted: its covariates are collinear") from None
+    score = np.asarray(design @ fit.params)
+    if not np.all(np.isfinite(score)):
+        raise MatchingError("the propensity model did not converge to finite scores")
+    return score
 
 
 def _nearest(pool_scores: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +121,8 @@ def _neighbour_variance(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
 
 
 def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exact: list[str], *,
-          caliper_sd: float, k: int, replacement: bool) -> MatchResult:
+          caliper_sd: float, k: int, replacement: bool, squares: list[str] | None = None,
+          interactions: list[list[str]] | None = None) -> MatchResult:
     """ATT of ``treated`` against matched members of ``pool``; both need ``value`` and the covariates."""
     warnings: list[str] = []
     both = pd.concat([treated, pool], ignore_index=True)
@@ -129,7 +133,9 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
     both, is_treated = both[usable].reset_index(drop=True), is_treated[usable]
     if is_treated.sum() == 0 or (~is_treated).sum() == 0:
         raise MatchingError("matching needs treated participants and pool members with every covariate")
-    x = design_matrix(both, covariates)
+    x = design_matrix(both, covariates, squares or [], interactions or [])
+    if x.shape[1] == 0:
+        raise MatchingError("no covariate varies, so the propensity model has nothing to go on")
     score = propensity_logit(x, is_treated)
     caliper = caliper_sd * float(np.std(score, ddof=1))
 

@@ -34,6 +34,7 @@ class EffectResult:
     n_achieved: int | None = None  # participants whose outcome counts as achieved
     n_pending: int = 0  # participants whose outcome window has not closed
     is_effect: bool = True
+    subgroup: str | None = None  # e.g. "age 65–75": a subgroup of the pooled result
     warnings: list[str] = field(default_factory=list)
     diagnostics: dict[str, Any] = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ runs are reproducible and append-only.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,9 +19,10 @@ from sqlalchemy.engine import Engine
 
 from contracts.model import Contract, Metric
 from contracts.registry import StoredContract
-from evaluation import designs
+from evaluation import designs, did
 from evaluation.inputs import Inputs, load_inputs
 from evaluation.outcomes import participant_outcomes
+from evaluation.errors import UnknownRun
 from evaluation.result import POOLED, EffectResult
 from store.db import actor, record_audit
 from store.tables import EvaluationRunRow
@@ -40,17 +42,20 @@ class EvaluationRun:
     code_version: str
     results: list[EffectResult]
     coverage: dict[str, Any]
-    reused: bool = False
+    reused: bool = False  # an earlier run with the same inputs, version, parameters and code
+    reproduced: bool | None = None  # when reused: whether recomputing gave every number again
 
-    def result(self, metric: str, cohort: str = POOLED) -> EffectResult | None:
-        return next((r for r in self.results if r.metric == metric and r.cohort == cohort), None)
+    def result(self, metric: str, cohort: str = POOLED, subgroup: str | None = None) -> EffectResult | None:
+        return next((r for r in self.results if r.metric == metric and r.cohort == cohort and r.subgroup == subgroup),
+                    None)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run": self.id, "contract": self.contract_id, "contract_version": self.contract_version,
             "as_of": self.as_of.isoformat(), "include_unverified": self.include_unverified,
             "inputs_fingerprint": self.inputs_fingerprint, "code_version": self.code_version,
-            "reused": self.reused, "coverage": self.coverage, "results": [r.to_dict() for r in self.results],
+            "reused": self.reused, "reproduced": self.reproduced, "coverage": self.coverage,
+            "results": [r.to_dict() for r in self.results],
         }
 
 
@@ -59,7 +64,7 @@ def has_achievement(metric: Metric) -> bool:
 
 
 def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: date) -> list[EffectResult]:
-    """Per-cohort results followed by the pooled one (anonymous answers: only the pooled one)."""
+    """Per-cohort results, the pooled one, then the pooled one within each stated subgroup."""
     if metric.anonymous:
         return [anonymous_answers(inputs, metric)]
     outcomes = participant_outcomes(inputs, metric, as_of)
@@ -67,14 +72,52 @@ def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: d
     cohorts = [c.id for c in contract.cohorts]
     if design == "historical_cohort":
         cohorts = [c for c in cohorts if c != metric.evaluation.comparison_cohort]
-    results = [_evaluate_group(outcomes, metric, contract, as_of, inputs, [c], c) for c in cohorts]
+    results = [_evaluate_group(outcomes, metric, as_of, inputs, [c], c) for c in cohorts]
     if len(cohorts) > 1:
-        results.append(_evaluate_group(outcomes, metric, contract, as_of, inputs, cohorts, POOLED))
+        results.append(_evaluate_group(outcomes, metric, as_of, inputs, cohorts, POOLED))
     elif results:
         pooled = EffectResult.from_dict(results[0].to_dict())
         pooled.cohort = POOLED
         results.append(pooled)
+    results += _subgroups(outcomes, metric, as_of, inputs, cohorts)
     return results
+
+
+def _subgroups(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs: Inputs,
+               cohorts: list[str]) -> list[EffectResult]:
+    """The pooled effect within each level of each stated subgroup attribute, with a multiple-comparisons note.
+
+    Comparison units are split by the same attribute, so each subgroup is compared like with like.
+    """
+    found: list[EffectResult] = []
+    for group in metric.evaluation.subgroups:
+        if group.attribute not in outcomes.columns:
+            continue
+        for label, members in _levels(outcomes[group.attribute], group):
+            result = _evaluate_group(outcomes[members], metric, as_of, inputs, cohorts, POOLED)
+            result.subgroup = f"{group.attribute} {label}"
+            found.append(result)
+    tested = [r for r in found if r.p_value is not None]
+    for r in found:
+        r.diagnostics["comparisons"] = len(tested)
+        if r.p_value is not None:
+            r.diagnostics["p_value_bonferroni"] = min(1.0, r.p_value * len(tested))
+        r.warnings.append(f"subgroup result, one of {len(found)}: exploratory; with {len(tested)} tests, "
+                          "about one in twenty is 'significant' by chance at 5 % (Bonferroni-adjusted p in diagnostics)")
+    return found
+
+
+def _levels(values: pd.Series, group: Any) -> list[tuple[str, pd.Series]]:
+    if group.bands:
+        edges = [float(b) for b in group.bands]
+        numbers = pd.to_numeric(values, errors="coerce")
+        return [(f"{_edge(low)}–{_edge(high - 1) if float(high).is_integer() else _edge(high)}",
+                 (numbers >= low) & (numbers < high)) for low, high in zip(edges[:-1], edges[1:])]
+    return [(str(level), values == level) for level in sorted(values.dropna().unique(), key=str)]
+
+
+def _edge(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def anonymous_answers(inputs: Inputs, metric: Metric) -> EffectResult:
@@ -87,7 +130,7 @@ def anonymous_answers(inputs: Inputs, metric: Metric) -> EffectResult:
     return result
 
 
-def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, contract: Contract, as_of: date, inputs: Inputs,
+def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs: Inputs,
                     cohorts: list[str], label: str) -> EffectResult:
     ev = metric.evaluation
     in_group = outcomes["cohort"].isin(cohorts)
@@ -100,7 +143,7 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, contract: Contract, 
         result = designs.fixed_baseline(metric, label, treated["value"])
     elif design == "randomised":
         control = outcomes[in_group & (outcomes["arm"] == "control") & outcomes["closed"]]
-        result = designs.two_groups(metric, label, treated["value"], control["value"])
+        result = designs.randomised(metric, label, treated, control)
     elif design == "historical_cohort":
         earlier = outcomes[(outcomes["cohort"] == ev.comparison_cohort) & outcomes["closed"]]
         result = designs.two_groups(metric, label, treated["value"], earlier["value"])
@@ -109,15 +152,13 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, contract: Contract, 
         after = treated.set_index("participant_id")["value"]
         result = designs.paired(metric, label, before.reindex(after.index), after)
     elif design == "matched_comparison":
-        pool = outcomes[(outcomes["arm"] == "comparison") & outcomes["closed"] & outcomes["value"].notna()]
-        exact = list(ev.exact)
-        if pool["cohort"].notna().any():
-            # A comparison drawn from the same period: pool members of the same cohort only.
-            pool = pool[pool["cohort"].isin(cohorts)]
-            exact = exact + ["cohort"]
-        result = designs.matched(metric, label, treated[treated["value"].notna()], pool, exact)
-    else:  # pragma: no cover - the contract checks refuse designs this version cannot run
-        raise ValueError(f"design {design!r} is not supported")
+        pool, exact = _comparison_pool(outcomes, cohorts, list(ev.exact))
+        result = designs.matched(metric, label, treated[treated["value"].notna()], pool[pool["closed"] & pool["value"].notna()],
+                                 exact)
+    else:  # difference_in_differences
+        pool, _ = _comparison_pool(outcomes, cohorts, [])
+        units = pd.concat([treated_all, pool])[["participant_id", "arm", "start"]]
+        result = did.estimate(did.panel(inputs, metric, as_of, units), metric, label)
 
     if has_achievement(metric):
         result.n_achieved = int(treated["achieved"].dropna().astype(bool).sum())
@@ -135,6 +176,14 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, contract: Contract, 
     if missing and metric.missing == "exclude":
         result.warnings.append(f"{missing} participants have no measurement in the window and are excluded")
     return result
+
+
+def _comparison_pool(outcomes: pd.DataFrame, cohorts: list[str], exact: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Comparison units from the same period: pool members of the same cohorts when the pool has cohorts."""
+    pool = outcomes[outcomes["arm"] == "comparison"]
+    if pool["cohort"].notna().any():
+        return pool[pool["cohort"].isin(cohorts)], exact + ["cohort"]
+    return pool, exact
 
 
 def coverage(inputs: Inputs, contract: Contract) -> dict[str, Any]:
@@ -167,15 +216,12 @@ def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unv
                 EvaluationRunRow.code_version == code,
             ).order_by(EvaluationRunRow.id)
         ).all()
+    payload = compute(inputs, contract, as_of, include_unverified)
     for row in earlier:
         if row.parameters == parameters:
-            return _from_row(row, reused=True)
-
-    results = [r for metric in contract.metrics for r in evaluate_metric(inputs, metric, contract, as_of)]
-    if include_unverified:
-        for r in results:
-            r.warnings.insert(0, UNVERIFIED)
-    payload = {"results": [r.to_dict() for r in results], "coverage": coverage(inputs, contract)}
+            # Same inputs, version, parameters and code: the stored run, checked number by number.
+            stored_run = _from_row(row, reused=True)
+            return dataclasses.replace(stored_run, reproduced=row.results == payload)
     with engine.begin() as conn:
         run_id = conn.execute(
             sa.insert(EvaluationRunRow).returning(EvaluationRunRow.id),
@@ -189,6 +235,15 @@ def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unv
                          [EffectResult.from_dict(r) for r in payload["results"]], payload["coverage"])
 
 
+def compute(inputs: Inputs, contract: Contract, as_of: date, include_unverified: bool) -> dict[str, Any]:
+    """Every result and the data coverage, as the JSON-ready payload a run stores."""
+    results = [r for metric in contract.metrics for r in evaluate_metric(inputs, metric, contract, as_of)]
+    if include_unverified:
+        for r in results:
+            r.warnings.insert(0, UNVERIFIED)
+    return {"results": [r.to_dict() for r in results], "coverage": coverage(inputs, contract)}
+
+
 def _from_row(row: Any, reused: bool = False) -> EvaluationRun:
     return EvaluationRun(
         id=row.id, contract_id=row.contract_id, contract_version=row.contract_version, as_of=row.as_of,
@@ -196,6 +251,14 @@ def _from_row(row: Any, reused: bool = False) -> EvaluationRun:
         code_version=row.code_version, results=[EffectResult.from_dict(r) for r in row.results["results"]],
         coverage=row.results["coverage"], reused=reused,
     )
+
+
+def get_run_by_id(engine: Engine, run_id: int) -> EvaluationRun:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(EvaluationRunRow).where(EvaluationRunRow.id == run_id)).first()
+    if row is None:
+        raise UnknownRun(f"no evaluation run {run_id}")
+    return _from_row(row)
 
 
 def get_run(engine: Engine, contract_id: str, run_id: int | None = None) -> EvaluationRun | None:

@@ -1,0 +1,165 @@
+"""Design-time power: the smallest effect a cohort can show, and the cohort needed to show an effect.
+
+Computed with statsmodels' power classes: for a proportion, Cohen's h on the
+arcsine scale (normal approximation); for a mean, Cohen's d with the t
+distribution.  ``one_sample`` compares a cohort with a contracted value
+(fixed_baseline); ``two_sample`` with a comparison group of ``ratio`` times
+its size (randomised, matched, historical).  A contract whose payment
+threshold is smaller than what its cohorts can detect will pay or not pay on
+noise: Norrköping had to extend its follow-up from 24 to 36 months; this is
+how a contract sees that coming.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
+
+Kind = Literal["proportion", "mean"]
+Layout = Literal["one_sample", "two_sample"]
+
+
+class PowerError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    kind: str
+    layout: str
+    n: int | None
+    baseline: float
+    sd: float | None
+    alpha: float
+    power: float
+    effect: float | None  # absolute, in the outcome's unit
+    ratio: float
+
+    @property
+    def relative(self) -> float | None:
+        return None if self.effect is None or not self.baseline else self.effect / self.baseline
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "layout": self.layout, "n": self.n, "baseline": self.baseline, "sd": self.sd,
+                "alpha": self.alpha, "power": self.power, "effect": self.effect, "relative_effect": self.relative,
+                "ratio": self.ratio}
+
+
+def _check(kind: Kind, baseline: float, sd: float | None, alpha: float, power: float) -> None:
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise PowerError("alpha and power must be between 0 and 1")
+    if kind == "proportion" and not 0 < baseline < 1:
+        raise PowerError(f"a baseline proportion must be between 0 and 1, got {baseline}")
+    if kind == "mean" and (sd is None or sd <= 0):
+        raise PowerError("a mean needs the outcome's standard deviation (--sd), greater than 0")
+
+
+def _h_to_proportion(baseline: float, h: float, direction: int) -> float:
+    """The proportion that lies Cohen's h away from ``baseline`` (up or down)."""
+    phi = 2 * math.asin(math.sqrt(baseline)) + direction * h
+    phi = min(max(phi, 0.0), math.pi)
+    return math.sin(phi / 2) ** 2
+
+
+def _solver(layout: Layout, kind: Kind):  # -> statsmodels power object
+    if kind == "proportion":
+        return NormalIndPower()
+    return TTestPower() if layout == "one_sample" else TTestIndPower()
+
+
+def _size(layout: Layout, kind: Kind, effect_size: float, alpha: float, power: float, ratio: float) -> float:
+    solver = _solver(layout, kind)
+    if layout == "one_sample":
+        if kind == "proportion":  # one proportion against a known value: like a two-sample test with an infinite arm
+            return solver.solve_power(effect_size=effect_size, alpha=alpha, power=power, ratio=0.0)
+        return solver.solve_power(effect_size=effect_size, alpha=alpha, power=power)
+    return solver.solve_power(effect_size=effect_size, alpha=alpha, power=power, ratio=ratio)
+
+
+def minimum_detectable_effect(kind: Kind, layout: Layout, n: int, baseline: float, sd: float | None = None,
+                              alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0,
+                              direction: int = -1) -> PowerResult:
+    """The smallest absolute effect that ``n`` participants detect with ``power`` at ``alpha`` (two-sided)."""
+    _check(kind, baseline, sd, alpha, power)
+    if n < 2:
+        raise PowerError("n must be at least 2")
+    solver = _solver(layout, kind)
+    if layout == "one_sample":
+        size = (solver.solve_power(nobs1=n, alpha=alpha, power=power, ratio=0.0) if kind == "proportion"
+                else solver.solve_power(nobs=n, alpha=alpha, power=power))
+    else:
+        size = solver.solve_power(nobs1=n, alpha=alpha, power=power, ratio=ratio)
+    if kind == "proportion":
+        effect = abs(_h_to_proportion(baseline, float(size), direction) - baseline)
+    else:
+        effect = float(size) * float(sd)  # type: ignore[arg-type]
+    return PowerResult(kind, layout, n, baseline, sd, alpha, power, effect, ratio)
+
+
+def required_n(kind: Kind, layout: Layout, effect: float, baseline: float, sd: float | None = None,
+               alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0) -> PowerResult:
+    """Participants (per group) needed to detect an absolute ``effect``."""
+    _check(kind, baseline, sd, alpha, power)
+    if effect == 0:
+        raise PowerError("the effect must not be zero")
+    if kind == "proportion":
+        target = baseline + effect
+        if not 0 < target < 1:
+            raise PowerError(f"baseline {baseline} plus effect {effect} is not a proportion")
+        size = abs(2 * math.asin(math.sqrt(target)) - 2 * math.asin(math.sqrt(baseline)))
+    else:
+        size = abs(effect) / float(sd)  # type: ignore[arg-type]
+    n = _size(layout, kind, size, alpha, power, ratio)
+    return PowerResult(kind, layout, int(math.ceil(n)), baseline, sd, alpha, power, effect, ratio)
+
+
+def contract_power_warnings(contract) -> list[tuple[tuple, str]]:  # contract: contracts.model.Contract
+    """(location, message) for each payment threshold or target smaller than the planned cohorts can detect."""
+    from contracts.model import ComparisonThreshold
+
+    findings: list[tuple[tuple, str]] = []
+    sizes = [c.target_size for c in contract.cohorts]
+    for i, mech in enumerate(contract.payments.mechanisms):
+        metric = next((m for m in contract.metrics if m.id == mech.metric), None)
+        if metric is None or metric.evaluation.design in ("monitoring",):
+            continue
+        loc = ("payments", "mechanisms", i)
+        ev = metric.evaluation
+        kind: Kind = "proportion" if metric.kind == "binary" else "mean"  # a rate per person varies less than p(1-p)
+        mean = ev.planning_mean if ev.planning_mean is not None else ev.baseline
+        sd = float(ev.planning_sd) if ev.planning_sd is not None else None
+        if not isinstance(mech, ComparisonThreshold) and metric.target is None:
+            continue
+        if mean is None or (kind == "mean" and sd is None) or not all(sizes):
+            findings.append((loc, "cannot check the threshold against the cohorts' power: set the cohorts' target_size "
+                                  f"and evaluation.planning_mean{' and planning_sd' if kind == 'mean' else ''} "
+                                  f"of metric {metric.id!r}"))
+            continue
+        layout: Layout = "one_sample" if ev.design == "fixed_baseline" else "two_sample"
+        ratio = float(ev.neighbours) if ev.design == "matched_comparison" else 1.0
+        alpha = float(ev.alpha)
+        checks: list[tuple[tuple, str, float, int]] = []
+        if isinstance(mech, ComparisonThreshold):
+            checks.append((loc + ("cohort_threshold",), "the cohort threshold", float(mech.cohort_threshold) * float(mean),
+                           min(sizes)))  # type: ignore[type-var]
+            if mech.overall_threshold is not None:
+                checks.append((loc + ("overall_threshold",), "the threshold across all cohorts",
+                               float(mech.overall_threshold) * float(mean), sum(sizes)))  # type: ignore[arg-type]
+        else:
+            checks.append((loc + ("metric",), f"the target of {metric.id!r}", abs(float(metric.target) - float(mean)),
+                           min(sizes)))  # type: ignore[type-var]
+        for where, what, effect, n in checks:
+            try:
+                mde = minimum_detectable_effect(kind, layout, int(n), float(mean), sd, alpha, 0.8, ratio).effect
+            except PowerError as exc:
+                findings.append((where, f"cannot check the power of {what}: {exc}"))
+                continue
+            if mde is not None and effect < mde:
+                findings.append((where, (
+                    f"{what} ({effect:.3g} on a planned mean of {float(mean):.3g}) is below the minimum detectable "
+                    f"effect for {n:,} participants ({mde:.3g}, at 80 % power and alpha {alpha:g}): a real "
+                    "improvement of that size will often not show; plan larger cohorts or a longer follow-up")))
+    return findings
