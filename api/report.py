@@ -48,7 +48,12 @@ DESIGN_TEXT = {
     "pre_post": "Pre-post: the same participants after against before (paired t-test). The change also contains "
                 "whatever else changed over the period.",
     "historical_cohort": "Historical cohort: the cohort against an earlier cohort (Welch's two-sample t-test).",
-    "randomised": "Randomised: treatment arm against control arm (Welch's two-sample t-test).",
+    "randomised": "Randomised: treatment arm against control arm (Welch's two-sample t-test); with covariates, the "
+                  "treatment coefficient of an OLS regression on them, with HC2 standard errors (Lin, 2013).",
+    "difference_in_differences": "Difference-in-differences: treated and comparison units over periods counted from "
+                                 "each unit's start; two-way fixed effects (unit and period) by OLS on within-unit "
+                                 "deviations, standard errors clustered by unit; an event study tests that treated and "
+                                 "comparison units moved in parallel before the start.",
     "matched_comparison": "Matched comparison: a propensity score (logistic regression) on the contract's covariates; "
                           "each participant matched to the nearest pool members on the logit of the score within a caliper, "
                           "exactly on the stated categorical covariates and on the cohort (period); treated participants "
@@ -77,13 +82,15 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None) ->
             q = INSTRUMENTS[metric.instrument].question(metric.question or "")
             question = q.en if q else None
         metrics.append({"metric": metric, "question": question, "results": results,
-                        "pooled": next((r for r in results if r.cohort == POOLED), None)})
+                        "pooled": next((r for r in results if r.cohort == POOLED and r.subgroup is None), None)})
 
     designs_used = sorted({m.evaluation.design for m in contract.metrics})
     return {
         "contract": contract, "stored": stored, "version": version, "run": run, "metrics": metrics,
         "coverage": run.coverage, "designs": [(d, DESIGN_TEXT.get(d, d)) for d in designs_used],
-        "matched": [r for r in run.results if r.design == "matched_comparison" and r.diagnostics.get("balance")],
+        "matched": [r for r in run.results if r.design == "matched_comparison" and r.diagnostics.get("balance")
+                    and r.subgroup is None],
+        "did_results": [r for r in run.results if r.design == "difference_in_differences" and r.subgroup is None],
         "owed": owed_to_date(contract, run), "period": payable_period(contract, run.as_of),
         "ledger": ledger.to_dict(orient="records"), "total": total, "chain": chain,
         "investor": investor_result(contract, ledger),

@@ -217,3 +217,43 @@ def test_log_file_records_batches_without_references(loaded, tmp_path: Path, mon
             handler.close()
     assert "participants file people.csv accepted, 30 rows" in text
     assert "P000" not in text
+
+
+def test_design_power(sib) -> None:
+    mde = json.loads(sib("design", "power", "--kind", "mean", "--baseline", "0.75", "--sd", "1", "--n", "1000",
+                         "--json").out)
+    assert mde["effect"] == pytest.approx(0.1254, abs=1e-4) and mde["layout"] == "two_sample"
+    needed = sib("design", "power", "--kind", "proportion", "--baseline", "0.3", "--effect", "0.05")
+    assert needed.code == 0 and "you need 1,376 participants per group" in needed.out
+    assert sib("design", "power", "--kind", "mean", "--baseline", "1", "--n", "10").err == (
+        "error: a mean needs the outcome's standard deviation (--sd), greater than 0\n")
+    assert sib("design", "power", "--kind", "mean", "--baseline", "1", "--sd", "1").err == (
+        "error: give either --n (for the minimum detectable effect) or --effect (for the n needed)\n")
+
+
+def test_validate_warns_when_a_threshold_is_below_what_cohorts_can_detect(sib) -> None:
+    from examples.synthetic import CONTRACT_FILES
+
+    path = CONTRACT_FILES["peterborough-reconviction"]
+    result = sib("contract", "validate", path)
+    assert result.code == 0 and result.out.strip().endswith("; 1 warning")
+    assert result.err.startswith(f"warning: {path}:69: payments.mechanisms[0].cohort_threshold: the cohort threshold "
+                                 "(0.075 on a planned mean of 0.75) is below the minimum detectable effect for 1,000 "
+                                 "participants (0.0971, at 80 % power and alpha 0.05)")
+
+
+def test_evaluate_again_says_it_reproduced_and_diff_explains(loaded, tmp_path: Path) -> None:
+    for kind, name in (("participants", "people.csv"), ("measurements", "m.csv")):
+        batch = json.loads(loaded("ingest", "test-contract", tmp_path / name, "--kind", kind, "--json").out)["batch"]
+        loaded("verify", str(batch))
+    first = json.loads(loaded("evaluate", "test-contract", "--as-of", "2022-06-30", "--json").out)
+    again = loaded("evaluate", "test-contract", "--as-of", "2022-06-30")
+    assert f"Evaluation run {first['run']} " in again.out
+    assert "(reproduced exactly: same inputs, version and code, every number equal)" in again.out
+    later = json.loads(loaded("evaluate", "test-contract", "--as-of", "2021-05-31", "--json").out)
+    diff = loaded("evaluate", "diff", str(first["run"]), str(later["run"]))
+    assert diff.code == 0 and "as-of date 2022-06-30 → 2021-05-31" in diff.out
+    assert "contract version 2 → 1" in diff.out
+    assert loaded("evaluate", "diff", str(first["run"])).err == (
+        "error: sib evaluate diff needs two run ids: sib evaluate diff RUN_A RUN_B\n")
+    assert loaded("evaluate", "diff", "1", "999").err == "error: no evaluation run 999\n"

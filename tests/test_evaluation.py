@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from scipy import stats
 
 from contracts import load_contract_text
@@ -217,3 +218,71 @@ def test_too_few_participants_and_open_windows_are_warned(engine, key, tmp_path:
     assert r.n_treated == 1 and r.n_pending == 1
     assert "outcome window not yet closed for 1 participants; they are not included" in r.warnings
     assert "only 1 participants with outcomes; the contract's minimum for analysis is 5" in r.warnings
+
+
+DID_CONTRACT = MINIMAL.replace("""    evaluation:
+      design: fixed_baseline
+      baseline: 0.85
+      min_n: 5""", """    evaluation:
+      design: difference_in_differences
+      pre_window: {start_months: -12, end_months: 0}
+      period: quarter
+      min_n: 5""")
+
+
+def test_difference_in_differences_from_stored_measurements(engine, key, tmp_path: Path) -> None:
+    """Quarterly attendance a year before and after each start; the treated gain 0.05 after theirs."""
+    stored = stored_minimal(engine, DID_CONTRACT)
+    contract = stored.latest.terms
+    rng = np.random.default_rng(5)
+    people = ["participant_id,start,school_year,sex"]
+    pool = ["participant_id,start,school_year,sex"]
+    rows = ["participant_id,metric,date,value"]
+    for i in range(120):
+        start = pd.Timestamp("2020-03-01") + pd.Timedelta(days=int(i))
+        (people if i < 60 else pool).append(f"U{i:03d},{start.date()},5,male")
+        level = rng.normal(0.8, 0.05)
+        for q in range(-4, 4):
+            day = (start + pd.DateOffset(months=3 * q) + pd.Timedelta(days=10)).date()
+            gain = 0.05 if i < 60 and q >= 0 else 0.0
+            rows.append(f"U{i:03d},attendance,{day},{min(1.0, level + 0.01 * q + gain + rng.normal(0, 0.02)):.4f}")
+    for kind, name, text in (("participants", "p.csv", people), ("comparison", "c.csv", pool), ("measurements", "m.csv", rows)):
+        batch = ingest_file(engine, contract, write(tmp_path, name, "\n".join(text) + "\n"), kind, key).batch_id
+        verify_batch(engine, batch)
+    run = evaluate(engine, stored, date(2022, 6, 1))
+    r = run.result("attendance", "c1")
+    assert (r.design, r.n_treated, r.n_comparison) == ("difference_in_differences", 60, 60)
+    assert r.estimate == pytest.approx(0.05, abs=0.01) and r.ci_low < 0.05 < r.ci_high
+    assert r.diagnostics["periods"] == list(range(-4, 4))
+    assert r.diagnostics["pre_trends"]["tested"] and r.diagnostics["pre_trends"]["p_value"] > 0.01
+
+
+def test_rerun_reproduces_every_number_and_diff_explains_a_change(engine, key, tmp_path: Path) -> None:
+    from evaluation.diff import diff_runs
+    from store.tables import EvaluationRunRow
+
+    stored = stored_minimal(engine)
+    contract = stored.latest.terms
+    for kind, name, text in (("participants", "p.csv", PEOPLE), ("measurements", "m.csv", _measurements(1))):
+        verify_batch(engine, ingest_file(engine, contract, write(tmp_path, name, text), kind, key).batch_id)
+    first = evaluate(engine, stored, date(2022, 6, 1))
+    again = evaluate(engine, stored, date(2022, 6, 1))
+    assert (again.id, again.reused, again.reproduced) == (first.id, True, True)
+
+    extra = "participant_id,metric,date,value\n" + "".join(
+        f"P{i:03d},exclusion,2020-{1 + i % 12:02d}-25,{i % 2}\n" for i in range(10))
+    verify_batch(engine, ingest_file(engine, contract, write(tmp_path, "x.csv", extra), "measurements", key).batch_id)
+    second = evaluate(engine, stored, date(2022, 6, 1))
+    change = diff_runs(first, second)
+    assert change["explanation"][0].startswith("inputs changed (fingerprint")
+    assert "measurements 40 → 50 (+10)" in change["explanation"]
+    assert "  of which exclusion 0 → 10 (+10)" in change["explanation"]
+    assert {e["metric"] for e in change["results"]} == {"exclusion"}
+    assert diff_runs(first, first)["explanation"] == [
+        "nothing: same inputs, contract version, parameters and code, and every number equal"]
+
+    with engine.begin() as conn:  # a stored run altered behind the engine's back is caught on re-running
+        row = conn.execute(sa.select(EvaluationRunRow.results).where(EvaluationRunRow.id == second.id)).scalar_one()
+        row["results"][0]["estimate"] = 0.5
+        conn.execute(sa.update(EvaluationRunRow).where(EvaluationRunRow.id == second.id).values(results=row))
+    assert evaluate(engine, stored, date(2022, 6, 1)).reproduced is False
