@@ -139,13 +139,15 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
     score = propensity_logit(x, is_treated)
     caliper = caliper_sd * float(np.std(score, ddof=1))
 
-    strata = both[exact].astype(str).agg("|".join, axis=1) if exact else pd.Series("", index=both.index)
+    # Strata of the exact-match covariates, numbered (one vectorised group-by, not a join per row).
+    strata = both.groupby(exact, dropna=False, sort=True).ngroup().to_numpy() if exact else np.zeros(len(both), int)
+    order = np.argsort(strata, kind="stable")
+    bounds = np.flatnonzero(np.diff(strata[order])) + 1
     matches: dict[int, list[int]] = {}
     off_support = 0
-    for stratum in sorted(strata.unique()):
-        in_stratum = (strata == stratum).to_numpy()
-        t_idx = np.flatnonzero(in_stratum & is_treated)
-        c_idx = np.flatnonzero(in_stratum & ~is_treated)
+    for members in np.split(order, bounds):
+        members = np.sort(members)
+        t_idx, c_idx = members[is_treated[members]], members[~is_treated[members]]
         if len(t_idx) == 0:
             continue
         if len(c_idx) == 0:

@@ -1,0 +1,232 @@
+"""Matched comparison at scale, end to end from the store, and beside PSM libraries from PyPI.
+
+    .venv/bin/pip install psmpy scikit-learn seaborn        # the peers, not project dependencies
+    .venv/bin/python benchmarks/bench_matching.py [--treated 10000 --pool 1000000] [--peer-treated 2000 --peer-pool 50000]
+
+1. Scale: a contract with a matched design on 8 covariates; 10,000 treated
+   and a pool of 1,000,000 ingested through the normal path into SQLite; then,
+   in a fresh process, ``evaluate`` end to end (read from the store,
+   per-participant outcomes, propensity model, matching, Abadie-Imbens
+   standard error, balance table, run stored).  Wall time and peak memory.
+2. Peers, on the same generated data: psmpy (scikit-learn logistic regression
+   and k-d tree matching on the logit, with replacement, the same caliper) at
+   full size, and causalinference (nearest-neighbour matching on the same
+   propensity logit; it compares every treated unit with every pool member,
+   so it runs at a smaller size, where ours is run again on the same rows).
+   Time ratios (peer / ours) and the difference in the estimated effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONTRACT = """
+id: bench-matching
+name: Matching benchmark (synthetic)
+currency: SEK
+term: {start: 2020-01-01, end: 2024-12-31}
+parties:
+  - {id: city, name: City, role: payer}
+target_group:
+  description: Synthetic participants
+  attributes:
+    - {name: age, type: integer}
+    - {name: prior, type: integer}
+    - {name: months, type: number}
+    - {name: income, type: number}
+    - {name: children, type: integer}
+    - {name: offence, type: category, values: [a, b, c, d]}
+    - {name: sex, type: category, values: [female, male]}
+    - {name: region, type: category, values: [n, s, e, w, c]}
+cohorts:
+  - {id: c1, name: Cohort 1, enrolment_start: 2020-01-01, enrolment_end: 2021-12-31}
+metrics:
+  - id: events
+    name: Events in a year
+    kind: count
+    direction: lower_is_better
+    window: {start_months: 0, end_months: 12}
+    aggregation: sum
+    missing: zero
+    evaluation:
+      design: matched_comparison
+      covariates: [age, prior, months, income, children, offence, sex, region]
+      caliper: 0.2
+      neighbours: 1
+payments:
+  payers: [{party: city, share: 1}]
+  mechanisms:
+    - {id: m, type: comparison_threshold, metric: events, cohort_threshold: 0.1, price_per_unit: 1}
+"""
+COVARIATES = ["age", "prior", "months", "income", "children", "offence", "sex", "region"]
+
+
+def generate(folder: Path, treated: int, pool: int, seed: int = 7) -> None:
+    """Treated are younger with more priors than the pool; the true effect is -0.1 events."""
+    rng = np.random.default_rng(seed)
+
+    def people(prefix: str, n: int, age: float, prior: float) -> pd.DataFrame:
+        start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+        return pd.DataFrame({
+            "participant_id": [f"{prefix}{i:07d}" for i in range(n)], "start": start.strftime("%Y-%m-%d"),
+            "age": np.clip(rng.normal(age, 8, n).round(), 18, 80).astype(int),
+            "prior": rng.poisson(prior, n), "months": rng.uniform(1, 12, n).round(1),
+            "income": rng.gamma(2, 100, n).round(1), "children": rng.poisson(1, n),
+            "offence": rng.choice(list("abcd"), n), "sex": rng.choice(["female", "male"], n, p=[0.2, 0.8]),
+            "region": rng.choice(list("nsewc"), n),
+        })
+
+    t, c = people("T", treated, 30, 4), people("C", pool, 36, 2)
+    for frame, effect in ((t, -0.1), (c, 0.0)):
+        rate = np.exp(-1.2 + 0.08 * frame["prior"] - 0.01 * (frame["age"] - 30)) + effect
+        frame["events"] = rng.poisson(np.clip(rate, 0.01, None))
+    t.drop(columns="events").to_csv(folder / "treated.csv", index=False)
+    c.drop(columns="events").to_csv(folder / "pool.csv", index=False)
+    both = pd.concat([t, c])
+    both[["participant_id", "events"]].assign(metric="events", date=(pd.to_datetime(both["start"])
+                                              + pd.Timedelta(days=30)).dt.strftime("%Y-%m-%d")).rename(
+        columns={"events": "value"})[["participant_id", "metric", "date", "value"]].to_csv(folder / "events.csv", index=False)
+    pd.concat([t.assign(treated=1), c.assign(treated=0)]).to_csv(folder / "all.csv", index=False)
+
+
+PREPARE = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from contracts import load_contract_text
+from contracts.registry import get_contract, store_contract
+from outcomes.batches import verify_batch
+from outcomes.ingest import ingest_file
+from store.db import init_store, open_store
+folder = Path({folder!r})
+url = f"sqlite:///{{folder / 'bench.db'}}"
+init_store(url)
+engine = open_store(url)
+store_contract(engine, load_contract_text({contract!r}))
+contract = get_contract(engine, "bench-matching").latest.terms
+for kind, name in (("participants", "treated.csv"), ("comparison", "pool.csv"), ("measurements", "events.csv")):
+    verify_batch(engine, ingest_file(engine, contract, folder / name, kind, bytes(range(32))).batch_id)
+"""
+
+EVALUATE = r"""
+import sys, time, resource, json
+from datetime import date
+sys.path.insert(0, {root!r})
+from contracts.registry import get_contract
+from evaluation.run import evaluate
+from store.db import open_store
+engine = open_store("sqlite:///{folder}/bench.db")
+t = time.perf_counter()
+run = evaluate(engine, get_contract(engine, "bench-matching"), date(2024, 6, 1))
+seconds = time.perf_counter() - t
+r = run.result("events")
+print(json.dumps({{"seconds": seconds, "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "estimate": r.estimate, "ci": [r.ci_low, r.ci_high], "n_treated": r.n_treated,
+                  "n_comparison": r.n_comparison, "warnings": r.warnings}}))
+"""
+
+
+def ours_in_memory(data: pd.DataFrame) -> tuple[float, float]:
+    from evaluation.matching import match
+
+    treated = data[data.treated == 1].rename(columns={"events": "value"}).reset_index(drop=True)
+    pool = data[data.treated == 0].rename(columns={"events": "value"}).reset_index(drop=True)
+    start = time.perf_counter()
+    m = match(treated, pool, COVARIATES, [], caliper_sd=0.2, k=1, replacement=True)
+    return time.perf_counter() - start, m.att
+
+
+def psmpy_peer(data: pd.DataFrame) -> tuple[float, float]:
+    from psmpy import PsmPy
+
+    frame = pd.get_dummies(data[["participant_id", "treated", *COVARIATES]], columns=["offence", "sex", "region"],
+                           drop_first=True, dtype=float)
+    start = time.perf_counter()
+    psm = PsmPy(frame, treatment="treated", indx="participant_id", exclude=[])
+    psm.logistic_ps(balance=False)
+    psm.kdtree_matched(matcher="propensity_logit", replacement=True, caliper=0.2)
+    seconds = time.perf_counter() - start
+    matched = psm.df_matched
+    outcome = data.set_index("participant_id")["events"]
+    treated_ids = matched[matched["treated"] == 1]["participant_id"]
+    pairs = psm.matched_ids
+    att = float((outcome.loc[pairs.iloc[:, 0]].to_numpy() - outcome.loc[pairs.iloc[:, 1]].to_numpy()).mean())
+    del treated_ids
+    return seconds, att
+
+
+def causalinference_peer(data: pd.DataFrame) -> tuple[float, float]:
+    from causalinference import CausalModel
+
+    from evaluation.covariates import design_matrix
+    from evaluation.matching import propensity_logit
+
+    x = design_matrix(data, COVARIATES)
+    score = propensity_logit(x, data["treated"].to_numpy().astype(bool))
+    start = time.perf_counter()
+    model = CausalModel(data["events"].to_numpy(dtype=float), data["treated"].to_numpy(dtype=int), score.reshape(-1, 1))
+    model.est_via_matching(matches=1, bias_adj=False)
+    return time.perf_counter() - start, float(model.estimates["matching"]["att"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--treated", type=int, default=10_000)
+    parser.add_argument("--pool", type=int, default=1_000_000)
+    parser.add_argument("--peer-treated", type=int, default=2_000)
+    parser.add_argument("--peer-pool", type=int, default=50_000)
+    args = parser.parse_args()
+    result: dict[str, object] = {"treated": args.treated, "pool": args.pool, "covariates": len(COVARIATES)}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        generate(folder, args.treated, args.pool)
+        fill = dict(root=str(ROOT), folder=str(folder), contract=CONTRACT)
+        subprocess.run([sys.executable, "-c", PREPARE.format(**fill)], check=True)
+        out = subprocess.run([sys.executable, "-c", EVALUATE.format(**fill)], capture_output=True, text=True, check=True)
+        scale = json.loads(out.stdout)
+        result["end_to_end_seconds"] = round(scale["seconds"], 2)
+        result["end_to_end_peak_rss_mib"] = round(scale["rss_kib"] / 1024)
+        result["estimate"] = scale["estimate"]
+        result["ci"] = scale["ci"]
+        result["matched"] = [scale["n_treated"], scale["n_comparison"]]
+        data = pd.read_csv(folder / "all.csv")
+
+        ours_seconds, ours_att = ours_in_memory(data)
+        result["ours_in_memory_seconds"] = round(ours_seconds, 2)
+        small = pd.concat([data[data.treated == 1].head(args.peer_treated), data[data.treated == 0].head(args.peer_pool)])
+        ours_small_seconds, ours_small_att = ours_in_memory(small)
+        result["ours_at_peer_size"] = {"size": [args.peer_treated, args.peer_pool], "seconds": round(ours_small_seconds, 3),
+                                       "estimate": ours_small_att}
+        for name, peer in (("psmpy", psmpy_peer), ("causalinference", causalinference_peer)):
+            entries = []
+            sizes = [(data, args.treated, args.pool, ours_seconds, ours_att)] if name == "psmpy" else []
+            sizes.append((small, args.peer_treated, args.peer_pool, ours_small_seconds, ours_small_att))
+            for frame, n_treated, n_pool, base_seconds, base_att in sizes:
+                try:
+                    peer_seconds, peer_att = peer(frame)
+                except Exception as exc:  # a peer that cannot cope is reported, not fatal
+                    entries.append({"size": [n_treated, n_pool], "failed": f"{type(exc).__name__}: {exc}"[:200]})
+                    continue
+                entries.append({"size": [n_treated, n_pool], "seconds": round(peer_seconds, 2),
+                                "time_ratio_peer_to_ours": round(peer_seconds / base_seconds, 1), "estimate": peer_att,
+                                "estimate_difference_peer_minus_ours": peer_att - base_att})
+            result[name] = entries
+    result["benchmark_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
