@@ -194,7 +194,7 @@ def contract_show(contract_id: str, version: Optional[int] = typer.Option(None, 
     out.print(metrics)
     mechanisms = Table("mechanism", "type", "metric", "cap", title="Payment mechanisms")
     for mech in c.payments.mechanisms:
-        mechanisms.add_row(mech.id, mech.type, mech.metric, fmt.money(mech.cap, c.currency) if mech.cap else "—")
+        mechanisms.add_row(mech.id, mech.type, ", ".join(mech.metrics), fmt.money(mech.cap, c.currency) if mech.cap else "—")
     out.print(mechanisms)
     versions = Table("version", "effective", "reason", title="Versions")
     for v in stored.versions:
@@ -487,7 +487,7 @@ def ledger_verify(contract_id: str, as_json: bool = JSON_OPTION) -> None:
         print_json({"contract": contract_id, "entries": check.entries, "ok": check.ok, "broken_at": check.broken_at,
                     "reason": check.reason})
     if not check.ok:
-        raise UserError(f"the ledger of {contract_id!r} does not verify: entry {check.broken_at}: {check.reason}")
+        raise UserError(f"the ledger of {contract_id!r} does not verify: {check.reason}")
     if not as_json:
         out.print(f"The ledger of {contract_id!r} verifies: {check.entries} entries, chain intact.")
 

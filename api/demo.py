@@ -24,7 +24,7 @@ from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
 from outcomes.pseudonym import init_key, load_key
 from payments.calculate import calculate
-from payments.ledger import read_ledger
+from payments.ledger import current_status, read_ledger
 from payments.money import ZERO
 from payments.returns import investor_result
 from store.db import init_store, open_store
@@ -88,11 +88,11 @@ def _one_contract(engine: Any, contract_id: str, path: Path, directory: Path, ke
 
 def _summary_row(engine: Any, stored: Any, run: Any) -> dict[str, Any]:
     contract = stored.as_of(run.as_of).terms
-    primary = contract.metric(contract.payments.mechanisms[0].metric)
+    primary = contract.metric(contract.payments.mechanisms[0].metrics[0])
     pooled = run.result(primary.id, POOLED)
     ledger = read_ledger(engine, stored.id)
     total = sum(ledger["amount"], ZERO) if len(ledger) else ZERO
-    investor = investor_result(contract, ledger)
+    investor = investor_result(contract, ledger, current_status(engine, stored.id))
     participants = run.coverage["participants"]
     treated = participants.get("treatment", 0)
     pool = participants.get("comparison", 0)

@@ -19,9 +19,9 @@ from api import formatting as fmt
 from contracts.instruments import INSTRUMENTS
 from contracts.registry import get_contract
 from evaluation.result import POOLED
-from evaluation.run import get_run
+from evaluation.run import get_run, run_outcomes
 from payments.calculate import owed_to_date, payable_period
-from payments.ledger import read_ledger, verify_chain
+from payments.ledger import current_status, read_ledger, verify_chain
 from payments.money import ZERO
 from payments.returns import investor_result
 from store.version import code_version
@@ -91,9 +91,9 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None) ->
         "matched": [r for r in run.results if r.design == "matched_comparison" and r.diagnostics.get("balance")
                     and r.subgroup is None],
         "did_results": [r for r in run.results if r.design == "difference_in_differences" and r.subgroup is None],
-        "owed": owed_to_date(contract, run), "period": payable_period(contract, run.as_of),
+        "owed": owed_to_date(contract, run, run_outcomes(engine, run.id)), "period": payable_period(contract, run.as_of),
         "ledger": ledger.to_dict(orient="records"), "total": total, "chain": chain,
-        "investor": investor_result(contract, ledger),
+        "investor": investor_result(contract, ledger, current_status(engine, contract_id)),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version(),
     }
 

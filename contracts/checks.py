@@ -7,10 +7,10 @@ file with five mistakes gets five messages at once.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Iterator
+from typing import Any, Iterator
 
 from contracts.instruments import INSTRUMENTS
-from contracts.model import DESIGNS_WITH_COUNTERFACTUAL, Contract
+from contracts.model import DESIGNS_WITH_COUNTERFACTUAL, Contract, RateCard, SavingsShare
 from contracts.problems import show
 from contracts.yamlfile import Path
 
@@ -161,26 +161,69 @@ def _mechanisms(c: Contract) -> Iterator[Finding]:
     metrics = {m.id: m for m in c.metrics}
     for i, mech in enumerate(mechanisms):
         loc = ("payments", "mechanisms", i)
-        metric = metrics.get(mech.metric)
-        if metric is None:
-            yield loc + ("metric",), f"{show(mech.metric)} is not a metric of this contract; metrics: {', '.join(metrics)}"
-            continue
-        has_counterfactual = metric.evaluation.design in DESIGNS_WITH_COUNTERFACTUAL
-        if mech.type in ("rate_card", "milestone") and metric.kind != "binary" and metric.achieved_when is None:
-            yield loc + ("metric",), (
-                f"{mech.type} pays per achieved outcome, so metric {show(metric.id)} needs kind binary or an achieved_when threshold"
-            )
-        if mech.type in ("comparison_threshold", "savings_share") and not has_counterfactual:
-            yield loc + ("metric",), (
-                f"{mech.type} pays on an effect, but metric {show(metric.id)} has design "
-                f"{show(metric.evaluation.design)}, which has no counterfactual"
-            )
-        if mech.type == "savings_share" and metric.kind not in ("count", "continuous"):
-            yield loc + ("metric",), f"savings_share needs a count or continuous metric; {show(metric.id)} is {metric.kind}"
+        if isinstance(mech, RateCard):
+            yield from _rate_card(mech, loc)
+        yield from _contained_caps(mech, loc, c)
+        for j, metric_id in enumerate(mech.metrics):
+            where = loc + (("outcomes", j, "metric") if isinstance(mech, RateCard) and mech.outcomes else ("metric",))
+            metric = metrics.get(metric_id)
+            if metric is None:
+                yield where, f"{show(metric_id)} is not a metric of this contract; metrics: {', '.join(metrics)}"
+                continue
+            yield from _mechanism_metric(mech, metric, where)
         if mech.type == "comparison_threshold" and mech.overall_threshold is not None and mech.overall_threshold > mech.cohort_threshold:
             yield loc + ("overall_threshold",), (
                 f"{mech.overall_threshold} is above cohort_threshold {mech.cohort_threshold}; the pooled trigger must not be stricter"
             )
+
+
+def _rate_card(card: RateCard, loc: Path) -> Iterator[Finding]:
+    single = card.metric is not None or card.price is not None
+    if single and card.outcomes:
+        yield loc + ("outcomes",), "give either metric and price (one outcome) or outcomes (several), not both"
+    elif not card.outcomes and (card.metric is None or card.price is None):
+        missing = "price" if card.metric is not None else "metric"
+        yield loc + (missing,), "required field is missing: a rate card needs metric and price, or outcomes"
+    priced = card.metrics
+    seen: set[str] = set()
+    for j, metric_id in enumerate(priced):
+        if metric_id in seen:
+            yield loc + ("outcomes", j, "metric"), f"{show(metric_id)} is priced twice in this rate card"
+        seen.add(metric_id)
+    for j, group in enumerate(card.exclusive):
+        for k, metric_id in enumerate(group):
+            if metric_id not in seen:
+                yield loc + ("exclusive", j, k), f"{show(metric_id)} is not an outcome of this rate card; outcomes: {', '.join(priced)}"
+
+
+def _contained_caps(mech: object, loc: Path, c: Contract) -> Iterator[Finding]:
+    """A cap larger than the cap that contains it can never bind as written: the contract contradicts itself."""
+    chain = [("cap_per_participant", getattr(mech, "cap_per_participant", None)),
+             ("cap_per_cohort", getattr(mech, "cap_per_cohort", None)), ("cap", getattr(mech, "cap", None))]
+    present = [(name, value) for name, value in chain if value is not None]
+    for (inner, low), (outer, high) in zip(present, present[1:]):
+        if low > high:
+            yield loc + (inner,), f"{low} is above {outer} {high}; a cap cannot be larger than the cap that contains it"
+    mechanism_cap = getattr(mech, "cap", None)
+    if mechanism_cap is not None and c.payments.caps.total is not None and mechanism_cap > c.payments.caps.total:
+        yield loc + ("cap",), (f"{mechanism_cap} is above the contract's total cap {c.payments.caps.total}; "
+                               "a cap cannot be larger than the cap that contains it")
+    if isinstance(mech, SavingsShare) and mech.cap is not None and mech.repay_up_to > mech.cap:
+        yield loc + ("repay_up_to",), (f"{mech.repay_up_to} is above the mechanism's cap {mech.cap}: the one-for-one "
+                                       "repayment it promises could never be paid")
+
+
+def _mechanism_metric(mech: object, metric: Any, where: Path) -> Iterator[Finding]:
+    kind = getattr(mech, "type")
+    has_counterfactual = metric.evaluation.design in DESIGNS_WITH_COUNTERFACTUAL
+    if kind in ("rate_card", "milestone") and metric.kind != "binary" and metric.achieved_when is None:
+        yield where, (f"{kind} pays per achieved outcome, so metric {show(metric.id)} needs kind binary or an "
+                      "achieved_when threshold")
+    if kind in ("comparison_threshold", "savings_share") and not has_counterfactual:
+        yield where, (f"{kind} pays on an effect, but metric {show(metric.id)} has design "
+                      f"{show(metric.evaluation.design)}, which has no counterfactual")
+    if kind == "savings_share" and metric.kind not in ("count", "continuous"):
+        yield where, f"savings_share needs a count or continuous metric; {show(metric.id)} is {metric.kind}"
 
 
 def _payers(c: Contract) -> Iterator[Finding]:
@@ -220,6 +263,16 @@ def _investment(c: Contract) -> Iterator[Finding]:
     committed = sum((x.amount for x in inv.commitments), Decimal(0))
     if committed != inv.principal:
         yield ("investment", "commitments"), f"commitments add up to {committed}; they must equal the principal {inv.principal}"
+    if inv.drawdowns:
+        if inv.drawdown_date is not None:
+            yield ("investment", "drawdown_date"), "give either drawdown_date (one drawdown) or drawdowns, not both"
+        drawn = sum((d.amount for d in inv.drawdowns), Decimal(0))
+        if drawn != inv.principal:
+            yield ("investment", "drawdowns"), f"drawdowns add up to {drawn}; they must equal the principal {inv.principal}"
+    waterfall = inv.waterfall
+    if waterfall.above_cap == "shared" and (waterfall.return_cap_irr is None or waterfall.investor_share_above_cap == 0):
+        yield ("investment", "waterfall"), ("above_cap 'shared' needs return_cap_irr and an investor_share_above_cap "
+                                            "above 0")
 
 
 def _amendments(c: Contract) -> Iterator[Finding]:

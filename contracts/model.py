@@ -181,17 +181,38 @@ class Metric(Strict):
     evaluation: Evaluation
 
 
+class PricedOutcome(Strict):
+    metric: Slug
+    price: Money
+
+
 class RateCard(Strict):
-    """A price per participant whose outcome on ``metric`` is achieved."""
+    """A price per verified outcome per participant.
+
+    One outcome (``metric`` and ``price``) or several (``outcomes``); ``exclusive`` groups pay only the
+    highest-priced achieved outcome among them (e.g. entering work or sustaining it, not both).
+    """
 
     id: Slug
     type: Literal["rate_card"]
-    metric: Slug
-    price: Money
+    metric: Slug | None = None
+    price: Money | None = None
+    outcomes: list[PricedOutcome] = []
+    exclusive: list[Annotated[list[Slug], Field(min_length=2)]] = Field(
+        default=[], description="Groups of metrics of which only the highest-priced achieved one is paid.")
     max_outcomes_per_participant: int = Field(default=1, ge=1)
     cap_per_participant: Money | None = None
     cap_per_cohort: Money | None = None
     cap: Money | None = None
+
+    def priced(self) -> list[PricedOutcome]:
+        if self.outcomes:
+            return list(self.outcomes)
+        return [PricedOutcome(metric=self.metric, price=self.price)] if self.metric and self.price is not None else []
+
+    @property
+    def metrics(self) -> list[str]:
+        return [o.metric for o in self.priced()]
 
 
 class ComparisonThreshold(Strict):
@@ -206,6 +227,10 @@ class ComparisonThreshold(Strict):
     require_significance: bool = False
     cap: Money | None = None
 
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric]
+
 
 class SavingsShare(Strict):
     """Norrköping: verified savings repaid one-for-one up to ``repay_up_to``, then a share, capped."""
@@ -218,6 +243,10 @@ class SavingsShare(Strict):
     share_above: Share
     cap: Money | None = None
 
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric]
+
 
 class Milestone(Strict):
     """A fixed sum per participant with a verified event on ``metric``."""
@@ -227,6 +256,10 @@ class Milestone(Strict):
     metric: Slug
     amount: Money
     cap: Money | None = None
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric]
 
 
 Mechanism = Annotated[Union[RateCard, ComparisonThreshold, SavingsShare, Milestone], Field(discriminator="type")]
@@ -259,10 +292,31 @@ class Commitment(Strict):
     amount: Money
 
 
+class Drawdown(Strict):
+    date: date
+    amount: Money
+
+
+class Waterfall(Strict):
+    """How outcome payments reach investors: principal first, then a return up to ``return_cap_irr``;
+    beyond it, payments stay with the payer, or are ``shared`` with ``investor_share_above_cap`` to investors."""
+
+    return_cap_irr: Annotated[Decimal, Field(ge=0, le=1)] | None = None
+    above_cap: Literal["payer", "shared"] = "payer"
+    investor_share_above_cap: Share = Decimal("0")
+
+
 class Investment(Strict):
     principal: Money
     commitments: list[Commitment] = Field(min_length=1)
-    drawdown_date: date | None = None
+    drawdown_date: date | None = Field(default=None, description="One drawdown of the whole principal.")
+    drawdowns: list[Drawdown] = Field(default=[], description="Several drawdowns, adding up to the principal.")
+    waterfall: Waterfall = Waterfall()
+
+    def drawdown_schedule(self) -> list[Drawdown]:
+        if self.drawdowns:
+            return list(self.drawdowns)
+        return [Drawdown(date=self.drawdown_date, amount=self.principal)] if self.drawdown_date else []
 
 
 class FileMapping(Strict):

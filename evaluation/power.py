@@ -123,7 +123,7 @@ def contract_power_warnings(contract) -> list[tuple[tuple, str]]:  # contract: c
     findings: list[tuple[tuple, str]] = []
     sizes = [c.target_size for c in contract.cohorts]
     for i, mech in enumerate(contract.payments.mechanisms):
-        metric = next((m for m in contract.metrics if m.id == mech.metric), None)
+        metric = next((m for m in contract.metrics if m.id == mech.metrics[0]), None) if mech.metrics else None
         if metric is None or metric.evaluation.design in ("monitoring",):
             continue
         loc = ("payments", "mechanisms", i)

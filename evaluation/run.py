@@ -25,7 +25,8 @@ from evaluation.outcomes import participant_outcomes
 from evaluation.errors import UnknownRun
 from evaluation.result import POOLED, EffectResult
 from store.db import actor, record_audit
-from store.tables import EvaluationRunRow
+from store.bulk import bulk_insert, read_frame
+from store.tables import EvaluationOutcomeRow, EvaluationRunRow
 from store.version import code_version
 
 UNVERIFIED = "interim view: includes measurements not yet verified"
@@ -230,6 +231,12 @@ def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unv
              "parameters": parameters, "code_version": code, "results": payload,
              "created_by": actor_name or actor()},
         ).scalar_one()
+        outcomes = paid_outcomes(inputs, contract, as_of)
+        if len(outcomes):
+            rows = list(zip(outcomes["metric"], outcomes["participant_id"].tolist(), outcomes["cohort"],
+                            [None if v != v else v for v in outcomes["value"].tolist()], outcomes["achieved"].tolist()))
+            bulk_insert(conn, EvaluationOutcomeRow.__table__, ["metric", "participant_id", "cohort", "value", "achieved"],
+                        rows, {"run_id": run_id})
         record_audit(conn, "evaluation.run", stored.id, {"run": run_id, "as_of": as_of.isoformat()}, actor_name)
     return EvaluationRun(run_id, stored.id, version.version, as_of, include_unverified, fingerprint, code,
                          [EffectResult.from_dict(r) for r in payload["results"]], payload["coverage"])
@@ -242,6 +249,31 @@ def compute(inputs: Inputs, contract: Contract, as_of: date, include_unverified:
         for r in results:
             r.warnings.insert(0, UNVERIFIED)
     return {"results": [r.to_dict() for r in results], "coverage": coverage(inputs, contract)}
+
+
+def paid_outcomes(inputs: Inputs, contract: Contract, as_of: date) -> pd.DataFrame:
+    """Treated participants' closed outcomes on every metric that a mechanism pays per participant."""
+    metrics = sorted({m for mech in contract.payments.mechanisms if mech.type in ("rate_card", "milestone")
+                      for m in mech.metrics})
+    parts = []
+    for metric_id in metrics:
+        frame = participant_outcomes(inputs, contract.metric(metric_id), as_of)
+        frame = frame[(frame["arm"] == "treatment") & frame["closed"]]
+        parts.append(pd.DataFrame({
+            "metric": metric_id, "participant_id": frame["participant_id"].astype("int64"), "cohort": frame["cohort"],
+            "value": frame["value"].astype(float), "achieved": frame["achieved"].fillna(False).astype(bool)}))
+    columns = ["metric", "participant_id", "cohort", "value", "achieved"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def run_outcomes(engine: Engine, run_id: int) -> pd.DataFrame:
+    """The per-participant outcomes a run stored, in one query."""
+    with engine.connect() as conn:
+        frame = read_frame(conn, sa.select(EvaluationOutcomeRow.metric, EvaluationOutcomeRow.participant_id,
+                                           EvaluationOutcomeRow.cohort, EvaluationOutcomeRow.value,
+                                           EvaluationOutcomeRow.achieved)
+                           .where(EvaluationOutcomeRow.run_id == run_id))
+    return frame.astype({"achieved": bool}) if len(frame) else frame
 
 
 def _from_row(row: Any, reused: bool = False) -> EvaluationRun:

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -30,8 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from contracts.model import Contract
 from contracts.registry import StoredContract
 from evaluation.run import EvaluationRun
-from payments.ledger import GENESIS, entry_hash, read_ledger
-from payments.mechanisms import Line, lines_for
+from payments.ledger import GENESIS, current_status, entry_hash, read_ledger
+from payments.mechanisms import Evidence, Line, lines_for
 from payments.money import ZERO, round_money, split
 from store.db import actor, record_audit
 from store.tables import LedgerEntryRow
@@ -79,9 +80,12 @@ class Owed:
     basis: dict[str, Any]
 
 
-def owed_to_date(contract: Contract, run: EvaluationRun) -> list[Owed]:
-    """Steps 1-6: what each payer owes to date for each mechanism and cohort."""
-    lines = lines_for(contract, run.result)
+def owed_to_date(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame) -> list[Owed]:
+    """Steps 1-6: what each payer owes to date for each mechanism and cohort.
+
+    ``outcomes`` are the run's per-participant outcomes (``evaluation.run.run_outcomes``).
+    """
+    lines = lines_for(contract, Evidence(run.result, outcomes))
     for mech in contract.payments.mechanisms:
         _cap([line for line in lines if line.mechanism == mech.id], mech.cap, f"mechanism {mech.id}")
     _cap(lines, contract.payments.caps.total, "contract total")
@@ -107,28 +111,59 @@ def owed_to_date(contract: Contract, run: EvaluationRun) -> list[Owed]:
     return owed
 
 
+class PaymentError(ValueError):
+    """A calculation that must not be made (a run of another contract or a superseded version)."""
+
+
+def check_run(stored: StoredContract, run: EvaluationRun) -> Contract:
+    """The contract version a run may be paid under; refuse a run of another contract or an outdated version."""
+    if run.contract_id != stored.id:
+        raise PaymentError(f"evaluation run {run.id} belongs to contract {run.contract_id!r}, not {stored.id!r}")
+    in_effect = stored.as_of(run.as_of)
+    if in_effect.version != run.contract_version:
+        raise PaymentError(
+            f"evaluation run {run.id} used contract version {run.contract_version}, but version {in_effect.version} "
+            f"({in_effect.reason}) is in effect on its as-of date {run.as_of}; evaluate again before paying")
+    if run.include_unverified:
+        raise PaymentError(f"evaluation run {run.id} includes unverified measurements (an interim view); "
+                           "only verified outcomes are paid")
+    return in_effect.terms
+
+
 def calculate(engine: Engine, stored: StoredContract, run: EvaluationRun, *, actor_name: str | None = None) -> list[dict[str, Any]]:
-    """Step 7: append entries for what is owed beyond what the ledger holds; return the new entries."""
-    version = next(v for v in stored.versions if v.version == run.contract_version)
-    contract = version.terms
-    owed = owed_to_date(contract, run)
+    """Step 7: append entries for what is owed beyond what the ledger holds; return the new entries.
+
+    What the ledger holds excludes rejected entries, but an amount rejected from this very run is not
+    offered again: only a new evaluation (after corrected data) reopens it.
+    """
+    from evaluation.run import run_outcomes
+
+    contract = check_run(stored, run)
+    owed = owed_to_date(contract, run, run_outcomes(engine, run.id))
     period = payable_period(contract, run.as_of)
     who = actor_name or actor()
     try:
         with engine.begin() as conn:
             ledger = read_ledger(conn, stored.id)
+            status = current_status(conn, stored.id)
             booked: dict[tuple[str, str, str], Decimal] = {}
+            rejected_here: set[tuple[str, str, str]] = set()
             for entry in ledger.itertuples():
                 key = (entry.mechanism, entry.cohort, entry.payer)
+                if status.get(entry.seq) == "rejected":
+                    if entry.evaluation_run_id == run.id:
+                        rejected_here.add(key)
+                    continue
                 booked[key] = booked.get(key, ZERO) + entry.amount
             seq = int(ledger["seq"].max()) if len(ledger) else 0
             prev = ledger["hash"].iloc[-1] if len(ledger) else GENESIS
             created_at = iso_utc(utcnow())
             new_entries = []
             for o in owed:
-                already = booked.get((o.mechanism, o.cohort, o.payer), ZERO)
+                key = (o.mechanism, o.cohort, o.payer)
+                already = booked.get(key, ZERO)
                 delta = o.amount - already
-                if delta == 0:
+                if delta == 0 or key in rejected_here:
                     continue
                 seq += 1
                 entry = {

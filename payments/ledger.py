@@ -18,7 +18,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.tables import LedgerEntryRow
+from sqlalchemy.exc import IntegrityError
+
+from store.db import record_audit
+from store.tables import LedgerEntryRow, LedgerStepRow
+from store.types import iso_utc, utcnow
 
 GENESIS = "0" * 64
 HASHED_FIELDS = ("contract_id", "seq", "period", "mechanism", "payer", "cohort", "kind", "amount", "currency",
@@ -55,15 +59,99 @@ class ChainCheck:
         return self.broken_at is None
 
 
-def verify_chain(engine: Engine, contract_id: str) -> ChainCheck:
-    ledger = read_ledger(engine, contract_id)
+def _walk(rows: list[dict[str, Any]], hasher: Any, what: str) -> tuple[int | None, str | None]:
     previous = GENESIS
-    for n, entry in enumerate(ledger.to_dict(orient="records"), start=1):
-        if entry["seq"] != n:
-            return ChainCheck(len(ledger), entry["seq"], f"expected entry {n} here, found entry {entry['seq']}")
-        if entry["prev_hash"] != previous:
-            return ChainCheck(len(ledger), entry["seq"], "it does not follow the entry before it")
-        if entry_hash(entry) != entry["hash"]:
-            return ChainCheck(len(ledger), entry["seq"], "its content does not match its hash")
-        previous = entry["hash"]
+    for n, row in enumerate(rows, start=1):
+        if row["seq"] != n:
+            return row["seq"], f"expected {what} {n} here, found {what} {row['seq']}"
+        if row["prev_hash"] != previous:
+            return row["seq"], f"{what} {row['seq']} does not follow the one before it"
+        if hasher(row) != row["hash"]:
+            return row["seq"], f"the content of {what} {row['seq']} does not match its hash"
+        previous = row["hash"]
+    return None, None
+
+
+def verify_chain(engine: Engine, contract_id: str) -> ChainCheck:
+    """Both chains: the entries, and the steps (approved, invoiced, paid, rejected) taken on them."""
+    ledger = read_ledger(engine, contract_id)
+    broken, reason = _walk(ledger.to_dict(orient="records"), entry_hash, "entry")
+    if broken is not None:
+        return ChainCheck(len(ledger), broken, reason)
+    steps = read_steps(engine, contract_id)
+    broken, reason = _walk(steps.to_dict(orient="records"), step_hash, "step")
+    if broken is not None:
+        return ChainCheck(len(ledger), broken, reason)
     return ChainCheck(len(ledger), None, None)
+
+
+# -- steps: calculated -> approved -> invoiced -> paid, or rejected -------------------------------------------------
+
+NEXT = {"calculated": ("approved", "rejected"), "approved": ("invoiced", "rejected"), "invoiced": ("paid",),
+        "paid": (), "rejected": ()}
+STEP_FIELDS = ("contract_id", "seq", "entry_seq", "status", "note", "at", "by", "prev_hash")
+
+
+class StepRefused(ValueError):
+    pass
+
+
+def step_hash(fields: dict[str, Any]) -> str:
+    payload = {name: fields[name] for name in STEP_FIELDS}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_steps(conn: sa.Connection | Engine, contract_id: str) -> pd.DataFrame:
+    query = sa.select(LedgerStepRow).where(LedgerStepRow.contract_id == contract_id).order_by(LedgerStepRow.seq)
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            rows = c.execute(query).mappings().all()
+    else:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in LedgerStepRow.__table__.columns])
+
+
+def current_status(conn: sa.Connection | Engine, contract_id: str) -> dict[int, str]:
+    """Each entry's status: its latest step, or 'calculated'."""
+    steps = read_steps(conn, contract_id)
+    return dict(zip(steps["entry_seq"], steps["status"])) if len(steps) else {}
+
+
+def take_step(engine: Engine, contract_id: str, entries: list[int], status: str, who: str,
+              note: str | None = None) -> list[dict[str, Any]]:
+    """Move entries to ``status``, all or none; refuse an entry that is not one step before it."""
+    if status not in ("approved", "invoiced", "paid", "rejected"):
+        raise StepRefused(f"{status!r} is not a step; expected approved, invoiced, paid or rejected")
+    if status == "rejected" and not note:
+        raise StepRefused("a rejection needs a reason (--reason)")
+    try:
+        with engine.begin() as conn:
+            known = set(read_ledger(conn, contract_id)["seq"])
+            current = current_status(conn, contract_id)
+            steps = read_steps(conn, contract_id)
+            problems = []
+            for seq in entries:
+                now = current.get(seq, "calculated")
+                if seq not in known:
+                    problems.append(f"no entry {seq}")
+                elif status not in NEXT[now]:
+                    allowed = " or ".join(NEXT[now]) or "nothing (it is final)"
+                    problems.append(f"entry {seq} is {now}; it can become {allowed}, not {status}")
+            if problems:
+                raise StepRefused("; ".join(problems))
+            seq_no = int(steps["seq"].max()) if len(steps) else 0
+            prev = steps["hash"].iloc[-1] if len(steps) else GENESIS
+            at = iso_utc(utcnow())
+            taken = []
+            for entry in entries:
+                seq_no += 1
+                row = {"contract_id": contract_id, "seq": seq_no, "entry_seq": entry, "status": status, "note": note,
+                       "at": at, "by": who, "prev_hash": prev}
+                row["hash"] = prev = step_hash(row)
+                taken.append(row)
+            conn.execute(sa.insert(LedgerStepRow), taken)
+            record_audit(conn, f"ledger.{status}", contract_id, {"entries": entries, "note": note}, who)
+    except IntegrityError:
+        raise StepRefused(f"another {status} step on these entries was recorded at the same time; nothing was changed") from None
+    return taken

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+import numpy as np
+import pandas as pd
+
 from contracts.model import ComparisonThreshold, Contract, Milestone, RateCard, SavingsShare
 from evaluation.result import POOLED, EffectResult
 from payments.money import ZERO, quantity
@@ -28,27 +31,89 @@ class Line:
 Results = Callable[[str, str], EffectResult | None]  # (metric, cohort) -> result
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What an evaluation run found: results by metric and cohort, and each treated participant's outcomes."""
+
+    result: Results
+    outcomes: pd.DataFrame  # metric, participant_id, cohort, achieved
+
+
 def _cohorts(contract: Contract) -> list[str]:
     return [c.id for c in contract.cohorts]
 
 
-def per_outcome(mech: RateCard | Milestone, contract: Contract, result: Results) -> list[Line]:
-    """rate_card and milestone: a price per participant whose outcome is achieved, per cohort."""
-    price = mech.price if isinstance(mech, RateCard) else mech.amount
-    per_participant = price
-    if isinstance(mech, RateCard) and mech.cap_per_participant is not None:
-        per_participant = min(price * mech.max_outcomes_per_participant, mech.cap_per_participant)
+def _scale(amounts: list[Decimal | None]) -> int:
+    """Minor units fine enough to hold every amount exactly (at least hundredths)."""
+    places = max([2] + [-a.as_tuple().exponent for a in amounts if a is not None and a.as_tuple().exponent < 0])
+    return 10 ** places
+
+
+def _units(amount: Decimal, scale: int) -> int:
+    return int(amount * scale)
+
+
+def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Evidence) -> list[Line]:
+    """rate_card and milestone: a price per verified outcome per participant, per cohort.
+
+    Per participant: only achieved outcomes the card prices; of each ``exclusive`` group only the
+    highest-priced; at most ``max_outcomes_per_participant``, the highest-priced first; then
+    ``cap_per_participant``.  Per cohort: the sum, then ``cap_per_cohort``.  Amounts are summed as whole
+    minor units (integers), so the sums are exact and fast; the cap that bites is said, with by how much.
+    """
+    if isinstance(mech, RateCard):
+        prices = {o.metric: o.price for o in mech.priced()}
+        groups = {metric: f"exclusive {j}" for j, group in enumerate(mech.exclusive) for metric in group}
+        most, cap_pp, cap_cohort = mech.max_outcomes_per_participant, mech.cap_per_participant, mech.cap_per_cohort
+    else:
+        prices, groups, most, cap_pp, cap_cohort = {mech.metric: mech.amount}, {}, 1, None, None
+    scale = _scale([*prices.values(), cap_pp, cap_cohort])
+    outcomes = evidence.outcomes
+    achieved = outcomes[outcomes["metric"].isin(list(prices)) & outcomes["achieved"].astype(bool)]
+    rows = pd.DataFrame({
+        "participant_id": achieved["participant_id"].to_numpy(), "cohort": achieved["cohort"].to_numpy(),
+        "metric": achieved["metric"].to_numpy(),
+        "price": achieved["metric"].map({m: _units(p, scale) for m, p in prices.items()}).to_numpy(dtype=np.int64),
+        "group": achieved["metric"].map(lambda m: groups.get(m, m)).to_numpy(),
+    }).sort_values(["participant_id", "price", "metric"], ascending=[True, False, True], kind="stable")
+    paid = rows.drop_duplicates(["participant_id", "group"])  # the highest-priced outcome of each exclusive group
+    dropped_exclusive = len(rows) - len(paid)
+    within = paid["participant_id"].groupby(paid["participant_id"]).cumcount() < most
+    dropped_max = int((~within).sum())
+    paid = paid[within]
+    per_person = paid.groupby(["cohort", "participant_id"], dropna=False)["price"].sum()
     lines = []
     for cohort in _cohorts(contract):
-        r = result(mech.metric, cohort)
-        achieved = (r.n_achieved or 0) if r is not None else 0
-        amount = per_participant * achieved
-        basis = {"explanation": f"{achieved} participants achieved the outcome × {per_participant} = {amount}",
-                 "metric": mech.metric, "achieved": achieved, "price": str(per_participant)}
-        if isinstance(mech, RateCard) and mech.cap_per_cohort is not None and amount > mech.cap_per_cohort:
-            basis["cap_per_cohort"] = {"cap": str(mech.cap_per_cohort), "reduced_by": str(amount - mech.cap_per_cohort)}
-            amount = mech.cap_per_cohort
-        lines.append(Line(mech.id, cohort, amount, basis))
+        people = per_person.xs(cohort, level="cohort") if cohort in per_person.index.get_level_values(0) else per_person.iloc[:0]
+        gross = int(people.sum())
+        basis: dict[str, Any] = {
+            "metrics": list(prices), "prices": {m: str(p) for m, p in prices.items()},
+            "achieved": {m: int(((achieved["metric"] == m) & (achieved["cohort"] == cohort)).sum()) for m in prices},
+            "participants_paid": int(len(people)), "outcomes_paid": int((paid["cohort"] == cohort).sum()),
+        }
+        caps = []
+        amount = gross
+        if cap_pp is not None:
+            limit = _units(cap_pp, scale)
+            capped = people.clip(upper=limit)
+            if int(capped.sum()) < gross:
+                caps.append({"cap": "per participant", "limit": str(cap_pp), "participants": int((people > limit).sum()),
+                             "reduced_by": str(Decimal(gross - int(capped.sum())) / scale)})
+            amount = int(capped.sum())
+        if cap_cohort is not None and amount > _units(cap_cohort, scale):
+            caps.append({"cap": "per cohort", "limit": str(cap_cohort),
+                         "reduced_by": str(Decimal(amount - _units(cap_cohort, scale)) / scale)})
+            amount = _units(cap_cohort, scale)
+        total = Decimal(amount) / scale
+        counts = ", ".join(f"{n} {m}" for m, n in basis["achieved"].items())
+        basis["explanation"] = (f"{basis['outcomes_paid']} outcomes paid for {basis['participants_paid']} participants "
+                                f"(achieved: {counts}) at {', '.join(f'{m} {p}' for m, p in prices.items())} = "
+                                f"{Decimal(gross) / scale}")
+        if caps:
+            basis["caps"] = caps
+        lines.append(Line(mech.id, cohort, total, basis))
+    if lines and (dropped_exclusive or dropped_max):
+        lines[0].basis["not_paid"] = {"exclusive": dropped_exclusive, "over_max_per_participant": dropped_max}
     return lines
 
 
@@ -126,14 +191,14 @@ def savings_share(mech: SavingsShare, contract: Contract, result: Results) -> li
     })]
 
 
-def lines_for(contract: Contract, result: Results) -> list[Line]:
+def lines_for(contract: Contract, evidence: Evidence) -> list[Line]:
     """Every mechanism's lines, in the order the contract lists them."""
     lines: list[Line] = []
     for mech in contract.payments.mechanisms:
         if isinstance(mech, (RateCard, Milestone)):
-            lines += per_outcome(mech, contract, result)
+            lines += per_outcome(mech, contract, evidence)
         elif isinstance(mech, ComparisonThreshold):
-            lines += comparison_threshold(mech, contract, result)
+            lines += comparison_threshold(mech, contract, evidence.result)
         else:
-            lines += savings_share(mech, contract, result)
+            lines += savings_share(mech, contract, evidence.result)
     return lines

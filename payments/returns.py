@@ -1,21 +1,25 @@
-"""Investor returns from the ledger: net result, money multiple and IRR, all in Decimal.
+"""Investors: drawdowns, the waterfall of outcome payments, and returns (XIRR, money multiple, net), in Decimal.
 
-Outcome payments are taken to flow to the investors in proportion to their
-commitments (the usual special-purpose-vehicle arrangement); the principal is
-drawn down on the contract's drawdown date and each payment arrives at the end
-of its period.
+Outcome payments reach investors through a waterfall: first the principal
+drawn, then a return up to the contract's ``return_cap_irr``; what is left
+above the cap stays with the payer, or is shared in a stated proportion.
+Drawdowns and distributions are split across investors in proportion to
+their commitments, by largest remainder, so no öre is lost or invented.
+Each period's payments arrive at the period's end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 import pandas as pd
 
 from contracts.model import Contract
-from payments.money import ZERO
+from payments.money import ZERO, quantum, round_money, split
+
+YEAR = Decimal(365)
 
 
 def period_end(period: str) -> date:
@@ -33,57 +37,135 @@ def period_end(period: str) -> date:
     return (pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)).date()
 
 
-@dataclass(frozen=True)
-class InvestorResult:
-    principal: Decimal
-    repaid: Decimal
-    net: Decimal
-    multiple: Decimal | None
-    irr: Decimal | None
+def _years(start: date, day: date) -> Decimal:
+    return Decimal((day - start).days) / YEAR
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"principal": str(self.principal), "repaid": str(self.repaid), "net": str(self.net),
-                "multiple": None if self.multiple is None else str(self.multiple),
-                "irr": None if self.irr is None else str(self.irr)}
+
+def npv(flows: list[tuple[date, Decimal]], rate: Decimal) -> Decimal:
+    start = min(d for d, _ in flows)
+    with localcontext() as ctx:
+        ctx.prec = 34
+        return sum((a / (1 + rate) ** _years(start, d) for d, a in flows), ZERO)
 
 
 def xirr(flows: list[tuple[date, Decimal]]) -> Decimal | None:
     """The annual rate that makes the flows' present value zero, by bisection in Decimal; None if none exists."""
     if not flows or all(a >= 0 for _, a in flows) or all(a <= 0 for _, a in flows):
         return None
-    start = min(d for d, _ in flows)
+    low, high = Decimal("-0.9999"), Decimal("100")
+    f_low, f_high = npv(flows, low), npv(flows, high)
+    if f_low * f_high > 0:
+        return None
     with localcontext() as ctx:
-        ctx.prec = 28
-
-        def npv(rate: Decimal) -> Decimal:
-            return sum((a / (1 + rate) ** (Decimal((d - start).days) / Decimal(365)) for d, a in flows), ZERO)
-
-        low, high = Decimal("-0.99"), Decimal("10")
-        f_low, f_high = npv(low), npv(high)
-        if f_low * f_high > 0:
-            return None
-        for _ in range(200):
+        ctx.prec = 34
+        for _ in range(120):
             mid = (low + high) / 2
-            f_mid = npv(mid)
+            f_mid = npv(flows, mid)
             if f_low * f_mid <= 0:
                 high = mid
             else:
                 low, f_low = mid, f_mid
-        return ((low + high) / 2).quantize(Decimal("0.0001"))
+    return ((low + high) / 2).quantize(Decimal("0.0001"))
 
 
-def investor_result(contract: Contract, ledger: pd.DataFrame) -> InvestorResult | None:
+@dataclass
+class Waterfall:
+    """Where each payment went."""
+
+    drawdowns: list[tuple[date, Decimal]] = field(default_factory=list)  # (date, amount) for all investors
+    distributions: list[tuple[date, Decimal]] = field(default_factory=list)
+    retained: Decimal = ZERO  # above the cap, kept by the payer
+    steps: list[dict[str, str]] = field(default_factory=list)  # per payment: principal, return, above cap
+
+
+def run_waterfall(contract: Contract, payments: list[tuple[date, Decimal]]) -> Waterfall:
+    """Distribute dated outcome payments (in date order) through the contract's waterfall."""
+    inv = contract.investment
+    assert inv is not None
+    result = Waterfall(drawdowns=[(d.date, d.amount) for d in inv.drawdown_schedule()])
+    cap = inv.waterfall.return_cap_irr
+    principal_left = sum((a for _, a in result.drawdowns), ZERO)
+    for day, amount in sorted(payments):
+        if amount <= 0:
+            continue
+        to_principal = min(amount, principal_left)
+        principal_left -= to_principal
+        rest = amount - to_principal
+        to_return = rest
+        above = ZERO
+        if cap is not None and rest > 0:
+            flows = [(d, -a) for d, a in result.drawdowns] + result.distributions + [(day, to_principal)]
+            # The most that keeps the investors' IRR at the cap: what brings the flows' NPV at the cap to zero.
+            room = max(ZERO, -npv(flows, cap) * (1 + cap) ** _years(min(d for d, _ in flows), day))
+            to_return = min(rest, room.quantize(quantum(contract.currency), rounding=ROUND_FLOOR))  # never above the cap
+            above = rest - to_return
+        shared = ZERO
+        if above > 0 and inv.waterfall.above_cap == "shared":
+            shared = round_money(above * inv.waterfall.investor_share_above_cap, contract.currency)
+        result.retained += above - shared
+        result.distributions.append((day, to_principal + to_return + shared))
+        result.steps.append({"date": day.isoformat(), "payment": str(amount), "principal": str(to_principal),
+                             "return": str(to_return), "above_cap_to_investors": str(shared),
+                             "above_cap_to_payer": str(above - shared)})
+    return result
+
+
+@dataclass(frozen=True)
+class InvestorResult:
+    investor: str  # a party id, or "all"
+    committed: Decimal
+    drawn: Decimal
+    distributed: Decimal
+    net: Decimal
+    multiple: Decimal | None
+    irr: Decimal | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"investor": self.investor, "committed": str(self.committed), "drawn": str(self.drawn),
+                "distributed": str(self.distributed), "net": str(self.net),
+                "multiple": None if self.multiple is None else str(self.multiple),
+                "irr": None if self.irr is None else str(self.irr)}
+
+
+def _result(name: str, committed: Decimal, drawdowns: list[tuple[date, Decimal]],
+            distributions: list[tuple[date, Decimal]]) -> InvestorResult:
+    drawn = sum((a for _, a in drawdowns), ZERO)
+    distributed = sum((a for _, a in distributions), ZERO)
+    flows = [(d, -a) for d, a in drawdowns] + [(d, a) for d, a in distributions if a]
+    return InvestorResult(name, committed, drawn, distributed, distributed - drawn,
+                          (distributed / drawn).quantize(Decimal("0.0001")) if drawn else None, xirr(flows))
+
+
+def investor_returns(contract: Contract, payments: list[tuple[date, Decimal]]) -> list[InvestorResult]:
+    """All investors together first, then each investor (drawdowns and distributions pro rata to commitments)."""
     inv = contract.investment
     if inv is None:
-        return None
-    repaid = sum(ledger["amount"], ZERO) if len(ledger) else ZERO
-    multiple = (repaid / inv.principal).quantize(Decimal("0.0001")) if inv.principal else None
-    flows: list[tuple[date, Decimal]] = []
-    if inv.drawdown_date is not None:
-        flows.append((inv.drawdown_date, -inv.principal))
-        by_period = ledger.groupby("period")["amount"].apply(lambda s: sum(s, ZERO)) if len(ledger) else {}
-        flows += [(period_end(p), a) for p, a in dict(by_period).items()]
-    return InvestorResult(
-        principal=inv.principal, repaid=repaid, net=repaid - inv.principal,
-        multiple=multiple, irr=xirr(flows),
-    )
+        return []
+    flows = run_waterfall(contract, payments)
+    results = [_result("all", inv.principal, flows.drawdowns, flows.distributions)]
+    shares = [c.amount / inv.principal for c in inv.commitments] if inv.principal else []
+    per: dict[str, tuple[list, list]] = {c.party: ([], []) for c in inv.commitments}
+    for kind, series in ((0, flows.drawdowns), (1, flows.distributions)):
+        for day, amount in series:
+            for commitment, part in zip(inv.commitments, split(round_money(amount, contract.currency), shares,
+                                                               contract.currency)):
+                per[commitment.party][kind].append((day, part))
+    results += [_result(c.party, c.amount, *per[c.party]) for c in inv.commitments]
+    return results
+
+
+def payments_by_period(ledger: pd.DataFrame, statuses: dict[int, str] | None = None) -> list[tuple[date, Decimal]]:
+    """Committed (not rejected) ledger amounts, summed per period and dated at the period's end."""
+    statuses = statuses or {}
+    totals: dict[str, Decimal] = {}
+    for entry in ledger.to_dict(orient="records"):
+        if statuses.get(entry["seq"]) == "rejected":
+            continue
+        totals[entry["period"]] = totals.get(entry["period"], ZERO) + entry["amount"]
+    return sorted((period_end(p), a) for p, a in totals.items())
+
+
+def investor_result(contract: Contract, ledger: pd.DataFrame, statuses: dict[int, str] | None = None) -> InvestorResult | None:
+    """All investors together, on the committed ledger."""
+    results = investor_returns(contract, payments_by_period(ledger, statuses))
+    return results[0] if results else None

@@ -186,3 +186,42 @@ class AuditEventRow(SQLModel, table=True):
     action: str = Field(max_length=64)
     contract_id: str | None = Field(default=None, max_length=64, index=True)
     detail: dict = _json()
+
+
+class EvaluationOutcomeRow(SQLModel, table=True):
+    """Each treated participant's outcome on a metric paid per participant, as an evaluation run found it.
+
+    Payments per participant (rate cards, milestones) are calculated from these, so that a later
+    correction of the data cannot change what an earlier run pays: the run keeps its own evidence.
+    """
+
+    __tablename__ = "evaluation_outcomes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="evaluation_runs.id", index=True)
+    metric: str = Field(max_length=64)
+    participant_id: int = Field(foreign_key="participants.id")
+    cohort: str | None = Field(default=None, max_length=64)
+    value: float | None = None
+    achieved: bool
+
+
+class LedgerStepRow(SQLModel, table=True):
+    """A ledger entry's step: approved, invoiced, paid or rejected; who and when; hash-chained like the entries.
+
+    One row per entry and status, so a second approval of the same entry is refused by the database.
+    """
+
+    __tablename__ = "ledger_steps"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "entry_seq", "status"), sa.UniqueConstraint("contract_id", "seq"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    seq: int
+    entry_seq: int
+    status: str = Field(max_length=12)
+    note: str | None = None
+    at: str = Field(max_length=32)  # ISO 8601 UTC text, exactly as hashed
+    by: str
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

@@ -159,7 +159,7 @@ def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
         conn.execute("UPDATE ledger_entries SET amount = '0.01' WHERE seq = 1")
     tampered = loaded("ledger", "verify", "test-contract")
     assert tampered.code == 1 and tampered.err == (
-        "error: the ledger of 'test-contract' does not verify: entry 1: its content does not match its hash\n")
+        "error: the ledger of 'test-contract' does not verify: the content of entry 1 does not match its hash\n")
 
 
 def test_init_and_keys_say_what_they_did(sib, tmp_path: Path) -> None:

@@ -147,13 +147,14 @@ def test_ingested_rows_round_trip_on_both_stores(any_engine, tmp_path: Path) -> 
 def test_ledger_chain_verifies_on_both_stores(any_engine) -> None:
     """Amounts come back from NUMERIC (PostgreSQL) or text (SQLite) in the form they were hashed in."""
     from payments.calculate import calculate
-    from payments.ledger import verify_chain
-    from tests.test_payments import _insert_run, _run
+    from payments.ledger import take_step, verify_chain
     from tests.helpers import stored_minimal
+    from tests.test_payments import _store_run
 
     stored = stored_minimal(any_engine)
-    _insert_run(any_engine, 1)
-    assert [e["amount"] for e in calculate(any_engine, stored, _run(2, 7, 3))] == [Decimal("8400.00"), Decimal("3600.00")]
+    run = _store_run(any_engine, 1, 2, [(1, "c1"), (2, "c1"), (3, "c2")])
+    assert [e["amount"] for e in calculate(any_engine, stored, run)] == [Decimal("2400.00"), Decimal("1200.00")]
+    take_step(any_engine, "test-contract", [1], "approved", "payer:anna")
     check = verify_chain(any_engine, "test-contract")
     assert check.ok and check.entries == 2
 
