@@ -69,49 +69,67 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
         prices, groups, most, cap_pp, cap_cohort = {mech.metric: mech.amount}, {}, 1, None, None
     scale = _scale([*prices.values(), cap_pp, cap_cohort])
     outcomes = evidence.outcomes
-    achieved = outcomes[outcomes["metric"].isin(list(prices)) & outcomes["achieved"].astype(bool)]
-    rows = pd.DataFrame({
-        "participant_id": achieved["participant_id"].to_numpy(), "cohort": achieved["cohort"].to_numpy(),
-        "metric": achieved["metric"].to_numpy(),
-        "price": achieved["metric"].map({m: _units(p, scale) for m, p in prices.items()}).to_numpy(dtype=np.int64),
-        "group": achieved["metric"].map(lambda m: groups.get(m, m)).to_numpy(),
-    }).sort_values(["participant_id", "price", "metric"], ascending=[True, False, True], kind="stable")
-    paid = rows.drop_duplicates(["participant_id", "group"])  # the highest-priced outcome of each exclusive group
-    dropped_exclusive = len(rows) - len(paid)
-    within = paid["participant_id"].groupby(paid["participant_id"]).cumcount() < most
+    metrics = list(prices)
+    # Integer codes throughout: a metric's position in the card, a group per exclusive set (or per metric).
+    cohorts = [c.id for c in contract.cohorts]
+    metric_code = pd.Index(metrics).get_indexer(outcomes["metric"])
+    all_cohorts = pd.Index(cohorts).get_indexer(outcomes["cohort"])
+    keep = (metric_code >= 0) & (all_cohorts >= 0) & outcomes["achieved"].to_numpy(dtype=bool)
+    code = metric_code[keep]
+    person = outcomes["participant_id"].to_numpy()[keep].astype(np.int64)
+    cohort_code = all_cohorts[keep]
+    achieved_counts = np.bincount(cohort_code * len(metrics) + code, minlength=len(cohorts) * len(metrics))
+    price_of = np.array([_units(prices[m], scale) for m in metrics], dtype=np.int64)
+    group_names = list(dict.fromkeys(groups.get(m, m) for m in metrics))
+    group_of = np.array([group_names.index(groups.get(m, m)) for m in metrics], dtype=np.int64)
+    price = price_of[code]
+    # Highest price first within each participant (ties by the card's order), then:
+    order = np.lexsort((code, -price, person))
+    person, code, price, cohort_code = person[order], code[order], price[order], cohort_code[order]
+    # ... of each exclusive group only the first (the highest-priced) ...
+    group_key = person * len(group_names) + group_of[code]
+    first = np.zeros(len(group_key), dtype=bool)
+    first[np.unique(group_key, return_index=True)[1]] = True
+    dropped_exclusive = int((~first).sum())
+    person, code, price, cohort_code = person[first], code[first], price[first], cohort_code[first]
+    # ... and at most ``most`` outcomes per participant.
+    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
+    rank = np.arange(len(person)) - np.repeat(starts, np.diff(np.r_[starts, len(person)]))
+    within = rank < most
     dropped_max = int((~within).sum())
-    paid = paid[within]
-    per_person = paid.groupby(["cohort", "participant_id"], dropna=False)["price"].sum()
+    person, code, price, cohort_code = person[within], code[within], price[within], cohort_code[within]
+    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
+    per_person = np.add.reduceat(price, starts) if len(person) else np.array([], dtype=np.int64)
+    person_cohort = cohort_code[starts] if len(person) else np.array([], dtype=np.int64)
     lines = []
-    for cohort in _cohorts(contract):
-        people = per_person.xs(cohort, level="cohort") if cohort in per_person.index.get_level_values(0) else per_person.iloc[:0]
+    for index, cohort in enumerate(cohorts):
+        people = per_person[person_cohort == index]
         gross = int(people.sum())
         basis: dict[str, Any] = {
-            "metrics": list(prices), "prices": {m: str(p) for m, p in prices.items()},
-            "achieved": {m: int(((achieved["metric"] == m) & (achieved["cohort"] == cohort)).sum()) for m in prices},
-            "participants_paid": int(len(people)), "outcomes_paid": int((paid["cohort"] == cohort).sum()),
+            "metrics": metrics, "prices": {m: str(p) for m, p in prices.items()},
+            "achieved": {m: int(achieved_counts[index * len(metrics) + i]) for i, m in enumerate(metrics)},
+            "participants_paid": int(len(people)), "outcomes_paid": int((cohort_code == index).sum()),
         }
         caps = []
         amount = gross
         if cap_pp is not None:
             limit = _units(cap_pp, scale)
-            capped = people.clip(upper=limit)
-            if int(capped.sum()) < gross:
+            capped = int(np.minimum(people, limit).sum())
+            if capped < gross:
                 caps.append({"cap": "per participant", "limit": str(cap_pp), "participants": int((people > limit).sum()),
-                             "reduced_by": str(Decimal(gross - int(capped.sum())) / scale)})
-            amount = int(capped.sum())
+                             "reduced_by": str(Decimal(gross - capped) / scale)})
+            amount = capped
         if cap_cohort is not None and amount > _units(cap_cohort, scale):
             caps.append({"cap": "per cohort", "limit": str(cap_cohort),
                          "reduced_by": str(Decimal(amount - _units(cap_cohort, scale)) / scale)})
             amount = _units(cap_cohort, scale)
-        total = Decimal(amount) / scale
         counts = ", ".join(f"{n} {m}" for m, n in basis["achieved"].items())
         basis["explanation"] = (f"{basis['outcomes_paid']} outcomes paid for {basis['participants_paid']} participants "
                                 f"(achieved: {counts}) at {', '.join(f'{m} {p}' for m, p in prices.items())} = "
                                 f"{Decimal(gross) / scale}")
         if caps:
             basis["caps"] = caps
-        lines.append(Line(mech.id, cohort, total, basis))
+        lines.append(Line(mech.id, cohort, Decimal(amount) / scale, basis))
     if lines and (dropped_exclusive or dropped_max):
         lines[0].basis["not_paid"] = {"exclusive": dropped_exclusive, "over_max_per_participant": dropped_max}
     return lines

@@ -257,3 +257,41 @@ def test_evaluate_again_says_it_reproduced_and_diff_explains(loaded, tmp_path: P
     assert loaded("evaluate", "diff", str(first["run"])).err == (
         "error: sib evaluate diff needs two run ids: sib evaluate diff RUN_A RUN_B\n")
     assert loaded("evaluate", "diff", "1", "999").err == "error: no evaluation run 999\n"
+
+
+def test_ledger_steps_schedule_exports_returns_and_forecast(loaded, tmp_path: Path) -> None:
+    import openpyxl
+
+    for kind, name in (("participants", "people.csv"), ("measurements", "m.csv")):
+        loaded("verify", str(json.loads(loaded("ingest", "test-contract", tmp_path / name, "--kind", kind, "--json").out)["batch"]))
+    loaded("evaluate", "test-contract", "--as-of", "2022-06-30")
+    paid = json.loads(loaded("payments", "test-contract", "--json").out)
+    seqs = [str(e["seq"]) for e in paid["entries"]]
+    assert loaded("ledger", "approve", "test-contract", *seqs).code == 0
+    refused = loaded("ledger", "pay", "test-contract", seqs[0])
+    assert refused.code == 1 and refused.err == (
+        f"error: nothing was changed: entry {seqs[0]} is approved; it can become invoiced or rejected, not paid\n")
+    assert loaded("ledger", "invoice", "test-contract", seqs[0]).code == 0
+    assert loaded("ledger", "pay", "test-contract", seqs[0]).code == 0
+    shown = json.loads(loaded("ledger", "show", "test-contract", "--json").out)["entries"]
+    assert [s["status"] for s in shown[0]["steps"]] == ["approved", "invoiced", "paid"]
+    assert all(s["by"] == "test:intermediary" for s in shown[0]["steps"])
+
+    rows = json.loads(loaded("schedule", "test-contract", "--json", "--csv", tmp_path / "s.csv",
+                             "--xlsx", tmp_path / "s.xlsx").out)["rows"]
+    booked = [r for r in rows if Decimal(r["committed"])]
+    assert sum(Decimal(r["paid"]) for r in rows) == Decimal(paid["entries"][0]["amount"])
+    assert sum(Decimal(r["committed"]) for r in rows) == Decimal(paid["total"])
+    assert booked and all(Decimal(r["approved"]) == Decimal(r["committed"]) for r in booked)
+    book = openpyxl.load_workbook(tmp_path / "s.xlsx")
+    assert book.sheetnames == ["Schedule", "Entries"]
+    entries = list(book["Entries"].values)
+    assert entries[0][:4] == ("entry", "period", "payer", "mechanism") and entries[1][6] == "paid"
+    assert "evaluation_run" in entries[0] and "caps_applied" in entries[0]
+
+    investors = json.loads(loaded("returns", "test-contract", "--json").out)["investors"]
+    assert investors[0]["investor"] == "all" and Decimal(investors[0]["distributed"]) == Decimal(paid["total"])
+    first = json.loads(loaded("forecast", "test-contract", "--simulations", "50", "--json").out)
+    again = json.loads(loaded("forecast", "test-contract", "--simulations", "50", "--json").out)
+    assert first == again  # seeded: the same forecast
+    assert Decimal(first["total"]["p10"]) <= Decimal(first["total"]["p50"]) <= Decimal(first["total"]["p90"])

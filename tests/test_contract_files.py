@@ -92,6 +92,16 @@ BROKEN = [
       "and no later than the term end 2023-12-31"]),
     ("a list where a mapping belongs", "term:\n  start: 2020-01-01\n  end: 2023-12-31", "term: [2020, 2023]",
      ["c.yaml:5: term: expected a mapping (key: value), got a list"]),
+    ("a cap larger than the cap that contains it", "price: 1000, cap: 50000", "price: 1000, cap: 70000",
+     ["c.yaml:47: payments.mechanisms[0].cap: 70000 is above the contract's total cap 60000; a cap cannot be larger "
+      "than the cap that contains it"]),
+    ("a per-participant cap above the cohort cap", "price: 1000, cap: 50000",
+     "price: 1000, cap_per_participant: 3000, cap_per_cohort: 2000",
+     ["c.yaml:47: payments.mechanisms[0].cap_per_participant: 3000 is above cap_per_cohort 2000; a cap cannot be "
+      "larger than the cap that contains it"]),
+    ("a rate card without a price", "metric: attendance, price: 1000, cap: 50000", "metric: attendance, cap: 50000",
+     ["c.yaml:47: payments.mechanisms[0].price: required field is missing: a rate card needs metric and price, "
+      "or outcomes"]),
     ("boolean that is not one", "min_n: 5\n  - id", "min_n: 5\n      alpha: often\n  - id",
      ["c.yaml:34: metrics[0].evaluation.alpha: 'often' is not a number"]),
 ]
