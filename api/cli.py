@@ -675,6 +675,58 @@ def returns(contract_id: str, as_json: bool = JSON_OPTION) -> None:
         out.print(f"Above the return cap, kept by the payer: {fmt.money(flows.retained, contract.currency)}")
 
 
+users_app = typer.Typer(no_args_is_help=True, help="API users and their tokens.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(name: str, role: str = typer.Option(..., "--role", help="intermediary, investor, payer or provider."),
+              contract: Optional[list[str]] = typer.Option(None, "--contract", help="A contract it may see (repeat)."),
+              all_contracts: bool = typer.Option(False, "--all-contracts", help="Every contract (intermediaries only)."),
+              as_json: bool = JSON_OPTION) -> None:
+    """Add an API user; its token is printed once and only its hash is kept."""
+    from api.auth import UserError as AuthError, add_user
+
+    engine = open_store()
+    try:
+        token = add_user(engine, name, role, contract or [], all_contracts, {c["id"] for c in list_contracts(engine)})
+    except AuthError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        print_json({"name": name, "role": role, "token": token})
+    else:
+        out.print(f"Added {name} ({role}). The token, shown this once:")
+        out.print(token, markup=False)
+
+
+@users_app.command("list")
+def users_list(as_json: bool = JSON_OPTION) -> None:
+    """API users (never their tokens: the first characters only)."""
+    from api.auth import list_users
+
+    rows = list_users(open_store())
+    if as_json:
+        print_json({"users": rows})
+        return
+    table = Table("id", "name", "role", "contracts", "token", "revoked")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["role"], "all" if r["all_contracts"] else ", ".join(r["contracts"]),
+                      r["token_hint"] + "…", f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")
+    out.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: int) -> None:
+    """Revoke a user's token at once."""
+    from api.auth import UserError as AuthError, revoke_user
+
+    try:
+        name = revoke_user(open_store(), user_id)
+    except AuthError as exc:
+        raise UserError(str(exc)) from None
+    out.print(f"Revoked user {user_id} ({name}).")
+
+
 # -- reports, server, demo ------------------------------------------------------------------------------------------
 
 @app.command()

@@ -112,14 +112,16 @@ def _earlier(conn: sa.Connection, contract_id: str, kind: str, digest: str) -> i
 
 
 def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, *,
-                mapping: FileMapping | None = None, dry_run: bool = False, today: date | None = None) -> IngestReport:
+                mapping: FileMapping | None = None, dry_run: bool = False, today: date | None = None,
+                actor_name: str | None = None, filename: str | None = None) -> IngestReport:
     """Validate ``path`` as a ``kind`` file of ``contract`` and store it as one batch, or refuse it whole."""
     if kind not in KINDS:
         raise IngestError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     path = Path(path)
     mapping = mapping or contract.mappings.get(kind) or FileMapping()  # type: ignore[call-overload]
     table = open_table(path, mapping)
-    report = IngestReport(contract.id, kind, path.name, file_sha256(path), notes=list(table.notes))
+    name = filename or path.name  # an upload's own name, not the temporary file's
+    report = IngestReport(contract.id, kind, name, file_sha256(path), notes=list(table.notes))
 
     with engine.connect() as conn:
         earlier = _earlier(conn, contract.id, kind, report.sha256)
@@ -144,8 +146,8 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         if transaction is not None:
             writer.batch_id = conn.execute(
                 sa.insert(ImportBatchRow).returning(ImportBatchRow.id),
-                {"contract_id": contract.id, "kind": kind, "filename": path.name, "sha256": report.sha256, "rows": 0,
-                 "summary": {}, "created_by": actor()},
+                {"contract_id": contract.id, "kind": kind, "filename": name, "sha256": report.sha256, "rows": 0,
+                 "summary": {}, "created_by": actor_name or actor()},
             ).scalar_one()
         for frame, problems in table.chunks:
             errors += [RowError(p.row, "", p.message) for p in problems]
@@ -168,8 +170,8 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         writer.verify_references()
         conn.execute(sa.update(ImportBatchRow).where(ImportBatchRow.id == writer.batch_id).values(
             rows=report.rows, summary={"counts": report.counts, "notes": report.notes}))
-        record_audit(conn, "ingest", contract.id, {"batch": writer.batch_id, "kind": kind, "file": path.name,
-                                                   "rows": report.rows})
+        record_audit(conn, "ingest", contract.id, {"batch": writer.batch_id, "kind": kind, "file": name,
+                                                   "rows": report.rows}, actor_name)
         transaction.commit()
     except IntegrityError:
         # Another import of the same file won the race: this one changes nothing.
@@ -190,7 +192,7 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
         conn.close()
     report.status, report.batch_id = "accepted", writer.batch_id
-    log.info("batch %s: %s file %s accepted, %d rows", writer.batch_id, kind, path.name, report.rows)
+    log.info("batch %s: %s file %s accepted, %d rows", writer.batch_id, kind, name, report.rows)
     return report
 
 

@@ -34,7 +34,7 @@ from evaluation.run import EvaluationRun
 from payments.ledger import GENESIS, current_status, entry_hash, read_ledger
 from payments.mechanisms import Evidence, Line, lines_for
 from payments.money import ZERO, round_money, split
-from store.db import actor, record_audit
+from store.db import actor, record_audit, retrying
 from store.tables import LedgerEntryRow
 from store.types import iso_utc, utcnow
 
@@ -143,45 +143,50 @@ def calculate(engine: Engine, stored: StoredContract, run: EvaluationRun, *, act
     period = payable_period(contract, run.as_of)
     who = actor_name or actor()
     try:
-        with engine.begin() as conn:
-            ledger = read_ledger(conn, stored.id)
-            status = current_status(conn, stored.id)
-            booked: dict[tuple[str, str, str], Decimal] = {}
-            rejected_here: set[tuple[str, str, str]] = set()
-            for entry in ledger.itertuples():
-                key = (entry.mechanism, entry.cohort, entry.payer)
-                if status.get(entry.seq) == "rejected":
-                    if entry.evaluation_run_id == run.id:
-                        rejected_here.add(key)
-                    continue
-                booked[key] = booked.get(key, ZERO) + entry.amount
-            seq = int(ledger["seq"].max()) if len(ledger) else 0
-            prev = ledger["hash"].iloc[-1] if len(ledger) else GENESIS
-            created_at = iso_utc(utcnow())
-            new_entries = []
-            for o in owed:
-                key = (o.mechanism, o.cohort, o.payer)
-                already = booked.get(key, ZERO)
-                delta = o.amount - already
-                if delta == 0 or key in rejected_here:
-                    continue
-                seq += 1
-                entry = {
-                    "contract_id": stored.id, "seq": seq, "period": period, "mechanism": o.mechanism,
-                    "payer": o.payer, "cohort": o.cohort, "kind": "calculation" if already == 0 else "adjustment",
-                    "amount": delta, "currency": contract.currency, "evaluation_run_id": run.id,
-                    "contract_version": run.contract_version,
-                    "basis": dict(o.basis, owed_to_date=str(o.amount), previously_booked=str(already)),
-                    "created_at": created_at, "created_by": who, "prev_hash": prev,
-                }
-                entry["hash"] = prev = entry_hash(entry)
-                new_entries.append(entry)
-            if new_entries:
-                conn.execute(sa.insert(LedgerEntryRow), new_entries)
-                record_audit(conn, "payments.calculate", stored.id,
-                             {"run": run.id, "entries": [e["seq"] for e in new_entries]}, who)
+        return retrying(lambda: _append(engine, stored, run, contract, owed, period, who))
     except IntegrityError:
         raise ConcurrentCalculation(
-            f"another payment calculation for {stored.id!r} was written at the same time; run it again"
+            f"another payment calculation for {stored.id!r} kept being written at the same time; run it again"
         ) from None
+
+
+def _append(engine: Engine, stored: StoredContract, run: EvaluationRun, contract: Contract, owed: list[Owed],
+            period: str, who: str) -> list[dict[str, Any]]:
+    with engine.begin() as conn:
+        ledger = read_ledger(conn, stored.id)
+        status = current_status(conn, stored.id)
+        booked: dict[tuple[str, str, str], Decimal] = {}
+        rejected_here: set[tuple[str, str, str]] = set()
+        for entry in ledger.itertuples():
+            key = (entry.mechanism, entry.cohort, entry.payer)
+            if status.get(entry.seq) == "rejected":
+                if entry.evaluation_run_id == run.id:
+                    rejected_here.add(key)
+                continue
+            booked[key] = booked.get(key, ZERO) + entry.amount
+        seq = int(ledger["seq"].max()) if len(ledger) else 0
+        prev = ledger["hash"].iloc[-1] if len(ledger) else GENESIS
+        created_at = iso_utc(utcnow())
+        new_entries = []
+        for o in owed:
+            key = (o.mechanism, o.cohort, o.payer)
+            already = booked.get(key, ZERO)
+            delta = o.amount - already
+            if delta == 0 or key in rejected_here:
+                continue
+            seq += 1
+            entry = {
+                "contract_id": stored.id, "seq": seq, "period": period, "mechanism": o.mechanism,
+                "payer": o.payer, "cohort": o.cohort, "kind": "calculation" if already == 0 else "adjustment",
+                "amount": delta, "currency": contract.currency, "evaluation_run_id": run.id,
+                "contract_version": run.contract_version,
+                "basis": dict(o.basis, owed_to_date=str(o.amount), previously_booked=str(already)),
+                "created_at": created_at, "created_by": who, "prev_hash": prev,
+            }
+            entry["hash"] = prev = entry_hash(entry)
+            new_entries.append(entry)
+        if new_entries:
+            conn.execute(sa.insert(LedgerEntryRow), new_entries)
+            record_audit(conn, "payments.calculate", stored.id,
+                         {"run": run.id, "entries": [e["seq"] for e in new_entries]}, who)
     return new_entries

@@ -18,9 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from sqlalchemy.exc import IntegrityError
 
-from store.db import record_audit
+from store.db import record_audit, retrying
 from store.tables import LedgerEntryRow, LedgerStepRow
 from store.types import iso_utc, utcnow
 
@@ -45,7 +44,7 @@ def read_ledger(conn: sa.Connection | Engine, contract_id: str) -> pd.DataFrame:
     else:
         rows = conn.execute(query).mappings().all()
     columns = [c.name for c in LedgerEntryRow.__table__.columns]
-    return pd.DataFrame([dict(r) for r in rows], columns=columns)
+    return pd.DataFrame([dict(r) for r in rows], columns=columns, dtype=object)  # exact values: no NaN for None
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,8 @@ def read_steps(conn: sa.Connection | Engine, contract_id: str) -> pd.DataFrame:
             rows = c.execute(query).mappings().all()
     else:
         rows = conn.execute(query).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in LedgerStepRow.__table__.columns])
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in LedgerStepRow.__table__.columns],
+                        dtype=object)  # exact values: no NaN for None
 
 
 def current_status(conn: sa.Connection | Engine, contract_id: str) -> dict[int, str]:
@@ -125,33 +125,37 @@ def take_step(engine: Engine, contract_id: str, entries: list[int], status: str,
         raise StepRefused(f"{status!r} is not a step; expected approved, invoiced, paid or rejected")
     if status == "rejected" and not note:
         raise StepRefused("a rejection needs a reason (--reason)")
-    try:
-        with engine.begin() as conn:
-            known = set(read_ledger(conn, contract_id)["seq"])
-            current = current_status(conn, contract_id)
-            steps = read_steps(conn, contract_id)
-            problems = []
-            for seq in entries:
-                now = current.get(seq, "calculated")
-                if seq not in known:
-                    problems.append(f"no entry {seq}")
-                elif status not in NEXT[now]:
-                    allowed = " or ".join(NEXT[now]) or "nothing (it is final)"
-                    problems.append(f"entry {seq} is {now}; it can become {allowed}, not {status}")
-            if problems:
-                raise StepRefused("; ".join(problems))
-            seq_no = int(steps["seq"].max()) if len(steps) else 0
-            prev = steps["hash"].iloc[-1] if len(steps) else GENESIS
-            at = iso_utc(utcnow())
-            taken = []
-            for entry in entries:
-                seq_no += 1
-                row = {"contract_id": contract_id, "seq": seq_no, "entry_seq": entry, "status": status, "note": note,
-                       "at": at, "by": who, "prev_hash": prev}
-                row["hash"] = prev = step_hash(row)
-                taken.append(row)
-            conn.execute(sa.insert(LedgerStepRow), taken)
-            record_audit(conn, f"ledger.{status}", contract_id, {"entries": entries, "note": note}, who)
-    except IntegrityError:
-        raise StepRefused(f"another {status} step on these entries was recorded at the same time; nothing was changed") from None
+    if not entries:
+        raise StepRefused("no entries given")
+    return retrying(lambda: _take_step(engine, contract_id, entries, status, who, note))
+
+
+def _take_step(engine: Engine, contract_id: str, entries: list[int], status: str, who: str,
+               note: str | None) -> list[dict[str, Any]]:
+    with engine.begin() as conn:
+        known = set(read_ledger(conn, contract_id)["seq"])
+        current = current_status(conn, contract_id)
+        steps = read_steps(conn, contract_id)
+        problems = []
+        for seq in entries:
+            now = current.get(seq, "calculated")
+            if seq not in known:
+                problems.append(f"no entry {seq}")
+            elif status not in NEXT[now]:
+                allowed = " or ".join(NEXT[now]) or "nothing (it is final)"
+                problems.append(f"entry {seq} is {now}; it can become {allowed}, not {status}")
+        if problems:
+            raise StepRefused("; ".join(problems))
+        seq_no = int(steps["seq"].max()) if len(steps) else 0
+        prev = steps["hash"].iloc[-1] if len(steps) else GENESIS
+        at = iso_utc(utcnow())
+        taken = []
+        for entry in entries:
+            seq_no += 1
+            row = {"contract_id": contract_id, "seq": seq_no, "entry_seq": entry, "status": status, "note": note,
+                   "at": at, "by": who, "prev_hash": prev}
+            row["hash"] = prev = step_hash(row)
+            taken.append(row)
+        conn.execute(sa.insert(LedgerStepRow), taken)
+        record_audit(conn, f"ledger.{status}", contract_id, {"entries": entries, "note": note}, who)
     return taken

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import getpass
 import os
+import random
+import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from alembic import command
@@ -20,7 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from store.tables import AuditEventRow
 
@@ -157,3 +159,19 @@ def record_audit(conn: sa.Connection, action: str, contract_id: str | None, deta
         sa.insert(AuditEventRow),
         {"actor": who or actor(), "action": action, "contract_id": contract_id, "detail": detail},
     )
+
+
+def retrying(attempt: Callable[[], Any], attempts: int = 25) -> Any:
+    """Run a read-then-append transaction again when a concurrent one took the same sequence number.
+
+    The database's unique constraints decide the race; the loser reads the new state and tries again,
+    so no update is lost and nothing is appended twice.
+    """
+    for n in range(attempts):
+        try:
+            return attempt()
+        except IntegrityError:
+            if n == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+    return None  # pragma: no cover

@@ -225,3 +225,19 @@ class LedgerStepRow(SQLModel, table=True):
     by: str
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class UserRow(SQLModel, table=True):
+    """An API user: a role, the contracts it may see, and the hash of its token (never the token)."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)  # intermediary, investor, payer or provider
+    contracts: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, default=list))
+    all_contracts: bool = False  # intermediaries only
+    token_hash: str = Field(max_length=64, unique=True)
+    token_hint: str = Field(max_length=12)  # the token's first characters, to tell tokens apart in a list
+    created_at: datetime = _when()
+    revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))

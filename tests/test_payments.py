@@ -366,6 +366,8 @@ def test_30_steps_go_in_order_each_once_with_who_and_when(engine) -> None:
     assert current_status(engine, "test-contract") == {1: "paid", 2: "approved"}
     with pytest.raises(StepRefused, match="a rejection needs a reason"):
         take_step(engine, "test-contract", [2], "rejected", "payer:anna")
+    take_step(engine, "test-contract", [2], "rejected", "payer:anna", note="wrong cohort")  # a note among none
+    assert current_status(engine, "test-contract")[2] == "rejected"
     with pytest.raises(StepRefused, match="no entry 9"):
         take_step(engine, "test-contract", [9], "approved", "payer:anna")
     assert verify_chain(engine, "test-contract").ok

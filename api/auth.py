@@ -1,0 +1,121 @@
+"""API users and what each role may do.
+
+A token is shown once, when the user is added; the store keeps only its
+SHA-256.  Access is denied unless granted: a user sees only the contracts
+listed for it (404 for any other, which it may not know exists), and within
+them only what its role allows (403 otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from store.db import record_audit
+from store.tables import UserRow
+from store.types import utcnow
+
+ROLES = ("intermediary", "investor", "payer", "provider")
+TOKEN_PREFIX = "sib_"
+
+# What each role may do; a route names the action it needs.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "intermediary": frozenset({"contract.read", "batch.read", "batch.upload", "batch.verify", "evaluation.read",
+                               "evaluation.run", "participants.read", "payments.calculate", "ledger.read",
+                               "ledger.invoice", "schedule.read", "status.read", "audit.read"}),
+    "investor": frozenset({"contract.read", "evaluation.read", "status.read"}),
+    "payer": frozenset({"contract.read", "evaluation.read", "ledger.read", "ledger.approve", "ledger.pay",
+                        "schedule.read", "status.read"}),
+    "provider": frozenset({"contract.read", "batch.read", "batch.upload", "evaluation.read", "participants.read",
+                           "ledger.invoice"}),
+}
+AGGREGATE_ONLY = frozenset({"investor", "payer"})  # never a participant-level record; small cells suppressed
+
+
+class UserError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    name: str
+    role: str
+    contracts: frozenset[str]
+    all_contracts: bool
+
+    def sees(self, contract_id: str) -> bool:
+        return self.all_contracts or contract_id in self.contracts
+
+    def may(self, action: str) -> bool:
+        return action in PERMISSIONS[self.role]
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
+
+    @property
+    def aggregate_only(self) -> bool:
+        return self.role in AGGREGATE_ONLY
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def add_user(engine: Engine, name: str, role: str, contracts: list[str], all_contracts: bool = False,
+             known_contracts: set[str] | None = None) -> str:
+    """Create a user; return its token (shown once, never stored)."""
+    if role not in ROLES:
+        raise UserError(f"--role {role!r} is not allowed; expected one of: {', '.join(ROLES)}")
+    if all_contracts and role != "intermediary":
+        raise UserError("only an intermediary may be given every contract (--all-contracts)")
+    if not contracts and not all_contracts:
+        raise UserError("name the contracts this user may see (--contract ID, repeatable); access is denied by default")
+    unknown = sorted(set(contracts) - (known_contracts or set(contracts)))
+    if unknown:
+        raise UserError(f"no contract {unknown[0]!r} in the store; 'sib contract list' shows the loaded ones")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(UserRow), {"name": name, "role": role, "contracts": sorted(set(contracts)),
+                                          "all_contracts": all_contracts, "token_hash": hash_token(token),
+                                          "token_hint": token[:10]})
+        record_audit(conn, "user.add", None, {"name": name, "role": role, "contracts": sorted(set(contracts)),
+                                              "all_contracts": all_contracts})
+    return token
+
+
+def list_users(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(UserRow.id, UserRow.name, UserRow.role, UserRow.contracts, UserRow.all_contracts,
+                                      UserRow.token_hint, UserRow.created_at, UserRow.revoked_at).order_by(UserRow.id))
+        return [dict(r._mapping) for r in rows]
+
+
+def revoke_user(engine: Engine, user_id: int) -> str:
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(UserRow.name, UserRow.revoked_at).where(UserRow.id == user_id)).first()
+        if row is None:
+            raise UserError(f"no user {user_id}; 'sib users list' shows them")
+        if row.revoked_at is not None:
+            raise UserError(f"user {user_id} ({row.name}) is already revoked")
+        conn.execute(sa.update(UserRow).where(UserRow.id == user_id).values(revoked_at=utcnow()))
+        record_audit(conn, "user.revoke", None, {"user": user_id, "name": row.name})
+    return row.name
+
+
+def authenticate(conn: sa.Connection, token: str | None) -> Principal | None:
+    """The principal a bearer token belongs to, or None (missing, unknown or revoked)."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    digest = hash_token(token)
+    row = conn.execute(sa.select(UserRow).where(UserRow.token_hash == digest, UserRow.revoked_at.is_(None))).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return Principal(row.id, row.name, row.role, frozenset(row.contracts or []), bool(row.all_contracts))
