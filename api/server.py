@@ -197,12 +197,18 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
                               "Authenticate with `Authorization: Bearer <token>` (`sib users add`).")
     state: dict[str, Engine] = {}
 
-    def store() -> Engine:
+    async def store() -> Engine:
         if "engine" not in state:
             state["engine"] = engine or open_store()
         return state["engine"]
 
-    def principal(request: Request, db: Engine = Depends(store)) -> Principal:
+    async def reader(db: Engine = Depends(store)) -> Engine:
+        """The same store for reads that need no transaction: each query on its own, nothing to roll back."""
+        if "reader" not in state:
+            state["reader"] = db.execution_options(isolation_level="AUTOCOMMIT")
+        return state["reader"]
+
+    async def principal(request: Request, db: Engine = Depends(reader)) -> Principal:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else None
         with db.connect() as conn:
@@ -212,8 +218,8 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
         return who
 
     def access(action: str) -> Callable[..., tuple[Principal, StoredContract]]:
-        def check(contract_id: str = PathParam(..., max_length=64), who: Principal = Depends(principal),
-                  db: Engine = Depends(store)) -> tuple[Principal, StoredContract]:
+        async def check(contract_id: str = PathParam(..., max_length=64), who: Principal = Depends(principal),
+                        db: Engine = Depends(reader)) -> tuple[Principal, StoredContract]:
             if not who.sees(contract_id):
                 raise ApiError(404, "not_found", f"no contract {contract_id!r}")
             try:
@@ -465,10 +471,11 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
                         headers=_download(f"{ctx[1].id}-schedule.xlsx"))
 
     @v1.get(c + "/status", response_model=Loose, responses=ERRORS)
-    def status(ctx: tuple = Depends(access("status.read")), db: Engine = Depends(store)) -> Loose:
-        from api.status import investor_status
+    def status(ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
+        from api.status import investor_status_json
 
-        return Loose(**investor_status(db, ctx[1]))
+        # The same bytes for the same state of the store: computed once, then served as they are.
+        return Response(investor_status_json(db, ctx[1]), media_type="application/json")
 
     @v1.get(c + "/audit", response_model=Page, responses=ERRORS)
     def audit(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("audit.read")),

@@ -6,6 +6,7 @@ once per state and remembered: the key is the run and the last entry and step of
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from typing import Any
 
@@ -23,30 +24,39 @@ from payments.money import ZERO
 from payments.returns import investor_returns, payments_by_period
 from store.tables import EvaluationRunRow, LedgerEntryRow, LedgerStepRow
 
-_CACHE: "OrderedDict[tuple, dict[str, Any]]" = OrderedDict()
+_CACHE: "OrderedDict[tuple, bytes]" = OrderedDict()
 CACHE_SIZE = 64
 FORECAST_SIMULATIONS = 500
 
 
-def state_key(engine: Engine, contract_id: str) -> tuple:
-    """What the status depends on: the latest run, the last ledger entry and the last step."""
+def state_key(engine: Engine, stored: StoredContract) -> tuple:
+    """What the status depends on: the contract version, the latest run, the last ledger entry and step (one query)."""
+    cid = stored.id
+    query = sa.select(
+        sa.select(sa.func.max(EvaluationRunRow.id)).where(EvaluationRunRow.contract_id == cid).scalar_subquery(),
+        sa.select(sa.func.max(LedgerEntryRow.seq)).where(LedgerEntryRow.contract_id == cid).scalar_subquery(),
+        sa.select(sa.func.max(LedgerStepRow.seq)).where(LedgerStepRow.contract_id == cid).scalar_subquery(),
+    )
     with engine.connect() as conn:
-        run = conn.execute(sa.select(sa.func.max(EvaluationRunRow.id)).where(EvaluationRunRow.contract_id == contract_id)).scalar()
-        entry = conn.execute(sa.select(sa.func.max(LedgerEntryRow.seq)).where(LedgerEntryRow.contract_id == contract_id)).scalar()
-        step = conn.execute(sa.select(sa.func.max(LedgerStepRow.seq)).where(LedgerStepRow.contract_id == contract_id)).scalar()
-    return (str(engine.url), contract_id, run, entry, step)
+        run, entry, step = conn.execute(query).one()
+    return (str(engine.url), cid, stored.latest.fingerprint, run, entry, step)
 
 
 def investor_status(engine: Engine, stored: StoredContract) -> dict[str, Any]:
-    key = state_key(engine, stored.id)
+    return json.loads(investor_status_json(engine, stored))
+
+
+def investor_status_json(engine: Engine, stored: StoredContract) -> bytes:
+    """The status as JSON bytes, computed once per state of the store."""
+    key = state_key(engine, stored)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    status = _compute(engine, stored)
-    _CACHE[key] = status
+    encoded = json.dumps(_compute(engine, stored), separators=(",", ":"), default=str).encode("utf-8")
+    _CACHE[key] = encoded
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return status
+    return encoded
 
 
 def _compute(engine: Engine, stored: StoredContract) -> dict[str, Any]:

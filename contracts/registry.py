@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -107,8 +108,18 @@ def list_contracts(engine: Engine) -> list[dict]:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
+_PARSED: dict[tuple[str, str], tuple[tuple, StoredContract]] = {}
+
+
 def get_contract(engine: Engine, contract_id: str) -> StoredContract:
+    """A stored contract with its versions parsed; parsed once per process while its versions stay the same."""
     with engine.connect() as conn:
+        stamp = tuple(conn.execute(
+            sa.select(ContractVersionRow.version, ContractVersionRow.fingerprint)
+            .where(ContractVersionRow.contract_id == contract_id).order_by(ContractVersionRow.version)).all())
+        cached = _PARSED.get((str(engine.url), contract_id))
+        if cached is not None and cached[0] == stamp and stamp:
+            return cached[1]
         row = conn.execute(sa.select(ContractRow).where(ContractRow.id == contract_id)).first()
         if row is None:
             raise UnknownContract(contract_id)
@@ -116,6 +127,12 @@ def get_contract(engine: Engine, contract_id: str) -> StoredContract:
             sa.select(ContractVersionRow).where(ContractVersionRow.contract_id == contract_id)
             .order_by(ContractVersionRow.version)
         ).all()
+    stored = _stored(row, versions)
+    _PARSED[(str(engine.url), contract_id)] = (tuple((v.version, v.fingerprint) for v in versions), stored)
+    return stored
+
+
+def _stored(row: Any, versions: list[Any]) -> StoredContract:
     return StoredContract(
         id=row.id, name=row.name, currency=row.currency, source=row.source,
         versions=tuple(

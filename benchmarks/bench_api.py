@@ -1,0 +1,143 @@
+"""The investor status endpoint under load from a second process, on SQLite and PostgreSQL.
+
+    sudo apt install wrk                        # the load generator (Debian's package)
+    .venv/bin/python benchmarks/bench_api.py [--participants 10000] [--seconds 15]
+
+A contract of 10,000 pupils (the Hässelby-style example, synthetic data) is
+ingested, verified, evaluated and paid; then ``sib serve`` (one uvicorn
+process) answers ``GET /api/v1/contracts/{id}/status`` as an investor, loaded
+by wrk on loopback (one thread, eight connections).  In the same run, the
+same server is loaded on ``GET /api/v1/health`` (no token, no store), the
+floor of any endpoint; the ratio is status ÷ health throughput.  PostgreSQL
+runs only when a server answers (SIB_TEST_POSTGRES_URL or postgres@127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN = os.environ.get("SIB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def prepare(url: str, folder: Path, participants: int) -> str:
+    """A store with the example contract and ``participants`` pupils, evaluated and paid; an investor's token."""
+    from api.auth import add_user
+    from contracts import load_contract_file
+    from contracts.registry import get_contract, store_contract
+    from evaluation.run import evaluate
+    from examples.synthetic import CONTRACT_FILES, hasselby
+    from outcomes.batches import verify_batch
+    from outcomes.ingest import ingest_file
+    from outcomes.pseudonym import init_key, load_key
+    from payments.calculate import calculate
+    from store.db import init_store, open_store
+
+    init_store(url)
+    engine = open_store(url)
+    store_contract(engine, load_contract_file(CONTRACT_FILES["hasselby-school"]))
+    stored = get_contract(engine, "hasselby-school")
+    key_path = folder / "sib.key"
+    if not key_path.exists():
+        init_key(key_path)
+    key = load_key(key_path)
+    data = folder / "data"
+    data.mkdir(exist_ok=True)
+    for kind, path in hasselby(data, n=participants):
+        verify_batch(engine, ingest_file(engine, stored.latest.terms, path, kind, key).batch_id)
+    calculate(engine, stored, evaluate(engine, stored, date(2025, 7, 31)))
+    token = add_user(engine, "bench-investor", "investor", ["hasselby-school"])
+    engine.dispose()
+    return token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, seconds: int, token: str | None) -> dict[str, float]:
+    args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
+    if token:
+        args[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"requests_per_second": rate, "p99_ms": round(float(p99.group(1)) * scale, 2),
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
+
+
+def measure(url: str, folder: Path, token: str, seconds: int) -> dict[str, object]:
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=url, SIB_KEY_FILE=str(folder / "sib.key"))
+    server = subprocess.Popen([str(Path(sys.executable).parent / "sib"), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        status_url = f"{base}/api/v1/contracts/hasselby-school/status"
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", status_url], check=True)
+        health = wrk(f"{base}/api/v1/health", seconds, None)
+        status = wrk(status_url, seconds, token)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"status": status, "health": health,
+            "ratio_status_to_health": round(status["requests_per_second"] / health["requests_per_second"], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=10000)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt install wrk)")
+    result: dict[str, object] = {"participants": args.participants, "seconds": args.seconds}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        url = f"sqlite:///{folder / 'sib.db'}"
+        result["sqlite"] = measure(url, folder, prepare(url, folder, args.participants), args.seconds)
+        try:
+            admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+            name = f"sib_bench_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:  # no server: say so, measure SQLite only
+            result["postgresql"] = f"skipped: {type(exc).__name__}"
+        else:
+            pg = sa.engine.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
+            try:
+                result["postgresql"] = measure(pg, folder, prepare(pg, folder, args.participants), args.seconds)
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
