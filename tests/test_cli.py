@@ -295,3 +295,19 @@ def test_ledger_steps_schedule_exports_returns_and_forecast(loaded, tmp_path: Pa
     again = json.loads(loaded("forecast", "test-contract", "--simulations", "50", "--json").out)
     assert first == again  # seeded: the same forecast
     assert Decimal(first["total"]["p10"]) <= Decimal(first["total"]["p50"]) <= Decimal(first["total"]["p90"])
+
+
+def test_users_add_list_revoke(loaded, tmp_path: Path) -> None:
+    added = json.loads(loaded("users", "add", "Anna", "--role", "payer", "--contract", "test-contract", "--json").out)
+    assert added["token"].startswith("sib_") and len(added["token"]) > 40
+    listed = json.loads(loaded("users", "list", "--json").out)["users"]
+    assert [(u["name"], u["role"], u["contracts"]) for u in listed] == [("Anna", "payer", ["test-contract"])]
+    assert added["token"] not in loaded("users", "list").out and listed[0]["token_hint"] == added["token"][:10]
+    assert loaded("users", "add", "Bo", "--role", "payer").err == (
+        "error: name the contracts this user may see (--contract ID, repeatable); access is denied by default\n")
+    assert loaded("users", "add", "Cy", "--role", "payer", "--contract", "nope").err.startswith("error: no contract 'nope'")
+    assert loaded("users", "add", "Di", "--role", "investor", "--all-contracts").err == (
+        "error: only an intermediary may be given every contract (--all-contracts)\n")
+    assert loaded("users", "add", "Ed", "--role", "boss", "--contract", "test-contract").code == 1
+    assert loaded("users", "revoke", str(listed[0]["id"])).out.startswith("Revoked user")
+    assert loaded("users", "revoke", str(listed[0]["id"])).err.endswith("is already revoked\n")
