@@ -3,7 +3,7 @@
 Three frames, each read with one query into pandas: participants with their
 attributes, enrolments, and the measurements that count (not rejected, not
 superseded, observed by the as-of date, and verified unless an interim view
-asks otherwise).
+asks otherwise).  Enrolments, like measurements, count only once their batch is verified.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
     enrolments_q = sa.select(
         EnrolmentRow.participant_id, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start, EnrolmentRow.exit
     ).where(EnrolmentRow.contract_id == contract_id, EnrolmentRow.start <= as_of)
+    if not include_unverified:  # an unverified enrolment must not count either: with missing: zero it would be paid
+        enrolments_q = enrolments_q.join(ImportBatchRow, ImportBatchRow.id == EnrolmentRow.batch_id).where(verified)
     participants_q = sa.select(ParticipantRow.id.label("participant_id"), ParticipantRow.attributes).where(
         ParticipantRow.contract_id == contract_id
     )

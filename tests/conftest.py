@@ -7,7 +7,11 @@ at the end of the run, unless SIB_REQUIRE_POSTGRES=1 (as in CI), where they fail
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import shutil
+import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +129,96 @@ def sib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     return run
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    """`sib demo --json` run once for the whole session (it is the slowest thing the suite does).
+
+    Tests that change the store work on a copy (``demo_copy``), so every test sees the demo as it was written.
+    """
+    folder = tmp_path_factory.mktemp("demo")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    from api.cli import main
+
+    buffer = io.StringIO()
+    monkeypatch.setattr("sys.stdout", buffer)
+    code = main(["demo", "--json"])
+    monkeypatch.undo()
+    assert code == 0
+    summary = json.loads(buffer.getvalue())
+    return folder, {row["contract"]: row for row in summary["contracts"]}, summary
+
+
+@pytest.fixture
+def demo_copy(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """`sib` on a private copy of the demo store: returns (folder, run) where run(*args) -> Result."""
+    folder = demo[0] / "sib-demo"
+    shutil.copy(folder / "sib.db", tmp_path / "sib.db")
+    shutil.copy(folder / "sib.key", tmp_path / "sib.key")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'sib.db'}")
+    monkeypatch.setenv("SIB_KEY_FILE", str(tmp_path / "sib.key"))
+    monkeypatch.setenv("SIB_ACTOR", "test:intermediary")
+    from api.cli import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return tmp_path, run
+
+
+# -- system programs the tests drive: poppler for PDFs, Chromium for the pages ----------------------------------------
+
+REQUIRE_BROWSER = os.environ.get("SIB_REQUIRE_BROWSER") == "1"
+PROGRAMS = {"pdftotext": "poppler-utils", "pdftoppm": "poppler-utils", "pdfinfo": "poppler-utils",
+            "chromium": "chromium", "chromedriver": "chromium-driver"}
+_programs_skipped: list[str] = []
+_install_tried: list[str] = []
+
+
+def _install(packages: list[str]) -> str | None:
+    """Install Debian packages when we may (root with apt-get); None on success, else why not."""
+    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "not root on a Debian system, so the test setup cannot install them"
+    if set(packages) <= set(_install_tried):
+        return "installing them failed earlier in this run"
+    _install_tried.extend(packages)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    done = subprocess.run(["apt-get", "install", "-y", "-q", *packages], env=env, capture_output=True, text=True,
+                          timeout=900)
+    if done.returncode != 0:
+        update = subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(["apt-get", "install", "-y", "-q", *packages], env=env, capture_output=True, text=True,
+                              timeout=900) if update.returncode == 0 else update
+    return None if done.returncode == 0 else f"apt-get failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+
+
+def require_programs(*names: str) -> dict[str, str]:
+    """The paths of system programs, installed from Debian packages if missing; a visible skip if impossible
+    (a failure where SIB_REQUIRE_BROWSER=1, as in CI)."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        problem = _install(sorted({PROGRAMS[n] for n in missing}))
+        missing = [n for n in names if shutil.which(n) is None]
+        if missing:
+            reason = f"{', '.join(missing)} not available ({problem or 'not found after installing'})"
+            if REQUIRE_BROWSER:
+                pytest.fail(f"SIB_REQUIRE_BROWSER=1 but {reason}")
+            _programs_skipped.append(reason)
+            pytest.skip(reason)
+    return {n: shutil.which(n) or n for n in names}
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _programs_skipped:
+        terminalreporter.write_sep("!", "PDF or browser tests SKIPPED", yellow=True)
+        terminalreporter.write_line(
+            f"{len(_programs_skipped)} test(s) did not run: {_programs_skipped[0]}. Install the Debian packages "
+            "poppler-utils, chromium and chromium-driver to run them; CI sets SIB_REQUIRE_BROWSER=1.")
     if _postgres_skipped:
         terminalreporter.write_sep("!", "PostgreSQL tests SKIPPED", yellow=True)
         terminalreporter.write_line(

@@ -150,7 +150,7 @@ def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
     assert json.loads(loaded("payments", "test-contract", "--json").out)["added"] == []
 
     assert loaded("ledger", "verify", "test-contract").code == 0
-    html = loaded("report", "test-contract", "--out", tmp_path / "r.html")
+    html = loaded("report", "test-contract", "--out", tmp_path / "r.html", "--lang", "en")
     assert html.code == 0 and "Independent evaluation report" in (tmp_path / "r.html").read_text()
     assert loaded("report", "test-contract", "--out", tmp_path / "missing" / "r.pdf").err.startswith(
         "error: cannot write")

@@ -183,6 +183,8 @@ def test_runs_are_reproducible_and_append_only(engine, key, tmp_path: Path) -> N
 
     unverified = evaluate(engine, stored, date(2022, 6, 1))
     assert unverified.result("attendance", "c1").n_treated == 0  # nothing verified yet
+    # not even where a missing measurement counts (exclusion: missing = not achieved): no enrolment is verified
+    assert unverified.result("exclusion").n_treated == 0 and unverified.coverage["participants"] == {}
     interim = evaluate(engine, stored, date(2022, 6, 1), include_unverified=True)
     assert interim.result("attendance", "c1").n_treated == 40
     assert interim.result("attendance", "c1").warnings[0] == "interim view: includes measurements not yet verified"
@@ -209,7 +211,7 @@ def test_too_few_participants_and_open_windows_are_warned(engine, key, tmp_path:
     stored = stored_minimal(engine)
     contract = stored.latest.terms
     people = "participant_id,start,school_year,sex\nA,2020-01-10,5,male\nB,2020-11-10,5,female\n"
-    ingest_file(engine, contract, write(tmp_path, "p.csv", people), "participants", key)
+    verify_batch(engine, ingest_file(engine, contract, write(tmp_path, "p.csv", people), "participants", key).batch_id)
     m = "participant_id,metric,date,value\nA,attendance,2020-02-01,0.9\nB,attendance,2020-12-01,0.8\n"
     batch = ingest_file(engine, contract, write(tmp_path, "m.csv", m), "measurements", key).batch_id
     verify_batch(engine, batch)

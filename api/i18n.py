@@ -1,0 +1,283 @@
+"""Swedish and English for reports and pages: words, and numbers written as each language writes them.
+
+Swedish: 1 234 567,89 kr, 3,5 %, a space between thousands (a no-break space, so figures never wrap).
+English: SEK 1,234,567.89, 3.5 %.  Swedish is the default for contracts in SEK.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from payments.money import quantum, round_money
+
+NBSP = "\u00a0"
+LANGUAGES = ("sv", "en")
+
+WORDS: dict[str, dict[str, str]] = {
+    "report_title": {"sv": "Oberoende utvärderingsrapport", "en": "Independent evaluation report"},
+    "evaluated_as_of": {"sv": "Utvärderat per {as_of} enligt avtalsversion {version} ({reason}, gäller från {effective}).",
+                        "en": "Evaluated as of {as_of} under contract version {version} ({reason}, effective {effective})."},
+    "generated": {"sv": "Skapad {when}.", "en": "Generated {when}."},
+    "attention": {"sv": "Observera", "en": "Please note"},
+    "no_verified": {"sv": "Inga verifierade mätningar finns ännu: rapporten visar inga resultat och inga belopp.",
+                    "en": "There are no verified measurements yet: the report shows no results and no amounts."},
+    "interim": {"sv": "Delrapport: utvärderingen innehåller mätningar som inte är verifierade. Den får inte ligga till grund för betalning.",
+                "en": "Interim view: this evaluation includes measurements that have not been verified. It must not be used for payment."},
+    "warnings_count": {"sv": "Resultaten har {n} varningar; de står under varje mått i avsnitt 4.",
+                       "en": "The results carry {n} warnings; they are listed under each metric in section 4."},
+    "summary": {"sv": "Sammanfattning", "en": "Summary"},
+    "contract": {"sv": "Avtalet", "en": "The contract"},
+    "coverage": {"sv": "Datatäckning", "en": "Data coverage"},
+    "results": {"sv": "Resultat per mått och kohort", "en": "Results by metric and cohort"},
+    "methodology": {"sv": "Metod", "en": "Methodology"},
+    "trail": {"sv": "Betalningsberäkningen steg för steg", "en": "Payment calculation trail"},
+    "ledger_status": {"sv": "Huvudbokens status", "en": "Ledger status"},
+    "reproducibility": {"sv": "Reproducerbarhet", "en": "Reproducibility"},
+    "metric": {"sv": "Mått", "en": "Metric"},
+    "design": {"sv": "Design", "en": "Design"},
+    "participants": {"sv": "Deltagare", "en": "Participants"},
+    "outcome": {"sv": "Utfall", "en": "Outcome"},
+    "counterfactual": {"sv": "Jämförelse", "en": "Counterfactual"},
+    "effect": {"sv": "Effekt", "en": "Effect"},
+    "ci": {"sv": "95 % KI", "en": "95 % CI"},
+    "p": {"sv": "p", "en": "p"},
+    "monitoring_only": {"sv": "endast uppföljning", "en": "monitoring only"},
+    "cohort": {"sv": "Kohort", "en": "Cohort"},
+    "comparison": {"sv": "Jämförelsegrupp", "en": "Comparison"},
+    "mean": {"sv": "Medel", "en": "Mean"},
+    "relative": {"sv": "Relativ", "en": "Relative"},
+    "achieved": {"sv": "Uppnått", "en": "Achieved"},
+    "payments_to_date": {"sv": "Beräknade utfallsbetalningar hittills: {amount}.",
+                         "en": "Outcome payments calculated to date: {amount}."},
+    "investor_line": {"sv": "Investerat kapital {drawn}; investerarnas nettoresultat {net}, multipel {multiple}{irr}.",
+                      "en": "Invested principal {drawn}; net result for investors {net}, money multiple {multiple}{irr}."},
+    "irr": {"sv": ", internränta {irr}", "en": ", IRR {irr}"},
+    "term": {"sv": "Avtalsperiod {start} till {end}; valuta {currency}. Målgrupp: {target}.",
+             "en": "Term {start} to {end}; currency {currency}. Target group: {target}."},
+    "party": {"sv": "Part", "en": "Party"},
+    "role": {"sv": "Roll", "en": "Role"},
+    "eligibility": {"sv": "Behörighet", "en": "Eligibility"},
+    "cohorts": {"sv": "Kohorter", "en": "Cohorts"},
+    "enrolment_window": {"sv": "Inskrivningsperiod", "en": "Enrolment window"},
+    "target_size": {"sv": "Planerad storlek", "en": "Target size"},
+    "metrics": {"sv": "Utfallsmått", "en": "Outcome metrics"},
+    "kind": {"sv": "Typ", "en": "Kind"},
+    "better_when": {"sv": "Bättre när", "en": "Better when"},
+    "higher": {"sv": "högre", "en": "higher"},
+    "lower": {"sv": "lägre", "en": "lower"},
+    "window": {"sv": "Fönster (månader efter start)", "en": "Window (months after enrolment)"},
+    "aggregation": {"sv": "Sammanvägning", "en": "Aggregation"},
+    "missing_data": {"sv": "Saknade data", "en": "Missing data"},
+    "mechanisms": {"sv": "Betalningsmodeller", "en": "Payment mechanisms"},
+    "mechanism": {"sv": "Modell", "en": "Mechanism"},
+    "type": {"sv": "Typ", "en": "Type"},
+    "terms": {"sv": "Villkor", "en": "Terms"},
+    "versions": {"sv": "Versioner", "en": "Versions"},
+    "version": {"sv": "Version", "en": "Version"},
+    "effective": {"sv": "Gäller från", "en": "Effective"},
+    "reason": {"sv": "Skäl", "en": "Reason"},
+    "fingerprint": {"sv": "Fingeravtryck", "en": "Fingerprint"},
+    "measurements_used": {"sv": "Använda mätningar: {n}{verified}.", "en": "Measurements used: {n}{verified}."},
+    "verified_share": {"sv": ", varav {share} verifierade", "en": ", of which {share} verified"},
+    "participants_by_arm": {"sv": "Deltagare: {arms}.", "en": "Participants: {arms}."},
+    "measurements": {"sv": "Mätningar", "en": "Measurements"},
+    "survey_question": {"sv": "Enkätfråga", "en": "Survey question"},
+    "balance_after": {"sv": "Balans efter matchning", "en": "Balance after matching"},
+    "covariate": {"sv": "Bakgrundsvariabel", "en": "Covariate"},
+    "smd_before": {"sv": "SMD före", "en": "SMD before"},
+    "smd_after": {"sv": "SMD efter", "en": "SMD after"},
+    "vr_before": {"sv": "Variansk. före", "en": "Variance ratio before"},
+    "vr_after": {"sv": "Variansk. efter", "en": "Variance ratio after"},
+    "pre_trends": {"sv": "Trender före start", "en": "Pre-trends"},
+    "power": {"sv": "Styrka (minsta påvisbara effekt)", "en": "Power (minimum detectable effect)"},
+    "power_line": {"sv": "{metric}: med de {n} deltagare som utvärderades (alla kohorter) kan en effekt på {mde} påvisas med 80 % styrka (α {alpha}).",
+                   "en": "{metric}: with the {n} participants evaluated (all cohorts), an effect of {mde} can be detected with 80 % power (α {alpha})."},
+    "owed_intro": {"sv": "Varje rad är det belopp som är skyldigt hittills enligt denna utvärdering, efter tak, avrundat en gång (halvt uppåt till minsta enhet) och fördelat på betalare. Det förfaller period {period}.",
+                   "en": "Each line is the cumulative amount owed to date on this evaluation, after caps, rounded once (half-up to the minor unit) and split across payers. It is payable in period {period}."},
+    "payer": {"sv": "Betalare", "en": "Payer"},
+    "calculation": {"sv": "Beräkning", "en": "Calculation"},
+    "owed": {"sv": "Skyldigt hittills", "en": "Owed to date"},
+    "entries": {"sv": "Huvudboksposter", "en": "Ledger entries"},
+    "period": {"sv": "Period", "en": "Period"},
+    "status": {"sv": "Status", "en": "Status"},
+    "amount": {"sv": "Belopp", "en": "Amount"},
+    "total": {"sv": "Summa", "en": "Total"},
+    "run": {"sv": "Körning", "en": "Run"},
+    "chain_ok": {"sv": "Huvudbokens hashkedja: obruten ({n} poster).", "en": "Ledger hash chain: intact ({n} entries)."},
+    "chain_broken": {"sv": "Huvudbokens hashkedja är BRUTEN: {reason}", "en": "Ledger hash chain BROKEN: {reason}"},
+    "no_entries": {"sv": "Inga huvudboksposter: inget är skyldigt enligt denna utvärdering.",
+                   "en": "No ledger entries: nothing is owed on this evaluation."},
+    "evaluation_run": {"sv": "Utvärderingskörning", "en": "Evaluation run"},
+    "input_fingerprint": {"sv": "Indatans fingeravtryck (SHA-256)", "en": "Input fingerprint (SHA-256)"},
+    "contract_version": {"sv": "Avtalsversion", "en": "Contract version"},
+    "code_version_eval": {"sv": "Kodversion (utvärdering)", "en": "Code version (evaluation)"},
+    "code_version_report": {"sv": "Kodversion (rapport)", "en": "Code version (report)"},
+    "rerun": {"sv": "En andra utvärderare med samma databas och kod kör `sib evaluate {contract} --as-of {as_of}` och får samma fingeravtryck och samma körning.",
+              "en": "A second evaluator with the same store and code runs `sib evaluate {contract} --as-of {as_of}` and obtains the same fingerprint and the same run."},
+    "window_rule": {"sv": "Varje deltagares utfall vägs samman från de verifierade mätningarna inom måttets fönster, räknat från deltagarens egen start; deltagare vars fönster inte stängt per utvärderingsdatum räknas inte och anges i en varning.",
+                    "en": "Each participant's outcome is aggregated from the verified measurements inside the metric's window, counted from that participant's enrolment; participants whose window had not closed by the as-of date are left out and counted in a warning."},
+    "page": {"sv": "sida", "en": "page"},
+    "of": {"sv": "av", "en": "of"},
+    "chart_alt": {"sv": "Diagram: {metric} per kohort med 95 % konfidensintervall och jämförelsenivå",
+                  "en": "Chart: {metric} by cohort with 95 % confidence intervals and the comparison level"},
+    "rc_price": {"sv": "{price} per deltagare som uppnår {metric}", "en": "{price} per participant achieving {metric}"},
+    "rc_exclusive": {"sv": "; endast det högre av {options}", "en": "; only the higher of {options}"},
+    "rc_cap_pp": {"sv": "; högst {amount} per deltagare", "en": "; at most {amount} per participant"},
+    "ms_amount": {"sv": "{amount} per verifierad händelse", "en": "{amount} per verified event"},
+    "ss_terms": {"sv": "besparingen värderas till {unit} per enhet, återbetalas krona för krona upp till {upto}, därefter {share} av det som överstiger",
+                 "en": "savings valued at {unit} per unit, repaid one-for-one up to {upto}, then {share} above"},
+    "ct_terms": {"sv": "{price} per enhet förbättring och deltagare, om kohorten förbättras med {threshold}",
+                 "en": "{price} per unit of improvement per participant, if the cohort improves by {threshold}"},
+    "ct_overall": {"sv": " eller alla kohorter tillsammans med {threshold}", "en": " or all cohorts together by {threshold}"},
+    "capped": {"sv": "; tak {amount}", "en": "; capped at {amount}"},
+    "payers_line": {"sv": "Betalare: {payers}. Betalningsplan: {frequency}, betalas {lag} dagar efter verifiering.",
+                    "en": "Payers: {payers}. Schedule: {frequency}, payable {lag} days after verification."},
+    "contract_cap": {"sv": " Tak för hela avtalet: {amount}.", "en": " Contract cap: {amount}."},
+    "or": {"sv": "eller", "en": "or"},
+    "all_cohorts": {"sv": "alla", "en": "all"},
+    "and": {"sv": "och", "en": "and"},
+    "to": {"sv": "till", "en": "to"},
+    "power_no_sd": {"sv": "{metric}: styrkan beräknas inte, eftersom avtalet saknar evaluation.planning_sd för måttet.",
+                    "en": "{metric}: power not computed, because the contract gives no evaluation.planning_sd for the metric."},
+    "power_none": {"sv": "Inget mått har ännu deltagare nog för en styrkeberäkning.",
+                   "en": "No metric has enough participants yet for a power calculation."},
+    "no_chart": {"sv": "Inget diagram: inget resultat att visa ännu.", "en": "No chart: there is no result to show yet."},
+    "by_status": {"sv": "Per status: {parts}.", "en": "By status: {parts}."},
+    "no_results_section": {"sv": "Inga resultat ännu.", "en": "No results yet."},
+    "n_comparison": {"sv": "n jämförelse", "en": "n comparison"},
+    "mean_ci": {"sv": "medelvärdets 95 % KI {low} till {high}", "en": "mean 95 % CI {low} to {high}"},
+    "pretrend_tested": {"sv": "Gemensamt test av att insats- och jämförelseenheterna följdes åt under {periods} perioder före starten: p = {p}.",
+                        "en": "Joint test that treated and comparison units moved in parallel over the {periods} period(s) before the start: p = {p}."},
+    "balance_line": {"sv": "Pool {pool}; caliper {caliper} SD av logit ({logit}); {neighbours} granne/grannar, {replacement}; {off} borttagna utanför gemensamt stöd, {unmatched} utan matchning; {used} olika personer ur poolen använda.",
+                     "en": "Pool {pool}; caliper {caliper} SD of the logit ({logit}); {neighbours} neighbour(s), {replacement}; {off} trimmed for common support, {unmatched} without a match; {used} distinct comparison members used."},
+    "with_replacement": {"sv": "med återläggning", "en": "with replacement"},
+    "without_replacement": {"sv": "utan återläggning", "en": "without replacement"},
+    "cap_reduced": {"sv": "; taket ”{cap}” ({limit}) minskade beloppet med {by}", "en": "; cap “{cap}” ({limit}) reduced it by {by}"},
+    "payer_share": {"sv": "; betalarens andel {share} av {amount}", "en": "; payer share {share} of {amount}"},
+    "entries_note": {"sv": "Posterna är beräknade belopp; godkännande, fakturering och betalning registreras som egna steg.",
+                     "en": "Entries are amounts calculated; approval, invoicing and payment are recorded as separate steps."},
+    "includes_unverified": {"sv": ", inklusive overifierade mätningar", "en": ", includes unverified measurements"},
+    "as_of_word": {"sv": "per", "en": "as of"},
+    "explanations_language": {"sv": "Beräkningstexterna och varningarna skrivs av beräkningsmotorn på engelska.",
+                              "en": ""},
+    "kind_entry": {"sv": "Slag", "en": "Kind"},
+    "description": {"sv": "Beskrivning", "en": "Description"},
+}
+
+# Words the contract and the ledger use as values (designs, kinds, statuses); shown through ``label``.
+LABELS: dict[str, dict[str, str]] = {
+    "monitoring": {"sv": "uppföljning", "en": "monitoring"},
+    "fixed_baseline": {"sv": "fast jämförelsenivå", "en": "fixed baseline"},
+    "pre_post": {"sv": "före-efter", "en": "pre-post"},
+    "historical_cohort": {"sv": "historisk kohort", "en": "historical cohort"},
+    "randomised": {"sv": "randomiserad", "en": "randomised"},
+    "matched_comparison": {"sv": "matchad jämförelse", "en": "matched comparison"},
+    "difference_in_differences": {"sv": "skillnad-i-skillnader", "en": "difference-in-differences"},
+    "payer": {"sv": "betalare", "en": "payer"}, "investor": {"sv": "investerare", "en": "investor"},
+    "provider": {"sv": "utförare", "en": "provider"}, "intermediary": {"sv": "intermediär", "en": "intermediary"},
+    "binary": {"sv": "ja/nej", "en": "binary"}, "rate": {"sv": "andel", "en": "rate"},
+    "count": {"sv": "antal", "en": "count"}, "continuous": {"sv": "kontinuerlig", "en": "continuous"},
+    "ordinal": {"sv": "ordinal", "en": "ordinal"}, "time_to_event": {"sv": "tid till händelse", "en": "time to event"},
+    "mean": {"sv": "medelvärde", "en": "mean"}, "sum": {"sv": "summa", "en": "sum"}, "first": {"sv": "första", "en": "first"},
+    "last": {"sv": "sista", "en": "last"}, "min": {"sv": "minsta", "en": "min"}, "max": {"sv": "största", "en": "max"},
+    "any": {"sv": "någon", "en": "any"},
+    "exclude": {"sv": "utesluts", "en": "excluded"}, "not_achieved": {"sv": "räknas som ej uppnått", "en": "not achieved"},
+    "zero": {"sv": "räknas som noll", "en": "zero"},
+    "rate_card": {"sv": "prislista", "en": "rate card"}, "comparison_threshold": {"sv": "tröskel mot jämförelse", "en": "comparison threshold"},
+    "savings_share": {"sv": "besparingsdelning", "en": "savings share"}, "milestone": {"sv": "delmål", "en": "milestone"},
+    "calculation": {"sv": "beräkning", "en": "calculation"}, "adjustment": {"sv": "justering", "en": "adjustment"},
+    "calculated": {"sv": "beräknad", "en": "calculated"}, "approved": {"sv": "godkänd", "en": "approved"},
+    "invoiced": {"sv": "fakturerad", "en": "invoiced"}, "paid": {"sv": "betald", "en": "paid"},
+    "rejected": {"sv": "avvisad", "en": "rejected"},
+    "monthly": {"sv": "månadsvis", "en": "monthly"}, "quarterly": {"sv": "kvartalsvis", "en": "quarterly"},
+    "half_yearly": {"sv": "halvårsvis", "en": "half-yearly"}, "yearly": {"sv": "årsvis", "en": "yearly"},
+    "equals": {"sv": "är", "en": "equals"}, "in": {"sv": "är en av", "en": "is one of"},
+    "between": {"sv": "mellan", "en": "between"}, "at_least": {"sv": "minst", "en": "at least"},
+    "at_most": {"sv": "högst", "en": "at most"},
+    "treatment": {"sv": "i insatsen", "en": "in the intervention"}, "comparison": {"sv": "i jämförelsegruppen", "en": "in the comparison group"},
+    "control": {"sv": "i kontrollgruppen", "en": "in the control group"},
+}
+
+
+DESIGNS = {
+    "monitoring": {"sv": "Uppföljning: kohortens medelvärde med konfidensintervall. Det finns ingen jämförelse, så siffran beskriver deltagarna och redovisas aldrig som en effekt.",
+                   "en": "Monitoring: the cohort's mean with its confidence interval. There is no counterfactual, so the figure describes the participants and is never reported as an effect."},
+    "fixed_baseline": {"sv": "Fast jämförelsenivå: kohortens medelvärde mot den nivå som står i avtalet. Andelar prövas med exakt binomialtest och Wilsonintervall; övriga utfall med t-test. Jämförelsenivån är ett antagande i avtalet, inte en observerad jämförelsegrupp.",
+                       "en": "Fixed baseline: the cohort's mean against the reference value written into the contract. Proportions use an exact binomial test with a Wilson interval; other outcomes a one-sample t-test. The baseline is an assumption of the contract, not an observed comparison group."},
+    "pre_post": {"sv": "Före-efter: samma deltagare efter mot före (parat t-test). Förändringen innehåller också allt annat som förändrats under perioden.",
+                 "en": "Pre-post: the same participants after against before (paired t-test). The change also contains whatever else changed over the period."},
+    "historical_cohort": {"sv": "Historisk kohort: kohorten mot en tidigare kohort (Welchs t-test).",
+                          "en": "Historical cohort: the cohort against an earlier cohort (Welch's two-sample t-test)."},
+    "randomised": {"sv": "Randomiserad: insatsgrupp mot kontrollgrupp (Welchs t-test); med bakgrundsvariabler justeras skattningen med OLS och HC2-standardfel (Lin 2013).",
+                   "en": "Randomised: treatment arm against control arm (Welch's two-sample t-test); with covariates, the treatment coefficient of an OLS regression on them, with HC2 standard errors (Lin, 2013)."},
+    "matched_comparison": {"sv": "Matchad jämförelse: en benägenhetspoäng (logistisk regression) på avtalets bakgrundsvariabler; varje deltagare matchas mot närmaste personer i jämförelsepoolen på poängens logit inom en caliper, exakt på angivna kategorier och på kohorten; deltagare utanför poolens gemensamma stöd tas bort. Standardfel enligt Abadie och Imbens (2006), som tar hänsyn till att personer i poolen används flera gånger.",
+                           "en": "Matched comparison: a propensity score (logistic regression) on the contract's covariates; each participant matched to the nearest pool members on the logit of the score within a caliper, exactly on the stated categorical covariates and on the cohort (period); treated participants outside the pool's common support trimmed. Standard errors by Abadie and Imbens (2006), which account for pool members used more than once."},
+    "difference_in_differences": {"sv": "Skillnad-i-skillnader: deltagare och jämförelseenheter över perioder räknade från var och ens start; tvåvägs fixa effekter (enhet och period) med OLS på avvikelser inom enhet, standardfel klustrade per enhet; en händelsestudie prövar att grupperna följdes åt före starten.",
+                                  "en": "Difference-in-differences: treated and comparison units over periods counted from each unit's start; two-way fixed effects (unit and period) by OLS on within-unit deviations, standard errors clustered by unit; an event study tests that treated and comparison units moved in parallel before the start."},
+}
+
+
+def t(key: str, lang: str, **values: Any) -> str:
+    text = WORDS[key][lang]
+    return text.format(**values) if values else text
+
+
+def label(value: str | None, lang: str) -> str:
+    """A contract or ledger value in words; values without a translation are shown as written."""
+    if value is None:
+        return ""
+    return LABELS.get(value, {}).get(lang, value.replace("_", " "))
+
+
+def default_language(currency: str) -> str:
+    return "sv" if currency == "SEK" else "en"
+
+
+def _group(integer: str, separator: str) -> str:
+    out = []
+    while len(integer) > 3:
+        out.insert(0, integer[-3:])
+        integer = integer[:-3]
+    out.insert(0, integer)
+    return separator.join(out)
+
+
+def number(value: float | Decimal | None, lang: str, digits: int | None = 3) -> str:
+    if value is None:
+        return "—"
+    if digits is None:
+        size = abs(float(value))
+        digits = 1 if size >= 100 else 2 if size >= 1 else 3
+    text = f"{abs(value):.{digits}f}"
+    whole, _, fraction = text.partition(".")
+    grouped = _group(whole, NBSP if lang == "sv" else ",")
+    sign = "−" if value < 0 and float(text) != 0 else ""
+    return sign + grouped + ((("," if lang == "sv" else ".") + fraction) if fraction else "")
+
+
+def money(amount: Decimal | str | None, currency: str, lang: str) -> str:
+    """1 234 567,89 kr (sv, SEK), 1 234 567,89 GBP (sv), SEK 1,234,567.89 (en)."""
+    if amount is None:
+        return "—"
+    value = round_money(Decimal(amount), currency)  # display only: ledger amounts are already rounded
+    places = max(0, -quantum(currency).as_tuple().exponent)
+    text = number(value, lang, places)
+    if lang == "sv":
+        return f"{text}{NBSP}{'kr' if currency == 'SEK' else currency}"
+    return f"{currency}{NBSP}{text}"
+
+
+def percent(share: float | Decimal | None, lang: str, digits: int = 1, signed: bool = True) -> str:
+    if share is None:
+        return "—"
+    value = float(share) * 100
+    text = number(abs(value), lang, digits)
+    sign = ("+" if value > 0 else "−" if value < 0 else "") if signed else ("−" if value < 0 else "")
+    return f"{sign}{text}{NBSP}%"
+
+
+def p_value(value: float | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    return ("< 0,001" if lang == "sv" else "< 0.001") if value < 0.001 else number(value, lang, 3)
