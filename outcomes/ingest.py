@@ -37,7 +37,7 @@ from outcomes.checks import (
     measurement_keys,
 )
 from outcomes.personnummer import scrub
-from outcomes.readers import file_sha256, open_table
+from outcomes.readers import UnreadableFile, file_sha256, open_table
 from store.bulk import bulk_insert, read_frame
 from store.db import actor, record_audit
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
@@ -111,16 +111,47 @@ def _earlier(conn: sa.Connection, contract_id: str, kind: str, digest: str) -> i
         ImportBatchRow.contract_id == contract_id, ImportBatchRow.kind == kind, ImportBatchRow.sha256 == digest)).scalar()
 
 
+REFUSAL_ERRORS_KEPT = 20
+
+
 def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, *,
                 mapping: FileMapping | None = None, dry_run: bool = False, today: date | None = None,
                 actor_name: str | None = None, filename: str | None = None) -> IngestReport:
-    """Validate ``path`` as a ``kind`` file of ``contract`` and store it as one batch, or refuse it whole."""
+    """Validate ``path`` as a ``kind`` file of ``contract`` and store it as one batch, or refuse it whole.
+
+    A refused file stores none of its rows; the refusal itself (file name, hash, error count and the first
+    errors, masked as in the error report) is kept in the audit log, so the intermediary can see which
+    deliveries failed and why.  A dry run leaves no trace.
+    """
     if kind not in KINDS:
         raise IngestError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
-    path = Path(path)
+    name = filename or Path(path).name
+    try:
+        return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name)
+    except IngestRefused as refused:
+        if not dry_run:
+            summary = refused.report.as_dict()
+            _record_refusal(engine, contract.id, actor_name, {
+                "kind": kind, "file": name, "sha256": summary["sha256"], "rows": summary["rows"],
+                "errors_total": summary["errors_total"], "errors": summary["errors"][:REFUSAL_ERRORS_KEPT]})
+        raise
+    except UnreadableFile as unreadable:
+        if not dry_run and Path(path).is_file():  # a mistyped path is not a delivery
+            _record_refusal(engine, contract.id, actor_name, {
+                "kind": kind, "file": name, "rows": 0, "errors_total": 1,
+                "errors": [{"row": None, "column": "", "value": "", "reason": scrub(f"unreadable: {unreadable}")}]})
+        raise
+
+
+def _record_refusal(engine: Engine, contract_id: str, actor_name: str | None, details: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        record_audit(conn, "ingest.refused", contract_id, details, actor_name)
+
+
+def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, mapping: FileMapping | None,
+            dry_run: bool, today: date | None, actor_name: str | None, name: str) -> IngestReport:
     mapping = mapping or contract.mappings.get(kind) or FileMapping()  # type: ignore[call-overload]
     table = open_table(path, mapping)
-    name = filename or path.name  # an upload's own name, not the temporary file's
     report = IngestReport(contract.id, kind, name, file_sha256(path), notes=list(table.notes))
 
     with engine.connect() as conn:

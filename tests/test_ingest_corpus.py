@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import sqlalchemy as sa
 
 from contracts.loader import load_mapping_file
 from contracts.model import FileMapping
@@ -22,6 +23,7 @@ from outcomes import personnummer
 from outcomes.ingest import IngestRefused, ingest_file
 from outcomes.readers import UnreadableFile
 from outcomes.report import neutralise, write_error_report
+from store.tables import AuditEventRow
 from tests.helpers import MINIMAL, stored_minimal
 
 TODAY = date(2026, 11, 22)
@@ -69,8 +71,15 @@ CONTRACT = MINIMAL.replace("payments:\n", SURVEY_METRICS, 1)
 
 
 def snapshot(db: Path) -> list[str]:
+    """Every row of the store as SQL text, but the audit log (where a refusal is recorded, see below)."""
     with sqlite3.connect(db) as conn:
-        return list(conn.iterdump())
+        return [line for line in conn.iterdump() if not line.startswith('INSERT INTO "audit_events"')]
+
+
+def refusals(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r.detail, actor=r.actor) for r in conn.execute(
+            sa.select(AuditEventRow).where(AuditEventRow.action == "ingest.refused").order_by(AuditEventRow.id))]
 
 
 @pytest.fixture
@@ -241,6 +250,11 @@ def test_bad_file_is_refused_exactly_and_changes_nothing(setup, case: Bad) -> No
             ingest_file(engine, contract, path, case.kind, key, mapping=case.mapping, today=TODAY)
         assert [str(e) for e in caught.value.report.errors] == case.expected
     assert snapshot(Path(engine.url.database)) == before
+    # Only the refusal is recorded: which file, and its first errors as the error report shows them.
+    [refusal] = refusals(engine)
+    assert (refusal["file"], refusal["kind"]) == (path.name, case.kind)
+    assert refusal["errors_total"] == len(case.expected) or refusal["errors_total"] >= 20
+    assert len(refusal["errors"]) == min(len(case.expected), 20)
 
 
 def test_the_corpus_is_large_enough() -> None:
