@@ -434,7 +434,7 @@ def design_power(kind: str = typer.Option(..., "--kind", help="proportion (a bin
 
 
 @app.command()
-def payments(contract_id: str, run: Optional[int] = typer.Option(None, "--run", help="Evaluation run (default: latest)."),
+def payments(contract_id: str, run: Optional[int] = typer.Option(None, "--run", help="Evaluation run (default: the latest as-of date)."),
              as_json: bool = JSON_OPTION) -> None:
     """Calculate what is owed from an evaluation run (adds only what is new) and show the ledger."""
     from evaluation.run import get_run

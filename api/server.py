@@ -27,6 +27,8 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import Principal, authenticate
+from api.exports import XLSX, schedule_file, schedule_rows
+from api.pages import error_page, install as install_pages
 from api.privacy import NOTE, suppress_basis, suppress_results
 from contracts.registry import StoredContract, UnknownContract, get_contract, list_contracts
 from store.db import StoreError, open_store, record_audit
@@ -447,28 +449,18 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
     @v1.get(c + "/schedule", response_model=list[dict[str, Any]], responses=ERRORS)
     def schedule(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> list[dict[str, Any]]:
         return [{k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in row.items()}
-                for row in _schedule_rows(db, ctx[1])[0]]
+                for row in schedule_rows(db, ctx[1], with_forecast=True)[0]]
 
-    @v1.get(c + "/exports/schedule.csv", responses=ERRORS | {200: {"content": {"text/csv": {}}}},
-            response_class=Response)
-    def schedule_csv(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Response:
-        from payments.schedule import write_csv
+    def export(kind: str) -> Callable[..., Response]:
+        def download(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Response:
+            data, media, name = schedule_file(db, ctx[1], kind)
+            return Response(data, media_type=media, headers=_download(name))
+        return download
 
-        with tempfile.TemporaryDirectory() as tmp:
-            data = write_csv(_schedule_rows(db, ctx[1])[0], Path(tmp) / "s.csv").read_bytes()
-        return Response(data, media_type="text/csv", headers=_download(f"{ctx[1].id}-schedule.csv"))
-
-    @v1.get(c + "/exports/schedule.xlsx", responses=ERRORS | {200: {"content": {
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}}, response_class=Response)
-    def schedule_xlsx(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Response:
-        from payments.schedule import write_xlsx
-
-        rows, entries = _schedule_rows(db, ctx[1])
-        with tempfile.TemporaryDirectory() as tmp:
-            data = write_xlsx({"Schedule": rows, "Entries": entries}, Path(tmp) / "s.xlsx",
-                              ctx[1].currency).read_bytes()
-        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers=_download(f"{ctx[1].id}-schedule.xlsx"))
+    v1.get(c + "/exports/schedule.csv", responses=ERRORS | {200: {"content": {"text/csv": {}}}},
+           response_class=Response)(export("csv"))
+    v1.get(c + "/exports/schedule.xlsx", responses=ERRORS | {200: {"content": {XLSX: {}}}},
+           response_class=Response)(export("xlsx"))
 
     @v1.get(c + "/status", response_model=Loose, responses=ERRORS)
     def status(ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
@@ -486,6 +478,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
         return _page([AuditEvent(**r._mapping) for r in rows], limit, offset)
 
     app.include_router(v1)
+    install_pages(app, store, reader)
     return app
 
 
@@ -522,14 +515,6 @@ def _entry(e: dict[str, Any], status: str, who: Principal, stored: StoredContrac
                        basis=basis, created_at=e["created_at"], created_by=e["created_by"], hash=e["hash"])
 
 
-def _schedule_rows(db: Engine, stored: StoredContract) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from payments.ledger import current_status, read_ledger
-    from payments.schedule import entry_rows, schedule
-
-    ledger, statuses = read_ledger(db, stored.id), current_status(db, stored.id)
-    return schedule(stored.latest.terms, ledger, statuses), entry_rows(ledger, statuses)
-
-
 def _download(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
@@ -539,21 +524,31 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
                         status_code=status)
 
 
+def _is_api(request: Request) -> bool:
+    """JSON errors for the API and its documentation; HTML error pages for the web pages."""
+    path = request.url.path
+    return path.startswith("/api/") or path in ("/openapi.json", "/docs", "/redoc")
+
+
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         details = [{"where": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
                    for e in exc.errors()]
         first = details[0] if details else {"where": "", "message": "invalid request"}
+        if not _is_api(request):
+            return error_page(422, f"{first['where']}: {first['message']}")
         return _error(422, "invalid", f"{first['where']}: {first['message']}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        if not _is_api(request):
+            return error_page(exc.status_code, str(exc.detail))
         return _error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
 
     @app.exception_handler(StoreError)

@@ -294,9 +294,11 @@ def get_run_by_id(engine: Engine, run_id: int) -> EvaluationRun:
 
 
 def get_run(engine: Engine, contract_id: str, run_id: int | None = None) -> EvaluationRun | None:
-    """A stored run, or the latest one of the contract when ``run_id`` is None."""
+    """A stored run, or when ``run_id`` is None the latest one of the contract: the latest as-of date, and of
+    its runs the last made (a look back at an earlier date does not turn the clock back)."""
     query = sa.select(EvaluationRunRow).where(EvaluationRunRow.contract_id == contract_id)
-    query = query.where(EvaluationRunRow.id == run_id) if run_id is not None else query.order_by(EvaluationRunRow.id.desc())
+    query = (query.where(EvaluationRunRow.id == run_id) if run_id is not None
+             else query.order_by(EvaluationRunRow.as_of.desc(), EvaluationRunRow.id.desc()))
     with engine.connect() as conn:
         row = conn.execute(query.limit(1)).first()
     return _from_row(row) if row is not None else None

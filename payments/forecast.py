@@ -95,7 +95,7 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
             period_totals.setdefault(period, []).append(amount)
         if contract.investment is not None:
             payments = sorted((period_end(p), a) for p, a in by_period.items())
-            irrs.append(investor_returns(contract, payments)[0].irr)
+            irrs.append(investor_returns(contract, payments, together_only=True)[0].irr)
     for period, values in period_totals.items():  # a period without payments in some runs paid nothing in them
         values += [ZERO] * (simulations - len(values))
     known = [i for i in irrs if i is not None]

@@ -11,6 +11,7 @@ Each period's payments arrive at the period's end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
@@ -48,8 +49,18 @@ def npv(flows: list[tuple[date, Decimal]], rate: Decimal) -> Decimal:
         return sum((a / (1 + rate) ** _years(start, d) for d, a in flows), ZERO)
 
 
+TOLERANCE = Decimal("0.000001")
+
+
 def xirr(flows: list[tuple[date, Decimal]]) -> Decimal | None:
-    """The annual rate that makes the flows' present value zero, by bisection in Decimal; None if none exists."""
+    """The annual rate that makes the flows' present value zero, by bisection in Decimal; None if none exists.
+
+    Remembered per set of flows: a forecast asks for the same flows again and again."""
+    return _xirr(tuple(flows))
+
+
+@lru_cache(maxsize=4096)
+def _xirr(flows: tuple[tuple[date, Decimal], ...]) -> Decimal | None:
     if not flows or all(a >= 0 for _, a in flows) or all(a <= 0 for _, a in flows):
         return None
     low, high = Decimal("-0.9999"), Decimal("100")
@@ -58,7 +69,7 @@ def xirr(flows: list[tuple[date, Decimal]]) -> Decimal | None:
         return None
     with localcontext() as ctx:
         ctx.prec = 34
-        for _ in range(120):
+        while high - low > TOLERANCE:  # about 27 halvings: the answer is kept to 0.0001
             mid = (low + high) / 2
             f_mid = npv(flows, mid)
             if f_low * f_mid <= 0:
@@ -136,13 +147,17 @@ def _result(name: str, committed: Decimal, drawdowns: list[tuple[date, Decimal]]
                           (distributed / drawn).quantize(Decimal("0.0001")) if drawn else None, xirr(flows))
 
 
-def investor_returns(contract: Contract, payments: list[tuple[date, Decimal]]) -> list[InvestorResult]:
-    """All investors together first, then each investor (drawdowns and distributions pro rata to commitments)."""
+def investor_returns(contract: Contract, payments: list[tuple[date, Decimal]], *,
+                     together_only: bool = False) -> list[InvestorResult]:
+    """All investors together first, then each investor (drawdowns and distributions pro rata to commitments);
+    only the first with ``together_only`` (the forecast needs no more, a thousand times over)."""
     inv = contract.investment
     if inv is None:
         return []
     flows = run_waterfall(contract, payments)
     results = [_result("all", inv.principal, flows.drawdowns, flows.distributions)]
+    if together_only:
+        return results
     shares = [c.amount / inv.principal for c in inv.commitments] if inv.principal else []
     per: dict[str, tuple[list, list]] = {c.party: ([], []) for c in inv.commitments}
     for kind, series in ((0, flows.drawdowns), (1, flows.distributions)):

@@ -1,0 +1,37 @@
+"""The repayment schedule as rows and as downloadable files, shared by the API and the web pages."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from contracts.registry import StoredContract
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def schedule_rows(db: Engine, stored: StoredContract, with_forecast: bool = False
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(one row per period and payer, one row per ledger entry); the forecast band if asked for."""
+    from api.status import forecast
+    from payments.ledger import current_status, read_ledger
+    from payments.schedule import entry_rows, schedule
+
+    ledger, statuses = read_ledger(db, stored.id), current_status(db, stored.id)
+    band = forecast(db, stored) if with_forecast else None
+    return schedule(stored.latest.terms, ledger, statuses, band), entry_rows(ledger, statuses)
+
+
+def schedule_file(db: Engine, stored: StoredContract, kind: str) -> tuple[bytes, str, str]:
+    """(content, media type, file name) of the schedule as CSV or Excel (two sheets: schedule, entries)."""
+    from payments.schedule import write_csv, write_xlsx
+
+    rows, entries = schedule_rows(db, stored, with_forecast=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "csv":
+            return write_csv(rows, Path(tmp) / "s.csv").read_bytes(), "text/csv", f"{stored.id}-schedule.csv"
+        data = write_xlsx({"Schedule": rows, "Entries": entries}, Path(tmp) / "s.xlsx", stored.currency).read_bytes()
+        return data, XLSX, f"{stored.id}-schedule.xlsx"
