@@ -246,7 +246,7 @@ WORDS: dict[str, dict[str, str]] = {
     "pg_target": {"sv": 'Mål', "en": 'Target'},
     "pg_token": {"sv": 'Nyckel (token)', "en": 'Token'},
     "pg_trend": {"sv": 'Utveckling', "en": 'Trend'},
-    "pg_trend_label": {"sv": '{metric}: utveckling över {n} utvärderingar', "en": '{metric}: trend over {n} evaluations'},
+    "pg_trend_label": {"sv": '{metric}: från {first} till {last} över {n} utvärderingar', "en": '{metric}: from {first} to {last} over {n} evaluations'},
     "pg_value": {"sv": 'Värde', "en": 'Value'},
     "pg_verified": {"sv": 'Verifierad', "en": 'Verified'},
     "pg_verified_only": {"sv": 'verifierade data', "en": 'verified data'},

@@ -185,7 +185,9 @@ def install(app: FastAPI, store: Callable[..., Any], reader: Callable[..., Any])
         for m in status["metrics"]:
             points = [(p["as_of"], p["value"]) for p in m["trend"]]
             m["sparkline"] = (charts.sparkline(points, None if m["target"] is None else float(m["target"]),
-                                               i18n.t("pg_trend_label", lang, metric=m["name"], n=len(points)))
+                                               i18n.t("pg_trend_label", lang, metric=m["name"], n=len(points),
+                                                      first=i18n.number(points[0][1], lang, None) if points else "",
+                                                      last=i18n.number(points[-1][1], lang, None) if points else ""))
                               if len(points) >= 2 else None)
         return render("dashboard.html.j2", currency=ctx["stored"].currency, data=status, **ctx,
                       path=f"/contracts/{ctx['stored'].id}/dashboard")

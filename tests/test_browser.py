@@ -1,0 +1,243 @@
+"""The web pages as people use them: headless Chromium (Debian's, driven by Selenium) against `sib serve`.
+
+An investor logs in and reads the dashboard; municipal finance approves one payment with the mouse and
+rejects another with the keyboard alone.  Figures on screen are compared with the API; screenshots are
+saved under test-artifacts/ (or $SIB_TEST_ARTIFACTS).  The browser comes from the Debian packages
+chromium and chromium-driver, installed by the test setup when missing (tests.conftest.require_programs);
+it is never downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from api import i18n
+from api.auth import add_user
+from api.server import create_app
+from contracts.registry import get_contract
+from evaluation.run import evaluate
+from store.db import open_store
+from store.tables import LedgerStepRow, ParticipantRow
+from tests.conftest import require_programs
+
+ARTIFACTS = Path(os.environ.get("SIB_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+CONTRACT = "hasselby-school"
+
+
+def plain(text: str) -> str:
+    return " ".join(text.replace(i18n.NBSP, " ").split())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """`sib serve` (uvicorn, in a thread) on a copy of the demo store, with an investor and a finance officer."""
+    folder = tmp_path_factory.mktemp("browser")
+    shutil.copy(demo[0] / "sib-demo" / "sib.db", folder / "sib.db")
+    engine = open_store(f"sqlite:///{folder / 'sib.db'}")
+    stored = get_contract(engine, CONTRACT)
+    evaluate(engine, stored, date(2024, 12, 31))  # an earlier date: the dashboard's trend has two points
+    tokens = {"investor": add_user(engine, "Impact fund", "investor", [CONTRACT]),
+              "payer": add_user(engine, "Stadens ekonomikontor", "payer", [CONTRACT])}
+    port = _free_port()
+    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not uv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert uv.started, "the server did not start"
+    yield {"base": f"http://127.0.0.1:{port}", "engine": engine, "tokens": tokens}
+    uv.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    programs = require_programs("chromium", "chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = programs["chromium"]
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1400",
+                     "--lang=sv-SE"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(programs["chromedriver"]), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000  # a real picture, not an empty page
+    return path
+
+
+def log_in(driver: Any, server: dict[str, Any], role: str, next_path: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server['base']}{next_path}")
+    assert driver.current_url.startswith(f"{server['base']}/login?next=")  # not logged in yet: sent to the login
+    field = driver.find_element(By.ID, "token")
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=token]").text  # the field has a visible label
+    field.send_keys(server["tokens"][role])
+    field.submit()
+    assert driver.current_url == f"{server['base']}{next_path}"
+
+
+def api(server: dict[str, Any], role: str, path: str) -> Any:
+    response = httpx.get(f"{server['base']}/api/v1/contracts/{CONTRACT}/{path}",
+                         headers={"Authorization": f"Bearer {server['tokens'][role]}"}, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_investor_dashboard_shows_the_apis_figures_and_nothing_about_people(server, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, server, "investor", f"/contracts/{CONTRACT}/dashboard")
+    status = api(server, "investor", "status")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "sv"  # a contract in SEK
+    for m in status["metrics"]:
+        row = browser.find_element(By.ID, f"metric-{m['metric']}")
+        assert plain(row.find_element(By.CSS_SELECTOR, "[data-field=value]").text) == plain(
+            i18n.number(m["value"], "sv", None))
+        assert row.find_element(By.CSS_SELECTOR, "[data-field=participants]").text == str(m["participants"])
+        trend = row.find_elements(By.CSS_SELECTOR, "svg[role=img]")
+        assert len(trend) == 1 and m["name"] in trend[0].get_attribute("aria-label")
+        assert len(m["trend"]) == 2
+        if m["on_track"] is not None:
+            assert ("når målet" if m["on_track"] else "under målet") in row.text
+    pay = status["payments"]
+    for card, amount in (("received", pay["received"]), ("committed", pay["committed"]),
+                         ("forecast", pay["forecast_total"]["p50"])):
+        assert plain(i18n.money(amount, "SEK", "sv")) in plain(browser.find_element(By.ID, card).text)
+    band = plain(browser.find_element(By.ID, "forecast").text)
+    assert plain(i18n.money(pay["forecast_total"]["p10"], "SEK", "sv")) in band
+    assert plain(i18n.money(pay["forecast_total"]["p90"], "SEK", "sv")) in band
+    for r in status["returns"]:
+        net = browser.find_element(By.CSS_SELECTOR, f"#returns-{r['investor']} [data-field=net]").text
+        assert plain(net) == plain(i18n.money(r["net"], "SEK", "sv"))
+
+    source = browser.page_source
+    with server["engine"].connect() as conn:
+        pseudonyms = conn.execute(sa.select(ParticipantRow.pseudonym)
+                                  .where(ParticipantRow.contract_id == CONTRACT)).scalars().all()
+    assert len(pseudonyms) >= 1000 and not any(p in source for p in pseudonyms)
+    assert not re.search(r"HV-\d", source)  # the delivered references
+    assert "/participants" not in source
+    screenshot(browser, "investor-dashboard")
+
+    browser.get(f"{server['base']}/contracts/{CONTRACT}/schedule")
+    assert "har inte den här sidan" in browser.page_source  # an investor has no schedule page
+
+
+def test_municipal_finance_approves_with_the_mouse_and_rejects_with_the_keyboard(server, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    log_in(browser, server, "payer", f"/contracts/{CONTRACT}/schedule")
+    ledger = {e["seq"]: e for e in api(server, "payer", "ledger?limit=500")["items"]}
+    first, second = sorted(seq for seq, e in ledger.items() if e["status"] == "calculated")[:2]
+    row = browser.find_element(By.ID, f"entry-{first}")
+    assert plain(row.find_element(By.CSS_SELECTOR, "[data-field=amount]").text) == plain(
+        i18n.money(ledger[first]["amount"], "SEK", "sv"))
+    browser.find_element(By.ID, f"approve-{first}").click()
+    notice = browser.find_element(By.CSS_SELECTOR, "p.done[role=status]")
+    assert notice.text == f"Post {first} är godkänd."
+    assert browser.find_element(By.CSS_SELECTOR, f"#entry-{first} [data-field=status]").text == "godkänd"
+    assert plain(browser.find_element(By.ID, "total-approved").text) == plain(
+        i18n.money(ledger[first]["amount"], "SEK", "sv"))
+    screenshot(browser, "finance-approved")
+
+    # The keyboard alone: Tab from the top of the page to the reason field, type, Enter submits the form.
+    browser.get(f"{server['base']}/contracts/{CONTRACT}/schedule")
+    reason = browser.find_element(By.ID, f"reason-{second}")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("class") == "skip"  # the first stop: skip to content
+    for _ in range(200):
+        if browser.switch_to.active_element == reason:
+            break
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element == reason, "the reason field cannot be reached with the keyboard"
+    reason.send_keys("Fel kohort enligt avtalet", Keys.ENTER)
+    assert browser.find_element(By.CSS_SELECTOR, "p.done").text == f"Post {second} är avvisad."
+
+    after = {e["seq"]: e["status"] for e in api(server, "payer", "ledger?limit=500")["items"]}
+    assert (after[first], after[second]) == ("approved", "rejected")
+    with server["engine"].connect() as conn:
+        steps = conn.execute(sa.select(LedgerStepRow.entry_seq, LedgerStepRow.status, LedgerStepRow.by,
+                                       LedgerStepRow.note).where(LedgerStepRow.contract_id == CONTRACT)
+                             .order_by(LedgerStepRow.seq)).all()
+    assert [tuple(s) for s in steps[-2:]] == [
+        (first, "approved", "api:Stadens ekonomikontor", None),
+        (second, "rejected", "api:Stadens ekonomikontor", "Fel kohort enligt avtalet")]
+    screenshot(browser, "finance-rejected")
+
+
+def test_pages_are_usable_without_sight_of_the_layout(server, browser) -> None:
+    """Labels for every field, one h1, headings in order, table headers, named pictures, a language."""
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, server, "payer", f"/contracts/{CONTRACT}/schedule")
+    for path in (f"/contracts/{CONTRACT}/schedule", "/contracts", f"/contracts/{CONTRACT}/schedule?lang=en"):
+        browser.get(server["base"] + path)
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") in ("sv", "en")
+        assert len(browser.find_elements(By.TAG_NAME, "h1")) == 1
+        levels = [int(h.tag_name[1]) for h in browser.find_elements(By.CSS_SELECTOR, "h1, h2, h3")]
+        assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+        for field in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select, textarea"):
+            labels = browser.find_elements(By.CSS_SELECTOR, f"label[for='{field.get_attribute('id')}']")
+            assert labels and labels[0].text.strip(), f"field {field.get_attribute('name')} has no label"
+        for button in browser.find_elements(By.TAG_NAME, "button"):
+            assert button.get_attribute("textContent").strip()
+        for table in browser.find_elements(By.TAG_NAME, "table"):
+            assert table.find_elements(By.TAG_NAME, "th")
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_have_enough_contrast() -> None:
+    """WCAG AA (4.5:1) for every text colour the pages' stylesheet uses, on the background it is used on."""
+    css = (Path(__file__).resolve().parent.parent / "api" / "templates" / "pages" / "base.html.j2").read_text()
+    colours = dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6})", css))
+    header = re.search(r"header \{[^}]*background: (#[0-9a-f]{6})", css).group(1)
+    pairs = [(colours[name], "#ffffff") for name in ("ink", "muted", "accent", "good", "bad")]
+    pairs += [("#ffffff", header), ("#ffffff", colours["accent"]), (colours["bad"], "#fde8e4"),
+              (colours["ink"], colours["bg-note"]), (colours["ink"], "#eef1f6")]
+    for text, background in pairs:
+        assert contrast(text, background) >= 4.5, (text, background)
