@@ -763,12 +763,14 @@ def report(contract_id: str, out_file: Path = typer.Option(..., "--out", help="T
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
           port: int = typer.Option(8000, help="Port to listen on.")) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    """Serve the web pages (log in at /login) and the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
 
     from api.server import create_app
 
     open_store().dispose()  # refuse to start on a missing or outdated store
+    err.print(f"Pages: http://{host}:{port}/login (log in with a token from 'sib users add'); "
+              f"API: http://{host}:{port}/docs")
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 

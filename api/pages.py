@@ -178,17 +178,15 @@ def install(app: FastAPI, store: Callable[..., Any], reader: Callable[..., Any])
 
     @router.get("/contracts/{contract_id}/dashboard")
     def dashboard(ctx: dict[str, Any] = Depends(page_access("dashboard")), db: Engine = Depends(reader)) -> Response:
-        from api.status import investor_status
+        from api.status import investor_status, remembered, state_key
 
-        status = investor_status(db, ctx["stored"])
-        lang = ctx["lang"]
+        stored, lang = ctx["stored"], ctx["lang"]
+        status = investor_status(db, stored)
+        # Drawing is the slow part of the page: the pictures are kept per state of the store and language.
+        pictures = remembered(state_key(db, stored) + ("sparklines", lang),
+                              lambda: {m["metric"]: _sparkline(m, lang) for m in status["metrics"]})
         for m in status["metrics"]:
-            points = [(p["as_of"], p["value"]) for p in m["trend"]]
-            m["sparkline"] = (charts.sparkline(points, None if m["target"] is None else float(m["target"]),
-                                               i18n.t("pg_trend_label", lang, metric=m["name"], n=len(points),
-                                                      first=i18n.number(points[0][1], lang, None) if points else "",
-                                                      last=i18n.number(points[-1][1], lang, None) if points else ""))
-                              if len(points) >= 2 else None)
+            m["sparkline"] = pictures.get(m["metric"])
         return render("dashboard.html.j2", currency=ctx["stored"].currency, data=status, **ctx,
                       path=f"/contracts/{ctx['stored'].id}/dashboard")
 
@@ -283,6 +281,15 @@ def install(app: FastAPI, store: Callable[..., Any], reader: Callable[..., Any])
     @app.exception_handler(LoginNeeded)
     async def login_needed(_: Request, exc: LoginNeeded) -> Response:
         return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), status_code=303)
+
+
+def _sparkline(metric: dict[str, Any], lang: str) -> str | None:
+    points = [(p["as_of"], p["value"]) for p in metric["trend"]]
+    if len(points) < 2:
+        return None
+    label = i18n.t("pg_trend_label", lang, metric=metric["name"], n=len(points),
+                   first=i18n.number(points[0][1], lang, None), last=i18n.number(points[-1][1], lang, None))
+    return charts.sparkline(points, None if metric["target"] is None else float(metric["target"]), label)
 
 
 def _safe_next(path: str) -> str:

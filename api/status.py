@@ -43,7 +43,7 @@ def state_key(engine: Engine, stored: StoredContract) -> tuple:
     return (str(engine.url), cid, stored.latest.fingerprint, run, entry, step)
 
 
-def _remembered(key: tuple, make: Callable[[], Any]) -> Any:
+def remembered(key: tuple, make: Callable[[], Any]) -> Any:
     """``make()`` once per key (a state of the store), the least recently used dropped beyond CACHE_SIZE."""
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -62,7 +62,7 @@ def investor_status(engine: Engine, stored: StoredContract) -> dict[str, Any]:
 def investor_status_json(engine: Engine, stored: StoredContract) -> bytes:
     """The status as JSON bytes, computed once per state of the store."""
     key = state_key(engine, stored)
-    return _remembered(key + ("status",), lambda: json.dumps(
+    return remembered(key + ("status",), lambda: json.dumps(
         _compute(engine, stored, key), separators=(",", ":"), default=str).encode("utf-8"))
 
 
@@ -80,7 +80,7 @@ def forecast(engine: Engine, stored: StoredContract, key: tuple | None = None) -
             return None
         return simulate(paid_under, run, run_outcomes(engine, run.id), FORECAST_SIMULATIONS)
 
-    return _remembered(key + ("forecast",), make)
+    return remembered(key + ("forecast",), make)
 
 
 def trends(engine: Engine, stored: StoredContract) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""The investor status endpoint under load from a second process, on SQLite and PostgreSQL.
+"""The investor status endpoint and dashboard page under load from a second process, on SQLite and PostgreSQL.
 
     sudo apt install wrk                        # the load generator (Debian's package)
     .venv/bin/python benchmarks/bench_api.py [--participants 10000] [--seconds 15]
@@ -6,9 +6,12 @@
 A contract of 10,000 pupils (the Hässelby-style example, synthetic data) is
 ingested, verified, evaluated and paid; then ``sib serve`` (one uvicorn
 process) answers ``GET /api/v1/contracts/{id}/status`` as an investor, loaded
-by wrk on loopback (one thread, eight connections).  In the same run, the
+by wrk on loopback (one thread, eight connections), and then the investor's
+dashboard page (``GET /contracts/{id}/dashboard``, HTML with inline SVG trends,
+the session cookie).  In the same run, the
 same server is loaded on ``GET /api/v1/health`` (no token, no store), the
-floor of any endpoint; the ratio is status ÷ health throughput.  PostgreSQL
+floor of any endpoint; the ratios are status ÷ health and dashboard ÷ health
+throughput.  PostgreSQL
 runs only when a server answers (SIB_TEST_POSTGRES_URL or postgres@127.0.0.1).
 """
 
@@ -73,10 +76,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wrk(url: str, seconds: int, token: str | None) -> dict[str, float]:
+def wrk(url: str, seconds: int, token: str | None, cookie: bool = False) -> dict[str, float]:
     args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", url]
     if token:
-        args[1:1] = ["-H", f"Authorization: Bearer {token}"]
+        args[1:1] = ["-H", f"Cookie: sib_session={token}" if cookie else f"Authorization: Bearer {token}"]
     text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
@@ -103,11 +106,13 @@ def measure(url: str, folder: Path, token: str, seconds: int) -> dict[str, objec
         subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", status_url], check=True)
         health = wrk(f"{base}/api/v1/health", seconds, None)
         status = wrk(status_url, seconds, token)
+        dashboard = wrk(f"{base}/contracts/hasselby-school/dashboard", seconds, token, cookie=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"status": status, "health": health,
-            "ratio_status_to_health": round(status["requests_per_second"] / health["requests_per_second"], 2)}
+    return {"status": status, "dashboard": dashboard, "health": health,
+            "ratio_status_to_health": round(status["requests_per_second"] / health["requests_per_second"], 2),
+            "ratio_dashboard_to_health": round(dashboard["requests_per_second"] / health["requests_per_second"], 2)}
 
 
 def main() -> None:
