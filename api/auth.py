@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.db import record_audit
+from store.db import record_audit, storable_id
 from store.tables import UserRow
 from store.types import utcnow
 
@@ -100,7 +100,8 @@ def list_users(engine: Engine) -> list[dict[str, Any]]:
 
 def revoke_user(engine: Engine, user_id: int) -> str:
     with engine.begin() as conn:
-        row = conn.execute(sa.select(UserRow.name, UserRow.revoked_at).where(UserRow.id == user_id)).first()
+        row = (conn.execute(sa.select(UserRow.name, UserRow.revoked_at).where(UserRow.id == user_id)).first()
+               if storable_id(user_id) else None)
         if row is None:
             raise UserError(f"no user {user_id}; 'sib users list' shows them")
         if row.revoked_at is not None:

@@ -31,7 +31,7 @@ from api.exports import XLSX, schedule_file, schedule_rows
 from api.pages import error_page, install as install_pages
 from api.privacy import NOTE, suppress_basis, suppress_results
 from contracts.registry import StoredContract, UnknownContract, get_contract, list_contracts
-from store.db import StoreError, open_store, record_audit
+from store.db import MAX_ID, StoreError, open_store, record_audit
 from store.tables import AuditEventRow, EnrolmentRow, ParticipantRow
 from store.version import code_version
 
@@ -140,7 +140,7 @@ class EvaluateRequest(BaseModel):
 
 
 class PaymentsRequest(BaseModel):
-    run: int | None = Field(default=None, description="Default: the latest evaluation run.")
+    run: int | None = Field(default=None, ge=1, le=MAX_ID, description="Default: the latest evaluation run.")
 
 
 class RejectRequest(BaseModel):
@@ -271,7 +271,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
         return _page([Batch(**b) for b in list_batches(db, ctx[1].id)], limit, offset)
 
     @v1.get(c + "/batches/{batch_id}", response_model=Batch, responses=ERRORS)
-    def batch(batch_id: int = PathParam(..., ge=1, le=2**31 - 1), ctx: tuple = Depends(access("batch.read")),
+    def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("batch.read")),
               db: Engine = Depends(store)) -> Batch:
         from outcomes.batches import list_batches
 
@@ -313,7 +313,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
                             notes=report.notes)
 
     @v1.post(c + "/batches/{batch_id}/verify", response_model=Batch, responses=ERRORS | {409: {"model": ErrorResponse}})
-    def verify(batch_id: int = PathParam(..., ge=1, le=2**31 - 1), ctx: tuple = Depends(access("batch.verify")),
+    def verify(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("batch.verify")),
                db: Engine = Depends(store)) -> Batch:
         from outcomes.batches import BatchError, list_batches, verify_batch
 
@@ -369,13 +369,13 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
                      limit, offset)
 
     @v1.get(c + "/evaluations/{run_id}", response_model=Run, responses=ERRORS)
-    def evaluation(run_id: int = PathParam(..., ge=1, le=2**31 - 1), ctx: tuple = Depends(access("evaluation.read")),
+    def evaluation(run_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("evaluation.read")),
                    db: Engine = Depends(store)) -> Run:
         who, stored = ctx
         return _run(_stored_run(db, stored, run_id).as_dict(), who, stored)
 
     @v1.get(c + "/evaluations/{run_a}/diff/{run_b}", response_model=Loose, responses=ERRORS)
-    def evaluation_diff(run_a: int = PathParam(..., ge=1, le=2**31 - 1), run_b: int = PathParam(..., ge=1, le=2**31 - 1),
+    def evaluation_diff(run_a: int = PathParam(..., ge=1, le=MAX_ID), run_b: int = PathParam(..., ge=1, le=MAX_ID),
                         ctx: tuple = Depends(access("evaluation.read")), db: Engine = Depends(store)) -> Loose:
         from evaluation.diff import diff_runs
 
@@ -422,7 +422,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
         return _page(entries, limit, offset)
 
     def _step(status: str, action: str) -> Callable[..., list[Step]]:
-        def handler(seq: int = PathParam(..., ge=1, le=2**31 - 1), ctx: tuple = Depends(access(action)),
+        def handler(seq: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access(action)),
                     db: Engine = Depends(store), reason: str | None = None) -> list[Step]:
             from payments.ledger import StepRefused, take_step
 
@@ -442,7 +442,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
     v1.post(c + "/ledger/{seq}/pay", response_model=list[Step], responses=step_responses)(_step("paid", "ledger.pay"))
 
     @v1.post(c + "/ledger/{seq}/reject", response_model=list[Step], responses=step_responses)
-    def reject(body: RejectRequest, seq: int = PathParam(..., ge=1, le=2**31 - 1),
+    def reject(body: RejectRequest, seq: int = PathParam(..., ge=1, le=MAX_ID),
                ctx: tuple = Depends(access("ledger.approve")), db: Engine = Depends(store)) -> list[Step]:
         return _step("rejected", "ledger.approve")(seq=seq, ctx=ctx, db=db, reason=body.reason)
 

@@ -24,7 +24,7 @@ from evaluation.inputs import Inputs, load_inputs
 from evaluation.outcomes import participant_outcomes
 from evaluation.errors import UnknownRun
 from evaluation.result import POOLED, EffectResult
-from store.db import actor, record_audit
+from store.db import actor, record_audit, storable_id
 from store.bulk import bulk_insert, read_frame
 from store.tables import EvaluationOutcomeRow, EvaluationRunRow
 from store.version import code_version
@@ -286,6 +286,8 @@ def _from_row(row: Any, reused: bool = False) -> EvaluationRun:
 
 
 def get_run_by_id(engine: Engine, run_id: int) -> EvaluationRun:
+    if not storable_id(run_id):
+        raise UnknownRun(f"no evaluation run {run_id}")
     with engine.connect() as conn:
         row = conn.execute(sa.select(EvaluationRunRow).where(EvaluationRunRow.id == run_id)).first()
     if row is None:
@@ -296,6 +298,8 @@ def get_run_by_id(engine: Engine, run_id: int) -> EvaluationRun:
 def get_run(engine: Engine, contract_id: str, run_id: int | None = None) -> EvaluationRun | None:
     """A stored run, or when ``run_id`` is None the latest one of the contract: the latest as-of date, and of
     its runs the last made (a look back at an earlier date does not turn the clock back)."""
+    if run_id is not None and not storable_id(run_id):
+        return None
     query = sa.select(EvaluationRunRow).where(EvaluationRunRow.contract_id == contract_id)
     query = (query.where(EvaluationRunRow.id == run_id) if run_id is not None
              else query.order_by(EvaluationRunRow.as_of.desc(), EvaluationRunRow.id.desc()))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
-from store.db import actor, record_audit
+from store.db import actor, record_audit, storable_id
 from store.tables import ImportBatchRow, MeasurementRow, ParticipantRow
 from store.types import utcnow
 
@@ -40,7 +40,7 @@ def verify_batch(engine: Engine, batch_id: int, who: str | None = None) -> str:
     """Mark a batch verified, once; return its contract.  A second verification is refused."""
     with engine.begin() as conn:
         row = conn.execute(sa.select(ImportBatchRow.contract_id, ImportBatchRow.verified_by)
-                           .where(ImportBatchRow.id == batch_id)).first()
+                           .where(ImportBatchRow.id == batch_id)).first() if storable_id(batch_id) else None
         if row is None:
             raise BatchError(f"no batch {batch_id}; 'sib batches CONTRACT' lists them")
         done = conn.execute(

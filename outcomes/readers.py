@@ -117,7 +117,13 @@ def _csv(path: Path, head: bytes, mapping: FileMapping, chunk_rows: int) -> Text
     else:
         counts = {d: first_line.count(d) for d in (",", ";", "\t")}
         delimiter = max(counts, key=lambda d: (counts[d], d == ","))
-    header = next(csv.reader([first_line], delimiter=delimiter))
+    if "\r" in first_line:
+        raise UnreadableFile(f"{path.name}: its lines end with a bare carriage return (an old Mac format); "
+                             "save it as CSV UTF-8")
+    try:
+        header = next(csv.reader([first_line], delimiter=delimiter))
+    except csv.Error as exc:
+        raise UnreadableFile(f"{path.name}: the header line cannot be read as CSV ({exc})") from None
     columns = _header(path, header)
     notes = ["read as Windows-1252"] if encoding == "cp1252" else []
     return TextTable(path.name, columns, _csv_chunks(path, columns, encoding, delimiter, chunk_rows), notes)

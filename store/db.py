@@ -29,6 +29,15 @@ from store.tables import AuditEventRow
 DEFAULT_URL = "sqlite:///sib.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Row ids are 32-bit integers on PostgreSQL; a larger number names no row (and must not reach a query,
+# where PostgreSQL would refuse it with an error rather than find nothing).
+MAX_ID = 2**31 - 1
+
+
+def storable_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a stored row: asking for any other finds nothing."""
+    return 1 <= value <= MAX_ID
+
 
 class StoreError(Exception):
     """A store that cannot be used as asked; the message is one line for the user."""

@@ -1,8 +1,11 @@
 """Shared fixtures: stores on SQLite and PostgreSQL, a key, and a CLI runner.
 
-PostgreSQL tests use a database of their own, created for the test and
-dropped after it.  Where no server is reachable they are skipped with a notice
-at the end of the run, unless SIB_REQUIRE_POSTGRES=1 (as in CI), where they fail.
+Every test that uses a store runs twice: on SQLite and on PostgreSQL (the
+``engine``, ``any_url``, ``module_url`` and ``sib`` fixtures are parametrised
+over both).  A PostgreSQL test uses a database of its own, created for it and
+dropped after it.  Where no server is reachable the PostgreSQL leg is skipped
+with a notice at the end of the run, unless SIB_REQUIRE_POSTGRES=1 (as in CI),
+where it fails.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -49,15 +53,22 @@ def postgres_problem() -> str | None:
     return _POSTGRES_PROBLEM[0]
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+STORES = ("sqlite", "postgresql")
+
+
+def _require_postgres() -> None:
     problem = postgres_problem()
     if problem is not None:
         if REQUIRE_POSTGRES:
             pytest.fail(f"SIB_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {problem}")
         _postgres_skipped.append(problem)
         pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own, dropped afterwards (skips or fails without a server)."""
+    _require_postgres()
     name = f"sib_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -70,31 +81,55 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def store_url(kind: str, folder: Path) -> Iterator[str]:
+    """An empty store of ``kind``: a SQLite file in ``folder``, or a PostgreSQL database of its own."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'sib.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'sib.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on both stores."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sib.db'}"
-    return request.getfixturevalue("postgres_url")
+@pytest.fixture(params=STORES)
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store, once on SQLite and once on PostgreSQL: the whole suite runs on both."""
+    with store_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """As any_url, shared by the tests of one module (for worlds that are slow to build)."""
+    with store_url(request.param, tmp_path_factory.mktemp("store")) as url:
+        yield url
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    init_store(sqlite_url)
-    eng = open_store(sqlite_url)
+def engine(any_url: str) -> Iterator[Engine]:
+    """An initialised store on each database."""
+    init_store(any_url)
+    eng = open_store(any_url)
     yield eng
     eng.dispose()
 
 
 @pytest.fixture
-def any_engine(any_url: str) -> Iterator[Engine]:
-    init_store(any_url)
-    eng = open_store(any_url)
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    """An initialised SQLite store, for what only SQLite has (its file, its pragmas)."""
+    init_store(sqlite_url)
+    eng = open_store(sqlite_url)
     yield eng
     eng.dispose()
 
@@ -112,10 +147,10 @@ class Result:
 
 
 @pytest.fixture
-def sib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    """Run `sib ARGS...` in-process in a temporary folder with its own store and key."""
+def sib(any_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run `sib ARGS...` in-process in a temporary folder with its own store (on each database) and key."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'sib.db'}")
+    monkeypatch.setenv("DATABASE_URL", any_url)
     monkeypatch.setenv("SIB_KEY_FILE", str(tmp_path / "sib.key"))
     monkeypatch.setenv("SIB_ACTOR", "test:intermediary")
     from api.cli import main

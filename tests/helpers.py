@@ -33,3 +33,18 @@ def write(tmp: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
 def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t.__tablename__: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in ALL_TABLES}
+
+
+def snapshot(store: Engine | str, skip: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
+    """Every row of every table, in primary-key order, on either database: equal snapshots, unchanged store."""
+    from sqlmodel import SQLModel
+
+    engine = store if isinstance(store, Engine) else sa.create_engine(store)
+    try:
+        with engine.connect() as conn:
+            return {table.name: [tuple(str(v) for v in row) for row in conn.execute(
+                        sa.select(table).order_by(*table.primary_key.columns))]
+                    for table in SQLModel.metadata.sorted_tables if table.name not in skip}
+    finally:
+        if not isinstance(store, Engine):
+            engine.dispose()

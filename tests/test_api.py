@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import schemathesis
@@ -53,10 +53,10 @@ def measurements(prefix: str, n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A store with two contracts, data, a run, a ledger with entries in every status, and a user per role."""
     folder = tmp_path_factory.mktemp("api")
-    url = f"sqlite:///{folder / 'sib.db'}"
+    url = module_url  # SQLite, then PostgreSQL
     init_store(url)
     engine = open_store(url)
     key_path = init_key(folder / "sib.key")
@@ -76,8 +76,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"]) for role in ROLES}
     tokens["intermediary-all"] = add_user(engine, "everything", "intermediary", [], all_contracts=True)
     app = create_app(engine)
-    return {"engine": engine, "app": app, "client": TestClient(app), "tokens": tokens, "entries": entries,
-            "unverified": unverified, "run": run.id, "folder": folder, "key_path": key_path}
+    yield {"engine": engine, "app": app, "client": TestClient(app), "tokens": tokens, "entries": entries,
+           "unverified": unverified, "run": run.id, "folder": folder, "key_path": key_path}
+    engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -224,6 +225,8 @@ def test_errors_have_one_shape(world: dict[str, Any]) -> None:
     body = refused.json()["error"]
     assert refused.status_code == 422 and body["code"] == "refused"
     assert body["details"]["errors"][0]["reason"].startswith("'7' is out of range for rate metric 'attendance'")
+    beyond = call(world, "POST", "/api/v1/contracts/test-contract/payments", "intermediary", json={"run": 2**31})
+    assert beyond.status_code == 422 and beyond.json()["error"]["code"] == "invalid"  # not a database error
     nothing = call(world, "GET", "/api/v1/nowhere", "payer")
     assert nothing.status_code == 404 and nothing.json()["error"]["code"] == "not_found"
 
@@ -328,7 +331,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(world: dict[
         except Exception as exc:  # collect every operation's failure, then report them all
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:400]}")
         tested += 1
-    assert tested >= 20 and failures == []
+    assert tested >= 20, tested
+    assert failures == [], "\n".join(failures)
 
 
 def test_openapi_and_docs_are_published(world: dict[str, Any]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from store.db import describe
+from tests import helpers
 from tests.helpers import DATA
 
 PEOPLE = "participant_id,start,school_year,sex\n" + "".join(
@@ -17,10 +19,9 @@ MEASUREMENTS = "participant_id,metric,date,value\n" + "".join(
     f"P{i:03d},attendance,2020-{1 + i % 12:02d}-20,{0.8 + (i % 5) * 0.05:.2f}\n" for i in range(30))
 
 
-def snapshot(tmp_path: Path) -> list[str]:
-    """Every row of the store, as SQL text: equal snapshots mean an unchanged store."""
-    with sqlite3.connect(tmp_path / "sib.db") as conn:
-        return list(conn.iterdump())
+def snapshot(_tmp_path: Path) -> dict[str, list[tuple]]:
+    """Every row of the store the `sib` fixture uses (SQLite or PostgreSQL): equal snapshots, unchanged store."""
+    return helpers.snapshot(os.environ["DATABASE_URL"])
 
 
 @pytest.fixture
@@ -56,11 +57,19 @@ def test_missing_and_malformed_files_are_one_line(sib, tmp_path: Path) -> None:
     assert result.code == 1 and len(result.err.splitlines()) == 1 and "YAML syntax error" in result.err
 
 
-def test_commands_refuse_a_missing_store(sib, tmp_path: Path) -> None:
+def test_commands_refuse_a_missing_store(sib, any_url: str, tmp_path: Path) -> None:
     result = sib("contract", "list")
     assert result.code == 1
-    assert result.err == f"error: no store at sqlite:///{tmp_path / 'sib.db'}; run 'sib init' first (or set DATABASE_URL)\n"
-    assert not (tmp_path / "sib.db").exists()
+    if any_url.startswith("sqlite"):
+        assert result.err == f"error: no store at {describe(any_url)}; run 'sib init' first (or set DATABASE_URL)\n"
+        assert not (tmp_path / "sib.db").exists()
+    else:  # the database exists (the test made it) but holds no store
+        assert result.err == f"error: the store {describe(any_url)} is not initialised; run 'sib init' first\n"
+        import sqlalchemy as sa
+
+        check = sa.create_engine(any_url)
+        assert sa.inspect(check).get_table_names() == []  # and it created none
+        check.dispose()
 
 
 def test_usage_errors_exit_2(sib) -> None:
@@ -91,6 +100,9 @@ def test_unknown_contract_and_bad_date_leave_the_store_unchanged(loaded, tmp_pat
     result = loaded("payments", "test-contract")
     assert result.code == 1 and result.err == (
         "error: no evaluation run for 'test-contract'; run 'sib evaluate test-contract' first\n")
+    result = loaded("payments", "test-contract", "--run", str(2**31))
+    assert result.code == 1 and result.err == (
+        f"error: no evaluation run {2**31} for 'test-contract'; run 'sib evaluate test-contract' first\n")
     assert snapshot(tmp_path) == before
 
 
@@ -116,9 +128,10 @@ def test_refused_ingest_lists_errors_and_changes_nothing(loaded, tmp_path: Path)
     ]
     assert loaded("ingest", "test-contract", bad, "--kind", "pupils").code == 1
     after = snapshot(tmp_path)
-    added = [line for line in after if line not in before]
-    assert len(added) == 1 and '"ingest.refused"' not in added[0] and "'ingest.refused'" in added[0]
-    assert [line for line in after if line != added[0]] == before  # only the refusal, in the audit log
+    added = [row for row in after["audit_events"] if row not in before["audit_events"]]
+    assert len(added) == 1 and added[0][3] == "ingest.refused"  # only the refusal, in the audit log
+    assert {k: v for k, v in after.items() if k != "audit_events"} == {
+        k: v for k, v in before.items() if k != "audit_events"}
 
 
 def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
@@ -158,20 +171,24 @@ def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
     assert loaded("report", "test-contract", "--out", tmp_path / "missing" / "r.pdf").err.startswith(
         "error: cannot write")
 
-    with sqlite3.connect(tmp_path / "sib.db") as conn:
-        conn.execute("UPDATE ledger_entries SET amount = '0.01' WHERE seq = 1")
+    import sqlalchemy as sa
+
+    tamper = sa.create_engine(os.environ["DATABASE_URL"])
+    with tamper.begin() as conn:
+        conn.execute(sa.text("UPDATE ledger_entries SET amount = '0.01' WHERE seq = 1"))
+    tamper.dispose()
     tampered = loaded("ledger", "verify", "test-contract")
     assert tampered.code == 1 and tampered.err == (
         "error: the ledger of 'test-contract' does not verify: the content of entry 1 does not match its hash\n")
 
 
-def test_init_and_keys_say_what_they_did(sib, tmp_path: Path) -> None:
+def test_init_and_keys_say_what_they_did(sib, any_url: str, tmp_path: Path) -> None:
     from store.db import head_revision
 
     first = sib("init")
     head = head_revision()
-    assert first.code == 0 and first.out.startswith(f"The store sqlite:///{tmp_path / 'sib.db'} is at schema {head} (new).")
-    assert sib("init").out.startswith(f"The store sqlite:///{tmp_path / 'sib.db'} is already at schema {head}.")
+    assert first.code == 0 and first.out.startswith(f"The store {describe(any_url)} is at schema {head} (new).")
+    assert sib("init").out.startswith(f"The store {describe(any_url)} is already at schema {head}.")
     assert sib("keys", "init").code == 0
     again = sib("keys", "init")
     assert again.code == 1 and again.err.startswith(f"error: a key already exists at {tmp_path / 'sib.key'}")
@@ -203,6 +220,8 @@ def test_ingest_with_mapping_errors_report_and_history(loaded, tmp_path: Path) -
     result = loaded("ingest", "test-contract", tmp_path / "export.csv", "--kind", "measurements", "--mapping", bad_mapping)
     assert (result.code, result.err) == (1, f"{bad_mapping}:2: decimal: 'komma' is not allowed; expected one of: auto, point, comma\n")
     assert loaded("verify", "999").err == "error: no batch 999; 'sib batches CONTRACT' lists them\n"
+    big = str(2**31)  # beyond a PostgreSQL integer: still just "no such batch", never a database error
+    assert loaded("verify", big).err == f"error: no batch {big}; 'sib batches CONTRACT' lists them\n"
 
 
 def test_log_file_records_batches_without_references(loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,6 +279,7 @@ def test_evaluate_again_says_it_reproduced_and_diff_explains(loaded, tmp_path: P
     assert loaded("evaluate", "diff", str(first["run"])).err == (
         "error: sib evaluate diff needs two run ids: sib evaluate diff RUN_A RUN_B\n")
     assert loaded("evaluate", "diff", "1", "999").err == "error: no evaluation run 999\n"
+    assert loaded("evaluate", "diff", "1", str(2**40)).err == f"error: no evaluation run {2**40}\n"
 
 
 def test_ledger_steps_schedule_exports_returns_and_forecast(loaded, tmp_path: Path) -> None:
@@ -314,3 +334,4 @@ def test_users_add_list_revoke(loaded, tmp_path: Path) -> None:
     assert loaded("users", "add", "Ed", "--role", "boss", "--contract", "test-contract").code == 1
     assert loaded("users", "revoke", str(listed[0]["id"])).out.startswith("Revoked user")
     assert loaded("users", "revoke", str(listed[0]["id"])).err.endswith("is already revoked\n")
+    assert loaded("users", "revoke", str(2**31)).err == f"error: no user {2**31}; 'sib users list' shows them\n"

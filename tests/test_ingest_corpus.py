@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from outcomes.ingest import IngestRefused, ingest_file
 from outcomes.readers import UnreadableFile
 from outcomes.report import neutralise, write_error_report
 from store.tables import AuditEventRow
+from tests import helpers
 from tests.helpers import MINIMAL, stored_minimal
 
 TODAY = date(2026, 11, 22)
@@ -70,10 +70,9 @@ payments:
 CONTRACT = MINIMAL.replace("payments:\n", SURVEY_METRICS, 1)
 
 
-def snapshot(db: Path) -> list[str]:
-    """Every row of the store as SQL text, but the audit log (where a refusal is recorded, see below)."""
-    with sqlite3.connect(db) as conn:
-        return [line for line in conn.iterdump() if not line.startswith('INSERT INTO "audit_events"')]
+def snapshot(engine) -> dict[str, list[tuple]]:
+    """Every row of the store, but the audit log (where a refusal is recorded, see below)."""
+    return helpers.snapshot(engine, skip=("audit_events",))
 
 
 def refusals(engine) -> list[dict]:
@@ -218,6 +217,9 @@ CORPUS = [
         _xlsx([["participant_id", "metric", "date", "value"], ["CASE-001", "attendance", date(2020, 3, 1), 1.5]]),
         ["row 2, column value: '1.5' is out of range for rate metric 'attendance'; expected a share between 0 and 1 "
          "(or declare percent in a mapping)"], suffix=".xlsx"),
+    Bad("lines ending in a bare carriage return", "measurements",
+        b"participant_id,metric,date,value\rCASE-001,attendance,2020-03-01,0.9\r",
+        ["unreadable: bad.csv: its lines end with a bare carriage return (an old Mac format); save it as CSV UTF-8"]),
     Bad("a broken JSON line", "measurements",
         (b'{"participant_id": "CASE-001", "metric": "attendance", "date": "2020-03-01", "value": 0.9}\n'
          b'{"participant_id": "CASE-001", "metric": "attendance", "date": "2020-04-01", "value": 0.9\n'),
@@ -240,7 +242,7 @@ def test_bad_file_is_refused_exactly_and_changes_nothing(setup, case: Bad) -> No
         case.content(path)
     else:
         path.write_bytes(case.content)
-    before = snapshot(Path(engine.url.database))
+    before = snapshot(engine)
     if case.expected[0].startswith("unreadable: "):
         with pytest.raises(UnreadableFile) as caught:
             ingest_file(engine, contract, path, case.kind, key, mapping=case.mapping, today=TODAY)
@@ -249,7 +251,7 @@ def test_bad_file_is_refused_exactly_and_changes_nothing(setup, case: Bad) -> No
         with pytest.raises(IngestRefused) as caught:
             ingest_file(engine, contract, path, case.kind, key, mapping=case.mapping, today=TODAY)
         assert [str(e) for e in caught.value.report.errors] == case.expected
-    assert snapshot(Path(engine.url.database)) == before
+    assert snapshot(engine) == before
     # Only the refusal is recorded: which file, and its first errors as the error report shows them.
     [refusal] = refusals(engine)
     assert (refusal["file"], refusal["kind"]) == (path.name, case.kind)
@@ -277,7 +279,7 @@ def test_xlsx_jsonl_and_a_mapped_swedish_export_are_accepted(setup) -> None:
     assert (report.status, report.notes) == ("accepted", ["read as Windows-1252"])
     with engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT observed_on, value FROM measurements WHERE observed_on = '2020-06-01'").all()
-    assert stored == [("2020-06-01", 0.925)]
+    assert [(str(day), value) for day, value in stored] == [("2020-06-01", 0.925)]
 
 
 def test_a_correction_supersedes_and_keeps_the_history(setup) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -33,10 +33,10 @@ ROLES = ("intermediary", "investor", "payer", "provider")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def site(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Two contracts: one with 40 participants, one with 3 (every count of people in it is small)."""
     folder = tmp_path_factory.mktemp("pages")
-    url = f"sqlite:///{folder / 'sib.db'}"
+    url = module_url  # SQLite, then PostgreSQL
     init_store(url)
     engine = open_store(url)
     key = load_key(init_key(folder / "sib.key"))
@@ -57,7 +57,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ingest_file(engine, get_contract(engine, "test-contract").latest.terms, bad, "participants", key)
     tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract", "tiny-contract"]) for role in ROLES}
     app = create_app(engine)
-    return {"engine": engine, "app": app, "tokens": tokens, "entries": entries}
+    yield {"engine": engine, "app": app, "tokens": tokens, "entries": entries}
+    engine.dispose()
 
 
 def client(site: dict[str, Any], role: str | None = None) -> TestClient:

@@ -21,42 +21,42 @@ from store.tables import AuditEventRow, ContractVersionRow, LedgerEntryRow
 MINIMAL = (Path(__file__).parent / "data" / "minimal.yaml").read_text(encoding="utf-8")
 
 
-def test_contract_round_trip_keeps_every_term(any_engine) -> None:
+def test_contract_round_trip_keeps_every_term(engine) -> None:
     for path in CONTRACT_FILES.values():
         cf = load_contract_file(path)
-        outcome = store_contract(any_engine, cf)
+        outcome = store_contract(engine, cf)
         assert outcome.added_versions == tuple(v.version for v in cf.versions)
-        stored = get_contract(any_engine, cf.id)
+        stored = get_contract(engine, cf.id)
         assert [v.terms for v in stored.versions] == [v.terms for v in cf.versions]
         assert [v.fingerprint for v in stored.versions] == [v.fingerprint for v in cf.versions]
         assert [(v.version, v.effective, v.reason) for v in stored.versions] == [
             (v.version, v.effective, v.reason) for v in cf.versions]
-    assert [c["id"] for c in list_contracts(any_engine)] == sorted(CONTRACT_FILES)
+    assert [c["id"] for c in list_contracts(engine)] == sorted(CONTRACT_FILES)
 
 
-def test_loading_the_same_file_twice_changes_nothing(any_engine) -> None:
+def test_loading_the_same_file_twice_changes_nothing(engine) -> None:
     cf = load_contract_text(MINIMAL, "c.yaml")
-    store_contract(any_engine, cf)
-    again = store_contract(any_engine, cf)
+    store_contract(engine, cf)
+    again = store_contract(engine, cf)
     assert again.added_versions == () and again.unchanged_versions == (1, 2)
-    with any_engine.connect() as conn:
+    with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ContractVersionRow)).scalar() == 2
         assert conn.execute(sa.select(sa.func.count()).select_from(AuditEventRow)).scalar() == 1
 
 
-def test_an_amendment_adds_a_version_and_stored_versions_never_change(any_engine) -> None:
+def test_an_amendment_adds_a_version_and_stored_versions_never_change(engine) -> None:
     original = MINIMAL.split("amendments:")[0]
-    store_contract(any_engine, load_contract_text(original, "c.yaml"))
-    assert store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml")).added_versions == (2,)
+    store_contract(engine, load_contract_text(original, "c.yaml"))
+    assert store_contract(engine, load_contract_text(MINIMAL, "c.yaml")).added_versions == (2,)
     changed = MINIMAL.replace("price: 1000", "price: 999", 1)
     with pytest.raises(VersionConflict, match="version 1 of contract 'test-contract' is already stored with other terms"):
-        store_contract(any_engine, load_contract_text(changed, "c.yaml"))
-    assert get_contract(any_engine, "test-contract").versions[0].terms.payments.mechanisms[0].price == Decimal(1000)
+        store_contract(engine, load_contract_text(changed, "c.yaml"))
+    assert get_contract(engine, "test-contract").versions[0].terms.payments.mechanisms[0].price == Decimal(1000)
 
 
-def test_decimal_amounts_survive_the_store_exactly(any_engine) -> None:
-    store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml"))
-    with any_engine.begin() as conn:
+def test_decimal_amounts_survive_the_store_exactly(engine) -> None:
+    store_contract(engine, load_contract_text(MINIMAL, "c.yaml"))
+    with engine.begin() as conn:
         run_id = conn.execute(sa.text(
             "INSERT INTO evaluation_runs (contract_id, contract_version, as_of, include_unverified, inputs_fingerprint,"
             " parameters, code_version, results, created_at, created_by) VALUES ('test-contract', 1, '2021-01-01', "
@@ -66,14 +66,14 @@ def test_decimal_amounts_survive_the_store_exactly(any_engine) -> None:
             "cohort": "c1", "kind": "calculation", "amount": Decimal("12345678901234.57"), "currency": "SEK",
             "evaluation_run_id": run_id, "contract_version": 1, "basis": {}, "created_at": "x", "created_by": "t",
             "prev_hash": "0", "hash": "1"})
-    with any_engine.connect() as conn:
+    with engine.connect() as conn:
         amount = conn.execute(sa.select(LedgerEntryRow.amount)).scalar_one()
     assert amount == Decimal("12345678901234.57") and isinstance(amount, Decimal)
 
 
-def test_unknown_contract_is_a_clear_error(any_engine) -> None:
+def test_unknown_contract_is_a_clear_error(engine) -> None:
     with pytest.raises(UnknownContract, match="no contract 'nope' in the store"):
-        get_contract(any_engine, "nope")
+        get_contract(engine, "nope")
 
 
 def test_migrations_match_the_models(any_url: str) -> None:
@@ -83,6 +83,37 @@ def test_migrations_match_the_models(any_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ; add a migration: {diff}"
+
+
+def _revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    from store.db import DEFAULT_URL, alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(DEFAULT_URL))
+    return [r.revision for r in reversed(list(script.walk_revisions()))]  # oldest first
+
+
+@pytest.mark.parametrize("start", _revisions()[:-1])
+def test_upgrade_from_every_earlier_revision_reaches_the_models(any_url: str, start: str) -> None:
+    """A store left at any earlier schema, with a contract in it, upgrades to the head without loss or drift."""
+    from alembic import command
+
+    from store.db import alembic_config
+
+    command.upgrade(alembic_config(any_url), start)
+    raw = sa.create_engine(any_url)
+    with raw.begin() as conn:  # a row written by the older schema (the contracts table has not changed since 0001)
+        conn.execute(sa.text("INSERT INTO contracts (id, name, currency, source, created_at) "
+                             "VALUES ('old', 'Old contract', 'SEK', 'id: old', '2020-01-01 00:00:00')"))
+    raw.dispose()
+    assert init_store(any_url) == (start, head_revision())
+    engine = open_store(any_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        kept = conn.execute(sa.text("SELECT name FROM contracts WHERE id = 'old'")).scalar_one()
+    engine.dispose()
+    assert diff == [] and kept == "Old contract"
 
 
 def test_init_is_idempotent_and_reports_the_revision(any_url: str) -> None:
@@ -112,23 +143,23 @@ def test_unreachable_postgres_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     assert "secret" not in message and "\n" not in message
 
 
-def test_dates_come_back_as_dates(any_engine) -> None:
-    store_contract(any_engine, load_contract_text(MINIMAL, "c.yaml"))
-    assert get_contract(any_engine, "test-contract").versions[1].effective == date(2021, 6, 1)
+def test_dates_come_back_as_dates(engine) -> None:
+    store_contract(engine, load_contract_text(MINIMAL, "c.yaml"))
+    assert get_contract(engine, "test-contract").versions[1].effective == date(2021, 6, 1)
 
 
-def test_ingested_rows_round_trip_on_both_stores(any_engine, tmp_path: Path) -> None:
+def test_ingested_rows_round_trip_on_both_stores(engine, tmp_path: Path) -> None:
     """The bulk path (COPY on PostgreSQL, executemany on SQLite) stores the same typed values."""
     from outcomes.ingest import ingest_file
     from tests.helpers import stored_minimal, write
 
-    contract = stored_minimal(any_engine).latest.terms
+    contract = stored_minimal(engine).latest.terms
     key = bytes(range(32))
     people = "participant_id,start,school_year,sex\nA,2020-02-01,4,female\nB,2021-03-01,9,\n"
-    ingest_file(any_engine, contract, write(tmp_path, "p.csv", people), "participants", key)
+    ingest_file(engine, contract, write(tmp_path, "p.csv", people), "participants", key)
     m = "participant_id,metric,date,value,source\nA,attendance,2020-03-01,0.95,school\nB,exclusion,2021-04-01,1,\n"
-    ingest_file(any_engine, contract, write(tmp_path, "m.csv", m), "measurements", key)
-    with any_engine.connect() as conn:
+    ingest_file(engine, contract, write(tmp_path, "m.csv", m), "measurements", key)
+    with engine.connect() as conn:
         people_rows = conn.execute(sa.text(
             "SELECT p.attributes, e.cohort, e.arm, e.start, e.exit FROM participants p "
             "JOIN enrolments e ON e.participant_id = p.id ORDER BY e.start")).all()
@@ -144,39 +175,58 @@ def test_ingested_rows_round_trip_on_both_stores(any_engine, tmp_path: Path) -> 
         ("attendance", "2020-03-01", 0.95, "reported", "school"), ("exclusion", "2021-04-01", 1.0, "reported", None)]
 
 
-def test_ledger_chain_verifies_on_both_stores(any_engine) -> None:
+def test_ledger_chain_verifies_on_both_stores(engine) -> None:
     """Amounts come back from NUMERIC (PostgreSQL) or text (SQLite) in the form they were hashed in."""
     from payments.calculate import calculate
     from payments.ledger import take_step, verify_chain
     from tests.helpers import stored_minimal
     from tests.test_payments import _store_run
 
-    stored = stored_minimal(any_engine)
-    run = _store_run(any_engine, 1, 2, [(1, "c1"), (2, "c1"), (3, "c2")])
-    assert [e["amount"] for e in calculate(any_engine, stored, run)] == [Decimal("2400.00"), Decimal("1200.00")]
-    take_step(any_engine, "test-contract", [1], "approved", "payer:anna")
-    check = verify_chain(any_engine, "test-contract")
+    stored = stored_minimal(engine)
+    run = _store_run(engine, 1, 2, [(1, "c1"), (2, "c1"), (3, "c2")])
+    assert [e["amount"] for e in calculate(engine, stored, run)] == [Decimal("2400.00"), Decimal("1200.00")]
+    take_step(engine, "test-contract", [1], "approved", "payer:anna")
+    check = verify_chain(engine, "test-contract")
     assert check.ok and check.entries == 2
 
 
-def test_corrections_and_anonymous_answers_on_both_stores(any_engine, tmp_path: Path) -> None:
+def test_corrections_and_anonymous_answers_on_both_stores(engine, tmp_path: Path) -> None:
     from outcomes.batches import corrections
     from outcomes.ingest import ingest_file
     from tests.helpers import stored_minimal, write
     from tests.test_ingest_corpus import CONTRACT, TODAY
 
-    contract = stored_minimal(any_engine, CONTRACT).latest.terms
+    contract = stored_minimal(engine, CONTRACT).latest.terms
     key = bytes(range(32))
-    ingest_file(any_engine, contract, write(tmp_path, "p.csv", "participant_id,start,school_year,sex\nA,2020-02-01,4,female\n"),
+    ingest_file(engine, contract, write(tmp_path, "p.csv", "participant_id,start,school_year,sex\nA,2020-02-01,4,female\n"),
                 "participants", key, today=TODAY)
-    ingest_file(any_engine, contract, write(tmp_path, "m.csv", "participant_id,metric,date,value\nA,attendance,2020-03-01,0.8\n"),
+    ingest_file(engine, contract, write(tmp_path, "m.csv", "participant_id,metric,date,value\nA,attendance,2020-03-01,0.8\n"),
                 "measurements", key, today=TODAY)
     fix = "participant_id,metric,date,value,correction\nA,attendance,2020-03-01,0.9,yes\n"
-    ingest_file(any_engine, contract, write(tmp_path, "fix.csv", fix), "measurements", key, today=TODAY)
-    assert corrections(any_engine, contract.id)[["old_value", "new_value"]].values.tolist() == [[0.8, 0.9]]
+    ingest_file(engine, contract, write(tmp_path, "fix.csv", fix), "measurements", key, today=TODAY)
+    assert corrections(engine, contract.id)[["old_value", "new_value"]].values.tolist() == [[0.8, 0.9]]
     anonymous = "date,unit,satisfaction\n2020-12-01,North,4\n2020-12-02,,9\n"
-    assert ingest_file(any_engine, contract, write(tmp_path, "a.csv", anonymous), "survey", key,
+    assert ingest_file(engine, contract, write(tmp_path, "a.csv", anonymous), "survey", key,
                        today=TODAY).counts == {"answers": 2, "dont_know": 1}
-    with any_engine.connect() as conn:
+    with engine.connect() as conn:
         answers = conn.execute(sa.text("SELECT unit, value FROM survey_answers ORDER BY answered_on")).all()
     assert [tuple(a) for a in answers] == [("North", 4.0), (None, None)]
+
+
+@pytest.mark.parametrize("autocommit", [False, True])
+def test_bulk_reads_return_every_row_in_chunks(engine, monkeypatch: pytest.MonkeyPatch, autocommit: bool) -> None:
+    """read_frame on a server-side cursor (PostgreSQL) in chunks, inside a transaction or outside one."""
+    from store import bulk
+    from store.tables import ContractRow
+
+    monkeypatch.setattr(bulk, "FETCH_ROWS", 3)
+    with engine.begin() as conn:
+        bulk.bulk_insert(conn, ContractRow.__table__, ["id", "name"], [(f"c{i:02d}", f"name {i}") for i in range(10)],
+                         {"currency": "SEK", "source": "x", "created_at": "2026-01-01 00:00:00"})
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+    query = sa.select(ContractRow.id, ContractRow.name).order_by(ContractRow.id)
+    with reader.connect() as conn:
+        frame = bulk.read_frame(conn, query)
+        empty = bulk.read_frame(conn, query.where(ContractRow.id == "none"))
+    assert frame.values.tolist() == [[f"c{i:02d}", f"name {i}"] for i in range(10)]
+    assert list(empty.columns) == ["id", "name"] and len(empty) == 0
