@@ -106,8 +106,10 @@ def run(script: str, admin: sa.Engine, source: Path) -> tuple[float, int]:
         subprocess.run([sys.executable, "-c", PREPARE.format(**fill)], check=True)
         with admin.connect() as conn:  # both start from settled tables, not from the preparation's dead tuples
             conn.execute(sa.text("CHECKPOINT"))
-        out = subprocess.run([sys.executable, "-c", script.format(**fill)], capture_output=True, text=True,
-                             check=True).stdout
+        done = subprocess.run([sys.executable, "-c", script.format(**fill)], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"the measured step failed:\n{done.stderr[-3000:]}")
+        out = done.stdout
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -119,14 +121,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--files", type=Path, help="keep the generated files in this folder and reuse them")
     args = parser.parse_args()
     admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         server = conn.execute(sa.text("SHOW server_version")).scalar_one()
     result: dict[str, object] = {"rows": args.rows, "repeat": args.repeat, "postgresql": server}
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp)
-        write_files(source, args.rows)
+        source = args.files or Path(tmp)
+        marker = source / f"rows-{args.rows}"
+        if not marker.exists():
+            source.mkdir(parents=True, exist_ok=True)
+            write_files(source, args.rows)
+            marker.touch()
         result["file_mib"] = round((source / "measurements.csv").stat().st_size / 2**20)
         ours, floor = [], []
         for _ in range(args.repeat):

@@ -38,7 +38,7 @@ from outcomes.checks import (
 )
 from outcomes.personnummer import scrub
 from outcomes.readers import UnreadableFile, file_sha256, open_table
-from store.bulk import bulk_insert, read_frame
+from store.bulk import FrameWriter, read_frame
 from store.db import actor, record_audit
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
 
@@ -193,6 +193,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
         report.counts = dict(check.counts)
         if errors:
             if transaction is not None:
+                writer.bulk.abandon()
                 transaction.rollback()
             return _refuse(report, errors)
         if transaction is None:
@@ -206,6 +207,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
         transaction.commit()
     except IntegrityError:
         # Another import of the same file won the race: this one changes nothing.
+        writer.bulk.abandon()
         if transaction is not None and transaction.is_active:
             transaction.rollback()
         with engine.connect() as check_conn:
@@ -215,6 +217,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
         report.status, report.batch_id = "already_imported", earlier
         return report
     except BaseException:
+        writer.bulk.abandon()
         if transaction is not None and transaction.is_active:
             transaction.rollback()
         raise
@@ -237,39 +240,6 @@ def _refuse(report: IngestReport, errors: list[RowError]) -> IngestReport:
 
 # -- writing ------------------------------------------------------------------------------------------------------
 
-def _values(series: pd.Series) -> list[Any]:
-    """A column as plain Python values: dates as ISO text (what both databases take), missing as None."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        series = series.dt.strftime("%Y-%m-%d")
-    if pd.api.types.is_float_dtype(series):
-        array = series.to_numpy(dtype=float)
-        return np.where(np.isnan(array), None, array).tolist()
-    if pd.api.types.is_integer_dtype(series):
-        return series.tolist()
-    return series.to_numpy(dtype=object, na_value=None).tolist()
-
-
-def _split(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[tuple[Any, ...]], dict[str, Any]]:
-    """Columns that vary (as row tuples) and columns with one value in every row (as constants)."""
-    varying, constants = [], {}
-    if len(frame) < 2:  # one row: nothing to gain, and a row needs at least one bound column
-        return columns, list(zip(*(_values(frame[c]) for c in columns))), {}
-    for c in columns:
-        column = frame[c]
-        if column.isna().all():
-            constants[c] = None
-        elif (pd.api.types.is_string_dtype(column) or column.dtype == object) and column.nunique(dropna=False) == 1 \
-                and isinstance(column.iloc[0], (str, int)):
-            constants[c] = column.iloc[0]
-        else:
-            varying.append(c)
-    if not varying:  # every column constant: bind one anyway, so that there are rows to insert
-        first = columns[0]
-        varying.append(first)
-        constants.pop(first)
-    return varying, list(zip(*(_values(frame[c]) for c in varying))), constants
-
-
 def _json_value(value: Any) -> Any:
     """numpy scalars in attribute values, as JSON can hold them."""
     if hasattr(value, "item"):
@@ -282,6 +252,9 @@ class _Writer:
 
     def __init__(self, conn: sa.Connection, contract_id: str):
         self.conn, self.contract_id = conn, contract_id
+        self.bulk = FrameWriter(conn)
+        self.written: set[str] = set()  # tables this batch wrote to, and whether it wrote corrections:
+        self.corrections = False  # what verify_references checks
         self.batch_id = 0
         self.last_participant = 0
 
@@ -298,6 +271,7 @@ class _Writer:
         if not enrolments.empty:
             if "participant_id" not in enrolments.columns:
                 # Ids of this chunk's new participants: this batch's rows above the last id seen.
+                self.bulk.close()
                 ids = dict(conn.execute(sa.select(ParticipantRow.pseudonym, ParticipantRow.id).where(
                     ParticipantRow.batch_id == batch, ParticipantRow.id > self.last_participant)).all())
                 self.last_participant = max(ids.values(), default=self.last_participant)
@@ -317,26 +291,30 @@ class _Writer:
             self._insert(SurveyAnswerRow, frame, fixed)
 
     def verify_references(self) -> None:
-        """Every row of this batch refers to an existing participant and superseded row (one query per table)."""
-        checks = [
-            sa.select(sa.func.count()).select_from(MeasurementRow)
-            .outerjoin(ParticipantRow, ParticipantRow.id == MeasurementRow.participant_id)
-            .where(MeasurementRow.batch_id == self.batch_id, ParticipantRow.id.is_(None)),
-            sa.select(sa.func.count()).select_from(EnrolmentRow)
-            .outerjoin(ParticipantRow, ParticipantRow.id == EnrolmentRow.participant_id)
-            .where(EnrolmentRow.batch_id == self.batch_id, ParticipantRow.id.is_(None)),
-        ]
-        earlier = sa.orm.aliased(MeasurementRow)
-        checks.append(
-            sa.select(sa.func.count()).select_from(MeasurementRow)
-            .outerjoin(earlier, earlier.id == MeasurementRow.supersedes_id)
-            .where(MeasurementRow.batch_id == self.batch_id, MeasurementRow.supersedes_id.is_not(None),
-                   earlier.id.is_(None)))
+        """Every row of this batch refers to an existing participant of its contract, and every correction to an
+        existing row: one query per kind of reference this batch wrote (the store has no per-row keys there)."""
+        self.bulk.close()
+        checks = []
+        for model in (MeasurementRow, EnrolmentRow):
+            if model.__tablename__ in self.written:
+                checks.append(sa.select(sa.func.count()).select_from(model).outerjoin(ParticipantRow, sa.and_(
+                    ParticipantRow.id == model.participant_id, ParticipantRow.contract_id == self.contract_id))
+                    .where(model.batch_id == self.batch_id, ParticipantRow.id.is_(None)))
+        if self.corrections:
+            earlier = sa.orm.aliased(MeasurementRow)
+            checks.append(
+                sa.select(sa.func.count()).select_from(MeasurementRow)
+                .outerjoin(earlier, sa.and_(earlier.id == MeasurementRow.supersedes_id,
+                                            earlier.contract_id == self.contract_id))
+                .where(MeasurementRow.batch_id == self.batch_id, MeasurementRow.supersedes_id.is_not(None),
+                       earlier.id.is_(None)))
         for query in checks:
             dangling = self.conn.execute(query).scalar_one()
             if dangling:
                 raise RuntimeError(f"batch {self.batch_id}: {dangling} rows refer to rows that do not exist")
 
     def _insert(self, model: Any, frame: pd.DataFrame, fixed: dict[str, Any]) -> None:
-        varying, rows, constants = _split(frame, list(frame.columns))
-        bulk_insert(self.conn, model.__table__, varying, rows, constants | fixed)
+        self.bulk.insert(model.__table__, frame, fixed)
+        self.written.add(model.__tablename__)
+        if "supersedes_id" in frame.columns and frame["supersedes_id"].notna().any():
+            self.corrections = True

@@ -4,6 +4,11 @@ Ingestion writes hundreds of thousands of rows; going through SQLAlchemy's
 per-row parameter processing costs more than the database does.  Rows here
 are tuples of plain Python values (str, int, float, date, None; JSON columns
 already serialised), written inside the caller's transaction.
+
+``FrameWriter`` writes whole frames: on PostgreSQL it has Arrow write them as
+CSV for COPY (no Python call per row) and keeps one COPY open across
+frames for the same table, so the server stores one chunk while the caller
+validates the next — on two cores the two overlap.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 
@@ -21,9 +29,7 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], ro
     if not rows:
         return 0
     constants = constants or {}
-    for value in constants.values():  # the same rule on every database
-        if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)):
-            raise TypeError(f"bulk constants must be text, whole numbers or None, not {type(value).__name__}")
+    _check_constants(constants)
     if conn.dialect.name == "postgresql":
         names = ", ".join([*columns, *constants])
         tail = tuple(constants.values())
@@ -50,6 +56,128 @@ def _literal(conn: sa.Connection, value: str | int | None) -> str:
     if value is None:
         return "NULL"
     return str(sa.literal(value).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
+class FrameWriter:
+    """Bulk writes of frames inside one transaction of ``conn`` (see the module docstring).
+
+    While a COPY is open the connection can run nothing else: call ``close()`` before any other statement
+    (a write to another table closes it by itself).
+    """
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self._cursor: Any = None
+        self._context: Any = None  # psycopg's copy context; ``_copy`` is what it gives to write to
+        self._copy: Any = None
+        self._target: tuple[str, tuple[str, ...]] | None = None
+
+    def insert(self, table: sa.Table, frame: pd.DataFrame, constants: dict[str, Any] | None = None) -> int:
+        """Insert the frame's rows, each with ``constants`` (text, whole numbers or None) added."""
+        if frame.empty:
+            return 0
+        constants = constants or {}
+        _check_constants(constants)
+        if not self.postgres:
+            varying, rows, fixed = split_constants(frame, list(frame.columns))
+            return bulk_insert(self.conn, table, varying, rows, fixed | constants)
+        names = (*frame.columns, *constants)
+        if self._target != (table.name, names):
+            self.close()
+            self._cursor = self.conn.connection.dbapi_connection.cursor()
+            from psycopg.copy import QueuedLibpqWriter  # a thread sends while this one prepares the next chunk
+
+            self._context = self._cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)",
+                                              writer=QueuedLibpqWriter(self._cursor))
+            self._copy = self._context.__enter__()
+            self._target = (table.name, names)
+        self._copy.write(csv_bytes(frame, constants))
+        return len(frame)
+
+    def close(self) -> None:
+        """Finish the open COPY (waiting for the server to store what it was sent), if any."""
+        self._end(None)
+
+    def abandon(self) -> None:
+        """Cancel the open COPY, if any, so that the transaction can be rolled back."""
+        self._end(_Abandoned("the bulk write was abandoned"))
+
+    def _end(self, problem: Exception | None) -> None:
+        if self._copy is None:
+            return
+        context, cursor = self._context, self._cursor
+        self._context = self._copy = self._cursor = self._target = None
+        try:
+            context.__exit__(type(problem) if problem else None, problem, None)
+        except Exception:
+            if problem is None:
+                raise  # the server refused what it was sent
+        finally:
+            cursor.close()
+
+
+class _Abandoned(Exception):
+    pass
+
+
+def _check_constants(constants: dict[str, Any]) -> None:
+    for value in constants.values():  # the same rule on every database
+        if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)):
+            raise TypeError(f"bulk constants must be text, whole numbers or None, not {type(value).__name__}")
+
+
+def csv_bytes(frame: pd.DataFrame, constants: dict[str, Any]) -> bytes:
+    """The rows as CSV for COPY, written by Arrow in C++: text always quoted (so an empty text stays empty)
+    and a missing value unquoted and empty (NULL); dates as ISO; floats in their shortest exact form."""
+    n = len(frame)
+    arrays = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):  # whole days: a date, not a timestamp
+            arrays.append(pa.array(column.to_numpy(dtype="datetime64[D]"), type=pa.date32(),
+                                   mask=column.isna().to_numpy()))
+        else:
+            arrays.append(pa.array(column, from_pandas=True))
+    for value in constants.values():
+        arrays.append(pa.nulls(n) if value is None else pa.array(np.full(n, value, dtype=object)))
+    table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
+
+
+def split_constants(frame: pd.DataFrame, columns: list[str]) -> tuple[list[str], list[tuple[Any, ...]], dict[str, Any]]:
+    """Columns that vary (as row tuples of plain values) and columns with one value in every row (as constants)."""
+    varying, constants = [], {}
+    if len(frame) < 2:  # one row: nothing to gain, and a row needs at least one bound column
+        return columns, list(zip(*(plain_values(frame[c]) for c in columns))), {}
+    for c in columns:
+        column = frame[c]
+        if column.isna().all():
+            constants[c] = None
+        elif (pd.api.types.is_string_dtype(column) or column.dtype == object) and column.nunique(dropna=False) == 1 \
+                and isinstance(column.iloc[0], (str, int)):
+            constants[c] = column.iloc[0]
+        else:
+            varying.append(c)
+    if not varying:  # every column constant: bind one anyway, so that there are rows to insert
+        first = columns[0]
+        varying.append(first)
+        constants.pop(first)
+    return varying, list(zip(*(plain_values(frame[c]) for c in varying))), constants
+
+
+def plain_values(series: pd.Series) -> list[Any]:
+    """A column as plain Python values: dates as ISO text (what both databases take), missing as None."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        series = series.dt.strftime("%Y-%m-%d")
+    if pd.api.types.is_float_dtype(series):
+        array = series.to_numpy(dtype=float)
+        return np.where(np.isnan(array), None, array).tolist()
+    if pd.api.types.is_integer_dtype(series):
+        return series.tolist()
+    return series.to_numpy(dtype=object, na_value=None).tolist()
 
 
 FETCH_ROWS = 200_000

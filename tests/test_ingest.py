@@ -218,7 +218,7 @@ def test_a_dangling_reference_is_caught_before_commit(sqlite_engine, key, tmp_pa
         bulk_insert(conn, MeasurementRow.__table__, ["participant_id", "observed_on", "value"], [(999, "2020-03-01", 0.9)],
                     {"contract_id": "test-contract", "metric": "attendance", "status": "reported", "batch_id": batch})
         writer = _Writer(conn, "test-contract")
-        writer.batch_id = batch
+        writer.batch_id, writer.written = batch, {"measurements"}
         with pytest.raises(RuntimeError, match=f"batch {batch}: 1 rows refer to rows that do not exist"):
             writer.verify_references()
     conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
@@ -238,3 +238,24 @@ def test_bulk_constants_are_quoted(engine) -> None:
     with pytest.raises(TypeError, match="bulk constants must be text, whole numbers or None, not float"):
         with engine.begin() as conn:
             bulk_insert(conn, ContractRow.__table__, ["id"], [("c",)], {"name": 1.5})
+
+
+def test_an_error_in_a_later_chunk_stores_none_of_the_earlier_ones(engine, key, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks are written as they are checked (through one open COPY on PostgreSQL); a bad row further on
+    still refuses the whole file, and the rows already sent are rolled back."""
+    import functools
+
+    import outcomes.ingest
+
+    contract = stored_minimal(engine).latest.terms
+    ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    monkeypatch.setattr(outcomes.ingest, "open_table", functools.partial(outcomes.ingest.open_table, chunk_rows=2))
+    rows = [f"CASE-001,attendance,2020-0{2 + i}-10,0.9" for i in range(5)] + ["CASE-001,attendance,2020-08-10,9"]
+    path = write(tmp_path, "m.csv", "participant_id,metric,date,value\n" + "\n".join(rows) + "\n")
+    assert refused(engine, contract, path, "measurements", key) == [
+        "row 7, column value: '9' is out of range for rate metric 'attendance'; expected a share between 0 and 1 "
+        "(or declare percent in a mapping)"]
+    monkeypatch.undo()
+    good = write(tmp_path, "m2.csv", "participant_id,metric,date,value\n" + "\n".join(rows[:5]) + "\n")
+    assert ingest_file(engine, contract, good, "measurements", key).status == "accepted"  # the connection is sound

@@ -81,8 +81,27 @@ def test_migrations_match_the_models(any_url: str) -> None:
     engine = open_store(any_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        methods = _index_methods(conn)
     engine.dispose()
     assert diff == [], f"models and migrations differ; add a migration: {diff}"
+    assert methods == _model_index_methods(engine.dialect.name), "an index of another kind than the model's"
+
+
+def _index_methods(conn: sa.Connection) -> dict[str, str]:
+    """Each index's access method (btree, brin, ...) on PostgreSQL, which compare_metadata does not compare."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    return dict(conn.execute(sa.text(
+        "SELECT i.relname, am.amname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_am am ON am.oid = i.relam JOIN pg_namespace n ON n.oid = i.relnamespace "
+        "WHERE n.nspname = 'public' AND NOT x.indisprimary AND NOT x.indisunique")).all())
+
+
+def _model_index_methods(dialect: str) -> dict[str, str]:
+    if dialect != "postgresql":
+        return {}
+    return {index.name: index.dialect_options["postgresql"]["using"] or "btree"
+            for table in SQLModel.metadata.sorted_tables for index in table.indexes}
 
 
 def _revisions() -> list[str]:
@@ -111,9 +130,11 @@ def test_upgrade_from_every_earlier_revision_reaches_the_models(any_url: str, st
     engine = open_store(any_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        methods = _index_methods(conn)
         kept = conn.execute(sa.text("SELECT name FROM contracts WHERE id = 'old'")).scalar_one()
     engine.dispose()
     assert diff == [] and kept == "Old contract"
+    assert methods == _model_index_methods(engine.dialect.name)
 
 
 def test_init_is_idempotent_and_reports_the_revision(any_url: str) -> None:
@@ -230,3 +251,54 @@ def test_bulk_reads_return_every_row_in_chunks(engine, monkeypatch: pytest.Monke
         empty = bulk.read_frame(conn, query.where(ContractRow.id == "none"))
     assert frame.values.tolist() == [[f"c{i:02d}", f"name {i}"] for i in range(10)]
     assert list(empty.columns) == ["id", "name"] and len(empty) == 0
+
+
+def test_frames_are_written_exactly_over_several_chunks(engine) -> None:
+    """FrameWriter (COPY as CSV from Arrow on PostgreSQL, executemany on SQLite): every awkward value back as it was,
+    over several frames through one open COPY."""
+    import pandas as pd
+
+    from store.bulk import FrameWriter, read_frame
+    from store.tables import MeasurementRow
+
+    awkward = ['say "hi", then\ttab', "back\\slash\nnew line\r", "", "ÅÄÖ åäö é 🙂", None, r"\N", "NULL", ","]
+    frames = [pd.DataFrame({
+        "participant_id": [i * 10 + n for n in range(len(awkward))],
+        "observed_on": pd.to_datetime(["2020-02-29", None, "1999-12-31", "2024-01-01", "2020-01-01", "2021-06-30",
+                                       "2022-02-02", "2023-03-03"]),
+        "value": [0.1, float("nan"), 1e-300, 123456789.123456789, -0.0, 2 / 3, 0.3, 7.0],
+        "source": awkward,
+    }) for i in range(3)]
+    with engine.begin() as conn:
+        writer = FrameWriter(conn)
+        for frame in frames:
+            writer.insert(MeasurementRow.__table__, frame.drop(index=1), {"contract_id": "c", "metric": "m",
+                                                                           "status": "reported", "batch_id": 1,
+                                                                           "qualifier": None})
+        writer.close()
+        back = read_frame(conn, sa.select(MeasurementRow.participant_id, MeasurementRow.observed_on,
+                                          MeasurementRow.value, MeasurementRow.source, MeasurementRow.qualifier,
+                                          MeasurementRow.metric).order_by(MeasurementRow.id))
+    sent = pd.concat([f.drop(index=1) for f in frames], ignore_index=True)
+    assert back["participant_id"].tolist() == sent["participant_id"].tolist()
+    assert [str(d)[:10] for d in back["observed_on"]] == sent["observed_on"].dt.strftime("%Y-%m-%d").tolist()
+    assert back["value"].tolist() == sent["value"].tolist()  # exactly: shortest repr round-trips
+    assert back["source"].tolist() == sent["source"].tolist()  # None stays NULL, "" stays empty text
+    assert back["qualifier"].isna().all() and set(back["metric"]) == {"m"}
+
+
+def test_an_abandoned_copy_leaves_the_transaction_able_to_roll_back(engine) -> None:
+    import pandas as pd
+
+    from store.bulk import FrameWriter
+    from store.tables import MeasurementRow
+
+    conn = engine.connect()
+    transaction = conn.begin()
+    writer = FrameWriter(conn)
+    writer.insert(MeasurementRow.__table__, pd.DataFrame({"participant_id": [1, 2], "observed_on": ["2020-01-01"] * 2}),
+                  {"contract_id": "c", "metric": "m", "status": "reported", "batch_id": 1})
+    writer.abandon()
+    transaction.rollback()
+    assert conn.execute(sa.select(sa.func.count()).select_from(MeasurementRow)).scalar_one() == 0
+    conn.close()
