@@ -28,7 +28,8 @@ TOKEN_PREFIX = "sib_"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "intermediary": frozenset({"contract.read", "batch.read", "batch.upload", "batch.verify", "evaluation.read",
                                "evaluation.run", "participants.read", "payments.calculate", "ledger.read",
-                               "ledger.invoice", "schedule.read", "status.read", "audit.read"}),
+                               "ledger.invoice", "schedule.read", "status.read", "audit.read",
+                               "indigo.read"}),
     "investor": frozenset({"contract.read", "evaluation.read", "status.read"}),
     "payer": frozenset({"contract.read", "evaluation.read", "ledger.read", "ledger.approve", "ledger.pay",
                         "schedule.read", "status.read"}),

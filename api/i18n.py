@@ -251,6 +251,17 @@ WORDS: dict[str, dict[str, str]] = {
     "pg_verified": {"sv": 'Verifierad', "en": 'Verified'},
     "pg_verified_only": {"sv": 'verifierade data', "en": 'verified data'},
     "pg_work": {"sv": 'Intermediärens arbete', "en": 'Intermediary work'},
+    "pg_market": {"sv": 'Marknadspriser (INDIGO)', "en": 'Market prices (INDIGO)'},
+    "pg_market_intro": {"sv": 'Offentliga utfallskontrakt med liknande politikområde och utfallsmått, och vad de betalade per utfall. Sektor enligt avtalets ord: {sectors}.', "en": 'Public impact bonds with a similar policy sector and outcome definitions, and what they paid per outcome. Sector from the contract\'s words: {sectors}.'},
+    "pg_market_none": {"sv": 'Inga INDIGO-projekt i databasen ännu (sib indigo import KATALOG).', "en": 'No INDIGO projects in the store yet (sib indigo import DIR).'},
+    "pg_market_project": {"sv": 'Projekt', "en": 'Project'},
+    "pg_market_country": {"sv": 'Land', "en": 'Country'},
+    "pg_market_sector": {"sv": 'Politikområde', "en": 'Policy sector'},
+    "pg_market_outcome": {"sv": 'Deras utfallsmått', "en": 'Their outcome'},
+    "pg_market_price": {"sv": 'Pris per utfall', "en": 'Price per outcome'},
+    "pg_market_price_usd": {"sv": 'Pris i USD (enligt INDIGO)', "en": 'Price in USD (as INDIGO gives it)'},
+    "pg_market_cap": {"sv": 'Högsta utfallsbetalning', "en": 'Maximum outcome payment'},
+    "pg_market_ours": {"sv": 'Vårt mått och pris', "en": 'Our metric and price'},
     "pg_work_intro": {"sv": 'Leveranser och deras fel, utvärderingskörningar och huvudboken.', "en": 'Batches and their errors, evaluation runs and the ledger.'},
 }
 

@@ -268,8 +268,13 @@ def install(app: FastAPI, store: Callable[..., Any], reader: Callable[..., Any])
         statuses = current_status(db, stored.id)
         ledger = [dict(e, status=statuses.get(e["seq"], "calculated"))
                   for e in read_ledger(db, stored.id).to_dict(orient="records")]
+        from indigo.compare import compare, comparison_json
+        from indigo.importer import load_reference
+
+        contract = stored.latest.terms
+        market = comparison_json(contract, compare(contract, load_reference(db), 5))
         return render("work.html.j2", currency=stored.currency, batches=list_batches(db, stored.id),
-                      refused=refused, runs=runs, ledger=ledger, chain=verify_chain(db, stored.id), **ctx,
+                      refused=refused, runs=runs, ledger=ledger, chain=verify_chain(db, stored.id), market=market, **ctx,
                       path=f"/contracts/{stored.id}/work")
 
     app.include_router(router)

@@ -477,6 +477,17 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
                                 .order_by(AuditEventRow.id)).all()
         return _page([AuditEvent(**r._mapping) for r in rows], limit, offset)
 
+    @v1.get(c + "/indigo/compare", response_model=Loose, responses=ERRORS)
+    def indigo_compare(limit: int = Query(10, ge=1, le=100), ctx: tuple = Depends(access("indigo.read")),
+                       db: Engine = Depends(reader)) -> dict[str, Any]:
+        """INDIGO projects like this contract, with their prices per outcome, caps and results (``credit`` names
+        the source: the Government Outcomes Lab's open data)."""
+        from indigo.compare import compare, comparison_json
+        from indigo.importer import load_reference
+
+        contract = ctx[1].latest.terms
+        return comparison_json(contract, compare(contract, load_reference(db), limit))
+
     app.include_router(v1)
     install_pages(app, store, reader)
     return app

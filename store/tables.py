@@ -248,3 +248,155 @@ class UserRow(SQLModel, table=True):
     created_at: datetime = _when()
     revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
 
+
+# -- INDIGO reference projects ----------------------------------------------------------------------------------------
+# Public impact bond projects (the Government Outcomes Lab's INDIGO dataset, and INDIGO documents imported one by
+# one), kept apart from live contracts: nothing here is a contract, and nothing here is ever paid.  A dataset import
+# replaces the whole dataset set in one transaction.  Amounts are exact; dates are INDIGO's text (YYYY, YYYY-MM or
+# YYYY-MM-DD), since INDIGO often knows only the year or the month.
+
+
+def _money() -> Any:
+    return Field(default=None, sa_column=sa.Column(ExactDecimal(), nullable=True))
+
+
+def _project() -> Any:
+    return Field(foreign_key="indigo_projects.id", index=True, max_length=64)
+
+
+class IndigoProjectRow(SQLModel, table=True):
+    __tablename__ = "indigo_projects"
+
+    id: str = Field(primary_key=True, max_length=64)  # INDIGO-POJ-0001, or an exported contract's id
+    source: str = Field(max_length=20)  # dataset (the CSV tables) or document (one INDIGO JSON document)
+    name: str
+    stage: str | None = Field(default=None, max_length=64)
+    policy_sector: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, max_length=64)
+    start_date: str | None = Field(default=None, max_length=10)
+    end_date: str | None = Field(default=None, max_length=10)
+    currency: str | None = Field(default=None, max_length=3)  # of the maximum outcome payment
+    max_outcome_payment: Decimal | None = _money()
+    max_outcome_payment_usd: Decimal | None = _money()
+    investment_currency: str | None = Field(default=None, max_length=3)
+    investment: Decimal | None = _money()
+    investment_usd: Decimal | None = _money()
+    target_population: str | None = None
+    targeted_number: int | None = None
+    detail: dict = _json()  # INDIGO's other fields, as read (amounts as text)
+    imported_at: datetime = _when()
+
+
+class IndigoOutcomeMetricRow(SQLModel, table=True):
+    __tablename__ = "indigo_outcome_metrics"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project()
+    metric_id: str | None = Field(default=None, max_length=64)
+    definition: str | None = None
+    policy_sector: str | None = None
+    target_population: str | None = None
+    targeted_number: int | None = None
+    target: str | None = None
+    validation_method: str | None = None
+
+
+class IndigoPricingRow(SQLModel, table=True):
+    __tablename__ = "indigo_pricings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project()
+    metric_id: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, max_length=3)
+    price: Decimal | None = _money()
+    price_usd: Decimal | None = _money()  # as INDIGO gives it (World Bank rates)
+    max_price: Decimal | None = _money()
+    description: str | None = None
+
+
+class IndigoPaymentRow(SQLModel, table=True):
+    __tablename__ = "indigo_payments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project()
+    plan_id: str | None = Field(default=None, max_length=64)
+    metric_id: str | None = Field(default=None, max_length=64)
+    period_start: str | None = Field(default=None, max_length=10)
+    period_end: str | None = Field(default=None, max_length=10)
+    type: str | None = Field(default=None, max_length=20)  # Planned or Actual
+    payer: str | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    amount: Decimal | None = _money()
+    amount_usd: Decimal | None = _money()
+
+
+class IndigoResultRow(SQLModel, table=True):
+    __tablename__ = "indigo_results"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project()
+    metric_id: str | None = Field(default=None, max_length=64)
+    level: str | None = Field(default=None, max_length=32)
+    type: str | None = Field(default=None, max_length=32)
+    period_start: str | None = Field(default=None, max_length=10)
+    period_end: str | None = Field(default=None, max_length=10)
+    outcomes_achieved: str | None = None
+    number_engaged: int | None = None
+    number_positive: int | None = None
+
+
+class IndigoInvestmentRow(SQLModel, table=True):
+    __tablename__ = "indigo_investments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project()
+    investment_id: str | None = Field(default=None, max_length=64)
+    organisation_id: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, max_length=3)
+    amount_min: Decimal | None = _money()
+    amount: Decimal | None = _money()
+    amount_max: Decimal | None = _money()
+    amount_usd: Decimal | None = _money()
+    investment_type: str | None = None
+
+
+class IndigoCommitmentRow(SQLModel, table=True):
+    """An outcome payer's commitment: the most it may pay (its cap), and what it has paid."""
+
+    __tablename__ = "indigo_commitments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: str = _project()
+    organisation_id: str | None = Field(default=None, max_length=64)
+    role: str | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    max_amount: Decimal | None = _money()
+    max_amount_usd: Decimal | None = _money()
+    paid: Decimal | None = _money()
+    paid_usd: Decimal | None = _money()
+
+
+class IndigoOrganisationRow(SQLModel, table=True):
+    __tablename__ = "indigo_organisations"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    type: str | None = None
+    country: str | None = Field(default=None, max_length=64)
+    website: str | None = None
+
+
+class IndigoRefusalRow(SQLModel, table=True):
+    """A value of the last import that could not be read: where, what it said, and why."""
+
+    __tablename__ = "indigo_refusals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    project_id: str | None = Field(default=None, max_length=64)  # no key: the project may be the unknown one
+    table_name: str = Field(max_length=64)
+    field: str
+    value: str
+    kind: str = Field(max_length=32)
+    reason: str
+    row: int | None = None

@@ -125,6 +125,7 @@ def _routes(world: dict[str, Any]) -> list[tuple[str, str, str, int, dict[str, A
         ("xlsx", "GET", "/api/v1/contracts/{c}/exports/schedule.xlsx", 200, {}, {"intermediary", "payer"}),
         ("status", "GET", "/api/v1/contracts/{c}/status", 200, {}, {"intermediary", "investor", "payer"}),
         ("audit", "GET", "/api/v1/contracts/{c}/audit", 200, {}, {"intermediary"}),
+        ("indigo", "GET", "/api/v1/contracts/{c}/indigo/compare", 200, {}, {"intermediary"}),
     ]
 
 
