@@ -218,6 +218,15 @@ class FileCheck:
                     derived[name] = [f[position] if f else None for f in facts]
         return Identity(pd.Series(pseudonyms[codes], index=refs.index, dtype=object), codes, pseudonyms, derived, errors)
 
+    def _registered(self, refs: pd.Series) -> tuple["Identity", pd.Series, list[RowError]]:
+        """Identify rows of people who must be registered already: their identity, stored participant ids
+        (NaN where unknown), and the errors (bad references, then unknown people)."""
+        identity = self._identify(refs)
+        participant = identity.participants(self.ctx.store)
+        errors = identity.errors + errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
+                                                "unknown participant; register them with a participants file first")
+        return identity, participant, errors
+
     def _pseudonym(self, ref: str) -> tuple[str, tuple[int, str] | None, str | None]:
         """(pseudonym, (birth year, legal sex), problem) of a personal identity number."""
         try:

@@ -97,11 +97,8 @@ class MeasurementCheck(FileCheck):
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
-        identity = self._identify(frame[ID])
-        errors += identity.errors
-        participant = identity.participants(self.ctx.store)
-        errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
-                               "unknown participant; register them with a participants file first")
+        _, participant, unknown = self._registered(frame[ID])
+        errors += unknown
         metric_ids = frame["metric"]
         unknown_metric = ~metric_ids.isin(list(self.metrics))
         errors += errors_where(unknown_metric, "metric", lambda r: f"{metric_ids[r]!r} is not a metric of this contract; "

@@ -184,11 +184,8 @@ class EnrolmentCheck(FileCheck):
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
-        identity = self._identify(frame[ID])
-        errors += identity.errors
-        participant = identity.participants(self.ctx.store)
-        errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
-                               "unknown participant; register them with a participants file first")
+        _, participant, unknown = self._registered(frame[ID])
+        errors += unknown
         enrol, enrol_errors = self.enrol.parse(frame)
         errors += enrol_errors
         self.counts["enrolments"] = self.counts.get("enrolments", 0) + len(frame)

@@ -58,11 +58,8 @@ class SurveyCheck(FileCheck):
                 frame["refers_to"])
         participant = pd.Series(np.nan, index=frame.index)
         if not self.anonymous:
-            identity = self._identify(frame[ID])
-            errors += identity.errors
-            participant = identity.participants(self.ctx.store)
-            errors += errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
-                                   "unknown participant; register them with a participants file first")
+            identity, participant, unknown = self._registered(frame[ID])
+            errors += unknown
             errors += self._repeated(identity.pseudonyms, answered_on)
         answers: dict[str, pd.Series] = {}
         parts, dont_know = [], 0

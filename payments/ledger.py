@@ -37,14 +37,18 @@ def entry_hash(fields: dict[str, Any]) -> str:
 
 def read_ledger(conn: sa.Connection | Engine, contract_id: str) -> pd.DataFrame:
     """All entries of a contract in chain order, in one query; amounts stay Decimal."""
-    query = sa.select(LedgerEntryRow).where(LedgerEntryRow.contract_id == contract_id).order_by(LedgerEntryRow.seq)
+    return _read_chain(conn, LedgerEntryRow, contract_id)
+
+
+def _read_chain(conn: sa.Connection | Engine, model: Any, contract_id: str) -> pd.DataFrame:
+    """A contract's rows of a hash-chained table in chain order, as exact values (no NaN for None)."""
+    query = sa.select(model).where(model.contract_id == contract_id).order_by(model.seq)
     if isinstance(conn, Engine):
         with conn.connect() as c:
             rows = c.execute(query).mappings().all()
     else:
         rows = conn.execute(query).mappings().all()
-    columns = [c.name for c in LedgerEntryRow.__table__.columns]
-    return pd.DataFrame([dict(r) for r in rows], columns=columns, dtype=object)  # exact values: no NaN for None
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in model.__table__.columns], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -102,14 +106,8 @@ def step_hash(fields: dict[str, Any]) -> str:
 
 
 def read_steps(conn: sa.Connection | Engine, contract_id: str) -> pd.DataFrame:
-    query = sa.select(LedgerStepRow).where(LedgerStepRow.contract_id == contract_id).order_by(LedgerStepRow.seq)
-    if isinstance(conn, Engine):
-        with conn.connect() as c:
-            rows = c.execute(query).mappings().all()
-    else:
-        rows = conn.execute(query).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in LedgerStepRow.__table__.columns],
-                        dtype=object)  # exact values: no NaN for None
+    """All steps of a contract's entries in chain order, in one query."""
+    return _read_chain(conn, LedgerStepRow, contract_id)
 
 
 def current_status(conn: sa.Connection | Engine, contract_id: str) -> dict[int, str]:

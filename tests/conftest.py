@@ -116,22 +116,28 @@ def module_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         yield url
 
 
+@contextmanager
+def initialised(url: str) -> Iterator[Engine]:
+    init_store(url)
+    eng = open_store(url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
 @pytest.fixture
 def engine(any_url: str) -> Iterator[Engine]:
     """An initialised store on each database."""
-    init_store(any_url)
-    eng = open_store(any_url)
-    yield eng
-    eng.dispose()
+    with initialised(any_url) as eng:
+        yield eng
 
 
 @pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     """An initialised SQLite store, for what only SQLite has (its file, its pragmas)."""
-    init_store(sqlite_url)
-    eng = open_store(sqlite_url)
-    yield eng
-    eng.dispose()
+    with initialised(sqlite_url) as eng:
+        yield eng
 
 
 @pytest.fixture
