@@ -12,7 +12,7 @@ from outcomes.ingest import IngestError, IngestRefused, ingest_file
 from outcomes.pseudonym import MissingKeyError, init_key, load_key, pseudonymise
 from outcomes.readers import UnreadableFile
 from store.tables import MeasurementRow, ParticipantRow
-from tests.helpers import row_counts, snapshot, stored_minimal, write
+from tests.helpers import DATA, row_counts, snapshot, stored_minimal, write
 
 PEOPLE = """participant_id,start,school_year,sex
 CASE-001,2020-02-01,4,female
@@ -223,6 +223,41 @@ def test_a_dangling_reference_is_caught_before_commit(sqlite_engine, key, tmp_pa
             writer.verify_references()
     conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
     conn.close()
+
+
+@pytest.mark.parametrize("wrong", ["another contract's participant", "a correction of nothing"])
+def test_the_batch_check_refuses_what_no_foreign_key_guards(engine, key, tmp_path: Path, wrong: str) -> None:
+    """Measurements have no foreign keys (migration 0005); the loader's check before commit is stricter than they
+    were: the participant must be one of this contract's, and a corrected row must exist in it."""
+    from outcomes.ingest import _Writer
+    from store.bulk import bulk_insert
+    from store.tables import ImportBatchRow
+
+    contract = stored_minimal(engine).latest.terms
+    stored_minimal(engine, (DATA / "minimal.yaml").read_text().replace("id: test-contract", "id: other", 1))
+    ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
+    with engine.connect() as conn:
+        theirs = conn.execute(sa.select(ParticipantRow.id)).scalars().first()
+    row = (theirs, None) if wrong.startswith("another") else (theirs, 10**6)
+    counts = row_counts(engine)
+    conn = engine.connect()
+    transaction = conn.begin()
+    try:
+        batch = conn.execute(sa.insert(ImportBatchRow).returning(ImportBatchRow.id), {
+            "contract_id": "other", "kind": "measurements", "filename": "x", "sha256": "x", "rows": 1,
+            "summary": {}, "created_by": "t"}).scalar_one()
+        contract_id = "other" if wrong.startswith("another") else "test-contract"
+        bulk_insert(conn, MeasurementRow.__table__, ["participant_id", "supersedes_id", "observed_on", "value"],
+                    [(*row, "2020-03-01", 0.9)], {"contract_id": contract_id, "metric": "attendance",
+                                                  "status": "reported", "batch_id": batch})
+        writer = _Writer(conn, contract_id)
+        writer.batch_id, writer.written, writer.corrections = batch, {"measurements"}, True
+        with pytest.raises(RuntimeError, match=f"batch {batch}: 1 rows refer to rows that do not exist"):
+            writer.verify_references()
+    finally:
+        transaction.rollback()  # what the loader does on that error
+    conn.close()
+    assert row_counts(engine) == counts
 
 
 def test_bulk_constants_are_quoted(engine) -> None:
