@@ -13,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from api import formatting as fmt
-from api.report import build_report, write_report
+from api.reports.report import build_report, write_report
 from contracts import load_contract_file
 from contracts.registry import get_contract, store_contract
 from evaluation.result import POOLED
 from evaluation.run import evaluate
 from examples.synthetic import CONTRACT_FILES, generate
+from language import formatting as fmt
 from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
 from outcomes.pseudonym import init_key, load_key

@@ -41,7 +41,7 @@ ADMIN = os.environ.get("SIB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@1
 
 def prepare(url: str, folder: Path, participants: int) -> str:
     """A store with the example contract and ``participants`` pupils, evaluated and paid; an investor's token."""
-    from api.auth import add_user
+    from api.access import add_user
     from contracts import load_contract_file
     from contracts.registry import get_contract, store_contract
     from evaluation.run import evaluate

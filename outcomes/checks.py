@@ -1,7 +1,7 @@
 """Validating a delivered file against the contract, chunk by chunk: what every kind of file shares.
 
 One checker per kind of file (``outcomes.people``, ``outcomes.measurements``,
-``outcomes.surveys``; ``checker`` picks one).  A checker sees the header once
+``outcomes.surveys``; ``outcomes.kinds.checker`` picks one).  A checker sees the header once
 (``header_errors``), each chunk of rows (``check``: typed rows ready for the
 store, and every error found), and finally ``finish`` for what can only be
 known across chunks (duplicates far apart in the file).  Nothing here touches
@@ -23,7 +23,6 @@ from outcomes import personnummer
 from outcomes.pseudonym import pseudonymise
 from outcomes.values import MAX_CELL, formula_like, too_long
 
-KINDS = ("participants", "enrolments", "measurements", "survey", "comparison")
 ID = "participant_id"
 TRUE_WORDS = {"true": True, "1": True, "yes": True, "ja": True, "false": False, "0": False, "no": False, "nej": False}
 MAX_ERRORS = 100_000  # errors kept for the report; beyond that they are counted
@@ -240,18 +239,3 @@ class FileCheck:
 
     def finish(self) -> list[RowError]:
         return []
-
-
-def checker(kind: str, ctx: Context, columns: list[str]) -> FileCheck:
-    """The checker for a kind of file."""
-    from outcomes.measurements import MeasurementCheck
-    from outcomes.people import EnrolmentCheck, PeopleCheck
-    from outcomes.surveys import SurveyCheck
-
-    if kind in ("participants", "comparison"):
-        return PeopleCheck(ctx, kind)
-    if kind == "enrolments":
-        return EnrolmentCheck(ctx)
-    if kind == "measurements":
-        return MeasurementCheck(ctx)
-    return SurveyCheck(ctx, columns)

@@ -25,17 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from contracts.model import Contract, FileMapping
-from outcomes.checks import (
-    KINDS,
-    MAX_ERRORS,
-    PseudonymIndex,
-    Context,
-    Prepared,
-    RowError,
-    StoreView,
-    checker,
-    measurement_keys,
-)
+from outcomes.checks import MAX_ERRORS, Context, Prepared, PseudonymIndex, RowError, StoreView, measurement_keys
+from outcomes.kinds import KINDS, checker
 from outcomes.personnummer import scrub
 from outcomes.readers import UnreadableFile, file_sha256, open_table
 from store.bulk import FrameWriter, read_frame

@@ -14,8 +14,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from api.auth import add_user
-from api.server import create_app
+from api.access import add_user
+from api.http import create_app
 from evaluation.run import evaluate
 from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
@@ -151,7 +151,7 @@ def test_authorization_matrix(world: dict[str, Any]) -> None:
 
 
 def test_tokens_bad_revoked_and_the_contract_list(world: dict[str, Any]) -> None:
-    from api.auth import revoke_user
+    from api.access import revoke_user
 
     client = world["client"]
     bad = client.get("/api/v1/contracts", headers={"Authorization": "Bearer sib_not-a-token"})
@@ -163,7 +163,7 @@ def test_tokens_bad_revoked_and_the_contract_list(world: dict[str, Any]) -> None
         "other-contract", "test-contract"]
     token = add_user(world["engine"], "leaver", "investor", ["test-contract"])
     assert client.get("/api/v1/contracts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    revoke_user(world["engine"], max(u["id"] for u in __import__("api.auth", fromlist=["list_users"]).list_users(world["engine"])))
+    revoke_user(world["engine"], max(u["id"] for u in __import__("api.access", fromlist=["list_users"]).list_users(world["engine"])))
     assert client.get("/api/v1/contracts", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 

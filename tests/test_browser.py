@@ -24,9 +24,9 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from api import i18n
-from api.auth import add_user
-from api.server import create_app
+from language import i18n
+from api.access import add_user
+from api.http import create_app
 from contracts.registry import get_contract
 from evaluation.run import evaluate
 from store.db import open_store
@@ -233,7 +233,7 @@ def contrast(a: str, b: str) -> float:
 
 def test_text_colours_have_enough_contrast() -> None:
     """WCAG AA (4.5:1) for every text colour the pages' stylesheet uses, on the background it is used on."""
-    css = (Path(__file__).resolve().parent.parent / "api" / "templates" / "pages" / "base.html.j2").read_text()
+    css = (Path(__file__).resolve().parent.parent / "api" / "web" / "templates" / "base.html.j2").read_text()
     colours = dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6})", css))
     header = re.search(r"header \{[^}]*background: (#[0-9a-f]{6})", css).group(1)
     pairs = [(colours[name], "#ffffff") for name in ("ink", "muted", "accent", "good", "bad")]

@@ -303,9 +303,9 @@ def test_cli_one_line_errors(sib, tmp_path: Path) -> None:
 # -- API and page ---------------------------------------------------------------------------------------------------
 
 def test_api_and_work_page_show_the_market_with_the_credit(engine, sliced) -> None:
-    from api.auth import add_user
-    from api.pages import COOKIE
-    from api.server import create_app
+    from api.access import add_user
+    from api.web.session import COOKIE
+    from api.http import create_app
 
     store_contract(engine, load_contract_file(CONTRACT_FILES["peterborough-reconviction"]))
     store_dataset(engine, sliced)

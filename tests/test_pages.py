@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api import i18n
-from api.auth import add_user
-from api.pages import COOKIE, csrf_token
-from api.server import create_app
+from language import i18n
+from api.access import add_user
+from api.web.session import COOKIE, csrf_token
+from api.http import create_app
 from contracts.registry import get_contract
 from evaluation.run import evaluate
 from outcomes.batches import verify_batch

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from api import i18n
+from language import i18n
 from tests.conftest import require_programs
 from tests.helpers import DATA
 

@@ -14,16 +14,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from sqlalchemy.engine import Engine
 
-from api import charts, i18n
+from api.reports import charts
 from contracts.instruments import INSTRUMENTS
 from contracts.model import Contract, Metric
 from contracts.registry import get_contract
 from evaluation.power import PowerError, contract_power_warnings, minimum_detectable_effect
 from evaluation.result import POOLED
 from evaluation.run import EvaluationRun, evaluate, get_run, run_outcomes
+from language import i18n
+from language.jinja import environment
 from payments.calculate import owed_to_date, payable_period
 from payments.ledger import current_status, read_ledger, verify_chain
 from payments.money import ZERO
@@ -36,22 +37,6 @@ STATUS_ORDER = ("calculated", "approved", "invoiced", "paid", "rejected")
 
 class ReportError(Exception):
     pass
-
-
-def environment(lang: str, currency: str) -> jinja2.Environment:
-    """A Jinja2 environment whose filters write numbers, money and labels the way ``lang`` does."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(
-        money=lambda amount, cur=currency: i18n.money(amount, cur, lang),
-        number=lambda value, digits=None: i18n.number(value, lang, digits),
-        cohort=lambda value: i18n.t("all_cohorts", lang) if value == POOLED else value,
-        percent=lambda value, digits=1, signed=True: i18n.percent(value, lang, digits, signed),
-        p_value=lambda value: i18n.p_value(value, lang),
-        label=lambda value: i18n.label(value, lang),
-    )
-    env.globals.update(t=lambda key, **values: i18n.t(key, lang, **values), lang=lang)
-    return env
 
 
 def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *, as_of: date | None = None,
@@ -221,7 +206,7 @@ def _rule(rule: Any, lang: str) -> str:
 
 
 def render_html(doc: dict[str, Any]) -> str:
-    env = environment(doc["lang"], doc["contract"].currency)
+    env = environment(doc["lang"], doc["contract"].currency, [TEMPLATES])
     return env.get_template("report.html.j2").render(**doc)
 
 

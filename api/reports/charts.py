@@ -16,8 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from api import i18n  # noqa: E402
 from evaluation.result import POOLED, EffectResult  # noqa: E402
+from language import i18n  # noqa: E402
 
 INK, ACCENT, MUTED, GOOD = "#1a1a1a", "#1f4e9c", "#6b6b6b", "#1b6e3a"  # contrast ≥ 4.5:1 on white
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "sib", "font.family": "DejaVu Sans", "font.size": 8,

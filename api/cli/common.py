@@ -1,0 +1,131 @@
+"""What every `sib` command shares: the Typer app, the consoles, one-line errors, JSON output, progress bars.
+
+A user mistake ends with one line on stderr and exit code 1; wrong usage exits 2.  Progress bars go to
+stderr, so ``--json`` output on stdout stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
+
+from contracts import ContractFileError
+from contracts.registry import UnknownContract, VersionConflict
+from evaluation.errors import UnknownRun
+from outcomes.batches import BatchError
+from outcomes.ingest import IngestError
+from outcomes.pseudonym import MissingKeyError
+from outcomes.readers import UnreadableFile
+from store.db import StoreError, database_url, describe
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped: tables as wide as they need, not the 80-column default
+    out.width = 160
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="sib: an engine for social outcomes contracts (social impact bonds). "
+    "The store is DATABASE_URL (default sqlite:///sib.db).",
+)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 1."""
+
+
+USER_ERRORS = (UserError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
+               IngestError, BatchError, UnknownRun)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def parse_day(text: str | None, option: str = "--as-of") -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def bar() -> Progress:
+    """A progress bar on stderr (hidden when stderr is not a terminal)."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+@contextmanager
+def progress(description: str, total: float | None = None) -> Iterator[Any]:
+    """One task on a progress bar; yields ``step(advance=1.0, text=None)``."""
+    with bar() as shown:
+        task = shown.add_task(description, total=total)
+        yield lambda step=1.0, text=None: shown.update(task, advance=step, **({"description": text} if text else {}))
+
+
+def chosen_version(stored: Any, version: int | None) -> Any:
+    """The latest version of a stored contract, or the one asked for (a user error if there is none)."""
+    chosen = stored.latest if version is None else next((v for v in stored.versions if v.version == version), None)
+    if chosen is None:
+        raise UserError(f"contract {stored.id!r} has no version {version}; versions: "
+                        + ", ".join(str(v.version) for v in stored.versions))
+    return chosen
+
+
+def configure_logging() -> None:
+    """Log lines (batches accepted or refused, runs, ledger entries; never a personal number) to SIB_LOG_FILE."""
+    target = os.environ.get("SIB_LOG_FILE")
+    if target and not logging.getLogger("sib").handlers:
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.getLogger("sib").addHandler(handler)
+        logging.getLogger("sib").setLevel(logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map user errors to one line and exit code 1, usage errors to 2."""
+    configure_logging()
+    try:
+        result = app(args=argv, prog_name="sib", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except click_exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click_exceptions.ClickException as exc:
+        err.print(f"error: {exc.format_message()}", markup=False)
+        return 1
+    except typer.Abort:
+        err.print("Aborted.")
+        return 1
+    except ContractFileError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return 1
+    except USER_ERRORS as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1
+    except (OperationalError, ProgrammingError) as exc:
+        err.print(f"error: the store {describe(database_url())} failed: {str(getattr(exc, 'orig', exc)).splitlines()[0]}",
+                  markup=False)
+        return 1
+    return result if isinstance(result, int) else 0

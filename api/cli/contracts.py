@@ -1,0 +1,119 @@
+"""`sib contract ...`: validate, load, list, show and the file format's schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from api.cli.common import JSON_OPTION, app, chosen_version, err, out, print_json
+from language import formatting as fmt
+
+contract_app = typer.Typer(no_args_is_help=True, help="Contract files: validate, load, list, show.")
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("validate")
+def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
+    """Check a contract file and list every problem at once; warn where cohorts are too small for a threshold."""
+    from contracts import load_contract_file
+    from contracts.problems import format_path
+    from evaluation.power import contract_power_warnings
+
+    cf = load_contract_file(file)
+    warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {message}"
+                for version in cf.versions for loc, message in contract_power_warnings(version.terms)]
+    warnings = list(dict.fromkeys(warnings))  # an unchanged term warns once, not once per version
+    if as_json:
+        print_json({"file": str(file), "valid": True, "id": cf.id, "versions": [v.version for v in cf.versions],
+                    "warnings": warnings})
+        return
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False)
+    versions = ", ".join(f"{v.version} (from {v.effective})" for v in cf.versions)
+    out.print(f"{file}: valid contract {cf.id!r}, version(s) {versions}"
+              + (f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
+
+
+@contract_app.command("load")
+def contract_load(file: Path) -> None:
+    """Validate a contract file and store its versions."""
+    from contracts import load_contract_file
+    from contracts.registry import store_contract
+    from store.db import open_store
+
+    cf = load_contract_file(file)
+    engine = open_store()
+    result = store_contract(engine, cf)
+    if result.added_versions:
+        out.print(f"Loaded {cf.id!r}: added version(s) {', '.join(map(str, result.added_versions))}.")
+    else:
+        out.print(f"{cf.id!r} is already stored with the same terms; nothing changed.")
+
+
+@contract_app.command("list")
+def contract_list(as_json: bool = JSON_OPTION) -> None:
+    """The contracts in the store."""
+    from contracts.registry import list_contracts
+    from store.db import open_store
+
+    rows = list_contracts(open_store())
+    if as_json:
+        print_json({"contracts": rows})
+        return
+    if not rows:
+        out.print("No contracts yet; load one with 'sib contract load FILE'.")
+        return
+    table = Table("id", "name", "currency", "versions")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["currency"], str(row["versions"]))
+    out.print(table)
+
+
+@contract_app.command("show")
+def contract_show(contract_id: str, version: Optional[int] = typer.Option(None, help="A version (default: latest)."),
+                  as_json: bool = JSON_OPTION) -> None:
+    """A stored contract's terms and its versions."""
+    from contracts.registry import get_contract
+    from store.db import open_store
+
+    stored = get_contract(open_store(), contract_id)
+    chosen = chosen_version(stored, version)
+    if as_json:
+        print_json({
+            "id": stored.id, "version": chosen.version, "effective": chosen.effective, "reason": chosen.reason,
+            "fingerprint": chosen.fingerprint, "terms": chosen.terms_json(),
+            "versions": [{"version": v.version, "effective": v.effective, "reason": v.reason,
+                          "fingerprint": v.fingerprint} for v in stored.versions],
+        })
+        return
+    c = chosen.terms
+    out.print(f"[bold]{c.name}[/bold] ({c.id}), version {chosen.version} from {chosen.effective}: {chosen.reason}")
+    out.print(f"Term {c.term.start} to {c.term.end}, currency {c.currency}")
+    parties = Table("party", "name", "role", title="Parties")
+    for p in c.parties:
+        parties.add_row(p.id, p.name, p.role)
+    out.print(parties)
+    metrics = Table("metric", "kind", "direction", "window (months)", "design", title="Outcome metrics")
+    for m in c.metrics:
+        metrics.add_row(m.id, m.kind, m.direction.replace("_", " "), f"{m.window.start_months}-{m.window.end_months}",
+                        m.evaluation.design)
+    out.print(metrics)
+    mechanisms = Table("mechanism", "type", "metric", "cap", title="Payment mechanisms")
+    for mech in c.payments.mechanisms:
+        mechanisms.add_row(mech.id, mech.type, ", ".join(mech.metrics), fmt.money(mech.cap, c.currency) if mech.cap else "—")
+    out.print(mechanisms)
+    versions = Table("version", "effective", "reason", title="Versions")
+    for v in stored.versions:
+        versions.add_row(str(v.version), str(v.effective), v.reason)
+    out.print(versions)
+
+
+@contract_app.command("schema")
+def contract_schema() -> None:
+    """Print the JSON Schema of the contract file format."""
+    from contracts.schema import contract_json_schema
+
+    print_json(contract_json_schema())

@@ -1,0 +1,35 @@
+"""The application factory: the API under /api/v1, the web pages, one error shape, a body limit.
+
+Investors and payers get aggregates only, with small cells suppressed (``api.privacy``).  Every write,
+and every read of participant-level data, leaves an audit event.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.engine import Engine
+
+from api.http.errors import BodyLimit, install_handlers
+from api.http.routers import batches, contracts, evaluations, payments, status
+from api.web import install as install_pages
+from store.version import code_version
+
+MAX_BODY = int(os.environ.get("SIB_MAX_UPLOAD_BYTES", str(200 << 20)))  # uploads; JSON bodies are far smaller
+
+
+def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAPI:
+    """The whole server on ``engine`` (default: the store DATABASE_URL names, opened on the first request)."""
+    app = FastAPI(title="sib engine", version=code_version(),
+                  description="Social outcomes contracts: contracts, outcomes, evaluations and payments. "
+                              "Authenticate with `Authorization: Bearer <token>` (`sib users add`).")
+    app.state.engine, app.state.reader = engine, None
+    install_handlers(app)
+    app.add_middleware(BodyLimit, limit=max_body)
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (contracts, batches, evaluations, payments, status):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    install_pages(app)
+    return app

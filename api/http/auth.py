@@ -1,0 +1,62 @@
+"""Who is asking, and may they: the engine dependencies and the token check every route starts with.
+
+A route names the action it needs (``access("ledger.approve")``); the check runs in a fixed order so that
+nothing leaks: 401 without a valid token, then 404 for a contract the caller may not know exists, then 403
+for an action the caller's role may not take.  Users, roles and permissions themselves are in
+``api.access``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from fastapi import Depends, Request
+from fastapi import Path as PathParam
+from sqlalchemy.engine import Engine
+
+from api.access import Principal, authenticate
+from api.http.errors import ApiError
+from contracts.registry import StoredContract, UnknownContract, get_contract
+from store.db import open_store
+
+
+async def store(request: Request) -> Engine:
+    """The application's store, opened on first use (``create_app(engine)`` may give one)."""
+    state = request.app.state
+    if state.engine is None:
+        state.engine = open_store()
+    return state.engine
+
+
+async def reader(request: Request, db: Engine = Depends(store)) -> Engine:
+    """The same store for reads that need no transaction: each query on its own, nothing to roll back."""
+    state = request.app.state
+    if state.reader is None:
+        state.reader = db.execution_options(isolation_level="AUTOCOMMIT")
+    return state.reader
+
+
+async def principal(request: Request, db: Engine = Depends(reader)) -> Principal:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    with db.connect() as conn:
+        who = authenticate(conn, token)
+    if who is None:
+        raise ApiError(401, "unauthenticated", "a valid API token is needed: Authorization: Bearer <token>")
+    return who
+
+
+def access(action: str) -> Callable[..., tuple[Principal, StoredContract]]:
+    """A dependency giving (principal, contract) when the caller may take ``action`` on the path's contract."""
+    async def check(contract_id: str = PathParam(..., max_length=64), who: Principal = Depends(principal),
+                    db: Engine = Depends(reader)) -> tuple[Principal, StoredContract]:
+        if not who.sees(contract_id):
+            raise ApiError(404, "not_found", f"no contract {contract_id!r}")
+        try:
+            stored = get_contract(db, contract_id)
+        except UnknownContract:
+            raise ApiError(404, "not_found", f"no contract {contract_id!r}") from None
+        if not who.may(action):
+            raise ApiError(403, "forbidden", f"a {who.role} may not do this ({action})")
+        return who, stored
+    return check

@@ -1,0 +1,107 @@
+"""Delivered files: the batches of a contract, uploading one, verifying one; the participants (audited)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
+from sqlalchemy.engine import Engine
+
+from api.http.auth import access, store
+from api.http.errors import ApiError
+from api.http.routers import CONTRACT, LIMIT, OFFSET
+from api.http.schemas import ERRORS, Batch, ErrorResponse, Page, Participant, UploadResult, page_of
+from store.db import MAX_ID, record_audit
+from store.tables import EnrolmentRow, ParticipantRow
+
+KINDS_LITERAL = Literal["participants", "enrolments", "measurements", "survey", "comparison"]
+
+router = APIRouter()
+
+
+@router.get(CONTRACT + "/batches", response_model=Page, responses=ERRORS)
+def batches(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("batch.read")),
+            db: Engine = Depends(store)) -> Page:
+    from outcomes.batches import list_batches
+
+    return page_of([Batch(**b) for b in list_batches(db, ctx[1].id)], limit, offset)
+
+
+@router.get(CONTRACT + "/batches/{batch_id}", response_model=Batch, responses=ERRORS)
+def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("batch.read")),
+          db: Engine = Depends(store)) -> Batch:
+    from outcomes.batches import list_batches
+
+    found = next((b for b in list_batches(db, ctx[1].id) if b["id"] == batch_id), None)
+    if found is None:
+        raise ApiError(404, "not_found", f"no batch {batch_id} in contract {ctx[1].id!r}")
+    return Batch(**found)
+
+
+@router.post(CONTRACT + "/batches", response_model=UploadResult, status_code=201,
+             responses=ERRORS | {413: {"model": ErrorResponse, "description": "Too large"},
+                                 503: {"model": ErrorResponse, "description": "No pseudonymisation key"}})
+def upload(kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
+           dry_run: bool = Query(False), ctx: tuple = Depends(access("batch.upload")),
+           db: Engine = Depends(store)) -> UploadResult:
+    from outcomes.ingest import IngestError, IngestRefused, ingest_file
+    from outcomes.pseudonym import MissingKeyError, load_key
+    from outcomes.readers import UnreadableFile
+
+    who, stored = ctx
+    try:
+        key = load_key()
+    except MissingKeyError:
+        raise ApiError(503, "not_configured", "the server has no pseudonymisation key; run 'sib keys init' "
+                                              "where the server runs") from None
+    name = Path(file.filename or "upload.csv").name[:200] or "upload.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("upload" + (Path(name).suffix.lower()[:8] or ".csv"))
+        with open(path, "wb") as out:
+            for block in iter(lambda: file.file.read(1 << 20), b""):
+                out.write(block)
+        try:
+            report = ingest_file(db, stored.latest.terms, path, kind, key, dry_run=dry_run, actor_name=who.actor,
+                                 filename=name)
+        except IngestRefused as refused:
+            raise ApiError(422, "refused", str(refused), refused.report.as_dict()) from None
+        except (UnreadableFile, IngestError) as exc:
+            raise ApiError(422, "unreadable", str(exc).replace(str(path), name)) from None
+    return UploadResult(status=report.status, batch=report.batch_id, rows=report.rows, counts=report.counts,
+                        notes=report.notes)
+
+
+@router.post(CONTRACT + "/batches/{batch_id}/verify", response_model=Batch,
+             responses=ERRORS | {409: {"model": ErrorResponse}})
+def verify(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("batch.verify")),
+           db: Engine = Depends(store)) -> Batch:
+    from outcomes.batches import BatchError, list_batches, verify_batch
+
+    who, stored = ctx
+    if not any(b["id"] == batch_id for b in list_batches(db, stored.id)):
+        raise ApiError(404, "not_found", f"no batch {batch_id} in contract {stored.id!r}")
+    try:
+        verify_batch(db, batch_id, who.actor)
+    except BatchError as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    return Batch(**next(b for b in list_batches(db, stored.id) if b["id"] == batch_id))
+
+
+@router.get(CONTRACT + "/participants", response_model=Page, responses=ERRORS)
+def participants(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("participants.read")),
+                 db: Engine = Depends(store)) -> Page:
+    who, stored = ctx
+    query = (sa.select(ParticipantRow.pseudonym, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start)
+             .join(EnrolmentRow, EnrolmentRow.participant_id == ParticipantRow.id)
+             .where(ParticipantRow.contract_id == stored.id).order_by(ParticipantRow.id))
+    with db.begin() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+        record_audit(conn, "participants.read", stored.id, {"limit": limit, "offset": offset, "rows": len(rows)},
+                     who.actor)
+    return Page(items=[Participant(participant=r.pseudonym[:12], cohort=r.cohort, arm=r.arm, start=r.start)
+                       for r in rows], total=total, limit=limit, offset=offset)

@@ -1,0 +1,91 @@
+"""Evaluation runs: run one, list them, read one (suppressed for investors and payers), compare two."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from fastapi import Path as PathParam
+from sqlalchemy.engine import Engine
+
+from api.access import Principal
+from api.http.auth import access, store
+from api.http.errors import ApiError
+from api.http.routers import CONTRACT, LIMIT, OFFSET
+from api.http.schemas import ERRORS, EvaluateRequest, Loose, Page, Run, RunSummary, page_of
+from api.privacy import NOTE, suppress_results
+from contracts.registry import StoredContract
+from store.db import MAX_ID
+
+router = APIRouter()
+
+
+@router.post(CONTRACT + "/evaluations", response_model=Run, status_code=201, responses=ERRORS)
+def evaluate(body: EvaluateRequest, ctx: tuple = Depends(access("evaluation.run")), db: Engine = Depends(store)) -> Run:
+    from evaluation.run import evaluate as run_evaluation
+
+    who, stored = ctx
+    as_of = body.as_of or date.today()
+    if not date(1900, 1, 1) < as_of < date(2200, 1, 1):
+        raise ApiError(422, "invalid", f"as_of {as_of} is not a plausible date")
+    run = run_evaluation(db, stored, as_of, include_unverified=body.include_unverified, actor_name=who.actor)
+    return _run(run.as_dict(), who, stored)
+
+
+@router.get(CONTRACT + "/evaluations", response_model=Page, responses=ERRORS)
+def evaluations(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("evaluation.read")),
+                db: Engine = Depends(store)) -> Page:
+    from store.tables import EvaluationRunRow
+
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.contract_version,
+                                      EvaluationRunRow.include_unverified, EvaluationRunRow.inputs_fingerprint,
+                                      EvaluationRunRow.code_version, EvaluationRunRow.created_at,
+                                      EvaluationRunRow.created_by)
+                            .where(EvaluationRunRow.contract_id == ctx[1].id).order_by(EvaluationRunRow.id)).all()
+    return page_of([RunSummary(run=r.id, **{k: v for k, v in r._mapping.items() if k != "id"}) for r in rows],
+                   limit, offset)
+
+
+@router.get(CONTRACT + "/evaluations/{run_id}", response_model=Run, responses=ERRORS)
+def evaluation(run_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("evaluation.read")),
+               db: Engine = Depends(store)) -> Run:
+    who, stored = ctx
+    return _run(_stored_run(db, stored, run_id).as_dict(), who, stored)
+
+
+@router.get(CONTRACT + "/evaluations/{run_a}/diff/{run_b}", response_model=Loose, responses=ERRORS)
+def evaluation_diff(run_a: int = PathParam(..., ge=1, le=MAX_ID), run_b: int = PathParam(..., ge=1, le=MAX_ID),
+                    ctx: tuple = Depends(access("evaluation.read")), db: Engine = Depends(store)) -> Loose:
+    from evaluation.diff import diff_runs
+
+    who, stored = ctx
+    a, b = _stored_run(db, stored, run_a), _stored_run(db, stored, run_b)
+    if who.aggregate_only:  # the numbers compared are the suppressed ones
+        threshold = stored.latest.terms.suppression_threshold
+        for run in (a, b):
+            shown = suppress_results([r.to_dict() for r in run.results], threshold)
+            for result, visible in zip(run.results, shown):
+                for k, v in visible.items():
+                    if k in result.__dataclass_fields__:
+                        setattr(result, k, v)
+    return Loose(**diff_runs(a, b, {v.version: v.reason for v in stored.versions}))
+
+
+def _stored_run(db: Engine, stored: StoredContract, run_id: int) -> Any:
+    from evaluation.run import get_run
+
+    run = get_run(db, stored.id, run_id)
+    if run is None:
+        raise ApiError(404, "not_found", f"no evaluation run {run_id} in contract {stored.id!r}")
+    return run
+
+
+def _run(data: dict[str, Any], who: Principal, stored: StoredContract) -> Run:
+    if who.aggregate_only:
+        threshold = stored.latest.terms.suppression_threshold
+        data = dict(data, results=suppress_results(data["results"], threshold), coverage={},
+                    suppression=NOTE.format(k=threshold))
+    return Run(**data)

@@ -1,0 +1,32 @@
+"""The investor status of a contract (cached per state of the store) and its audit log."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from sqlalchemy.engine import Engine
+
+from api.http.auth import access, reader, store
+from api.http.routers import CONTRACT, LIMIT, OFFSET
+from api.http.schemas import ERRORS, AuditEvent, Loose, Page, page_of
+from store.tables import AuditEventRow
+
+router = APIRouter()
+
+
+@router.get(CONTRACT + "/status", response_model=Loose, responses=ERRORS)
+def status(ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
+    from api.status import investor_status_json
+
+    # The same bytes for the same state of the store: computed once, then served as they are.
+    return Response(investor_status_json(db, ctx[1]), media_type="application/json")
+
+
+@router.get(CONTRACT + "/audit", response_model=Page, responses=ERRORS)
+def audit(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("audit.read")),
+          db: Engine = Depends(store)) -> Page:
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(AuditEventRow).where(AuditEventRow.contract_id == ctx[1].id)
+                            .order_by(AuditEventRow.id)).all()
+    return page_of([AuditEvent(**r._mapping) for r in rows], limit, offset)

@@ -1,0 +1,46 @@
+"""What a user does on a page: approve or reject a ledger entry (payers), each form checked for its CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form
+from fastapi import Path as PathParam
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.engine import Engine
+
+from api.http.auth import store
+from api.web.pages import schedule_page
+from api.web.render import PageError
+from api.web.session import page_access
+from language import i18n
+
+router = APIRouter(include_in_schema=False)
+
+
+def _step(status: str) -> Callable[..., Response]:
+    def handler(seq: int = PathParam(..., ge=1, le=2**31 - 1), csrf: str = Form("", max_length=64),
+                reason: str = Form("", max_length=500), ctx: dict[str, Any] = Depends(page_access("schedule")),
+                db: Engine = Depends(store)) -> Response:
+        from payments.ledger import StepRefused, take_step
+
+        lang = ctx["lang"]
+        if not hmac.compare_digest(csrf, ctx["csrf"]):
+            raise PageError(403, i18n.t("pg_csrf", lang), lang)
+        if not ctx["who"].may("ledger.approve"):
+            raise PageError(403, i18n.t("pg_forbidden", lang, role=i18n.label(ctx["who"].role, lang)), lang)
+        if status == "rejected" and not reason.strip():
+            return schedule_page(ctx, db, error=i18n.t("pg_reason_needed", lang, entry=seq), status=422)
+        try:
+            take_step(db, ctx["stored"].id, [seq], status, ctx["who"].actor, reason.strip() or None)
+        except StepRefused as exc:
+            return schedule_page(ctx, db, error=str(exc), status=409)
+        query = urlencode({"done": status, "entry": seq, "lang": lang})
+        return RedirectResponse(f"/contracts/{ctx['stored'].id}/schedule?{query}#entry-{seq}", status_code=303)
+    return handler
+
+
+router.post("/contracts/{contract_id}/ledger/{seq}/approve")(_step("approved"))
+router.post("/contracts/{contract_id}/ledger/{seq}/reject")(_step("rejected"))

@@ -1,0 +1,149 @@
+"""The pages people read: the contract list, the investor dashboard, the municipal schedule, the
+intermediary's work page, and the schedule downloads.
+
+Investors and payers see only suppressed aggregates (``api.privacy``), exactly as in the API; the
+dashboard is built from the same status the API serves, so page and API cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.engine import Engine
+
+from api.access import Principal
+from api.exports import schedule_file, schedule_rows
+from api.http.auth import reader, store
+from api.privacy import suppress_basis
+from api.reports import charts
+from api.web.render import SECURITY_HEADERS, PageError, render
+from api.web.session import COOKIE, PAGES, csrf_token, language, page_access, session
+from contracts.registry import list_contracts
+from language import i18n
+from payments.money import ZERO
+from store.tables import AuditEventRow
+
+AMOUNT_COLUMNS = ("committed", "approved", "invoiced", "paid", "rejected", "forecast_p10", "forecast_p50", "forecast_p90")
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/contracts" if request.cookies.get(COOKIE) else "/login", status_code=303)
+
+
+@router.get("/contracts")
+def contracts(lang: str | None = Query(None, max_length=2), user: tuple[Principal, str] = Depends(session),
+              db: Engine = Depends(reader)) -> Response:
+    who, token = user
+    chosen = language(lang, "sv")
+    visible = [c for c in list_contracts(db) if who.sees(c["id"])]
+    return render("contracts.html.j2", chosen, who=who, contracts=visible, pages=PAGES[who.role],
+                  csrf=csrf_token(token), page="contracts", path="/contracts")
+
+
+@router.get("/contracts/{contract_id}")
+def contract_home(ctx_user: tuple[Principal, str] = Depends(session),
+                  contract_id: str = PathParam(..., max_length=64)) -> Response:
+    pages = PAGES[ctx_user[0].role]
+    if not pages:
+        raise PageError(403, i18n.t("pg_forbidden", "en", role=ctx_user[0].role))
+    return RedirectResponse(f"/contracts/{quote(contract_id)}/{pages[0]}", status_code=303)
+
+
+@router.get("/contracts/{contract_id}/dashboard")
+def dashboard(ctx: dict[str, Any] = Depends(page_access("dashboard")), db: Engine = Depends(reader)) -> Response:
+    from api.status import investor_status, remembered, state_key
+
+    stored, lang = ctx["stored"], ctx["lang"]
+    status = investor_status(db, stored)
+    # Drawing is the slow part of the page: the pictures are kept per state of the store and language.
+    pictures = remembered(state_key(db, stored) + ("sparklines", lang),
+                          lambda: {m["metric"]: _sparkline(m, lang) for m in status["metrics"]})
+    for m in status["metrics"]:
+        m["sparkline"] = pictures.get(m["metric"])
+    return render("dashboard.html.j2", currency=ctx["stored"].currency, data=status, **ctx,
+                  path=f"/contracts/{ctx['stored'].id}/dashboard")
+
+
+@router.get("/contracts/{contract_id}/schedule")
+def schedule(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine = Depends(store),
+             done: str | None = Query(None, pattern="^(approved|rejected)$"),
+             entry: int | None = Query(None, ge=1, le=2**31 - 1)) -> Response:
+    return schedule_page(ctx, db, notice=(done, entry) if done and entry else None)
+
+
+def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | None = None,
+                  error: str | None = None, status: int = 200) -> Response:
+    """The schedule per period and payer, and every entry with its calculation and (for payers) the forms."""
+    from payments.ledger import read_ledger
+
+    stored, who = ctx["stored"], ctx["who"]
+    rows, entries = schedule_rows(db, stored, with_forecast=True)
+    threshold = stored.latest.terms.suppression_threshold
+    bases = {e["seq"]: (suppress_basis(e["basis"] or {}, threshold) if who.aggregate_only else e["basis"] or {})
+             for e in read_ledger(db, stored.id).to_dict(orient="records")}
+    for e in entries:
+        e["calculation"] = bases.get(e["entry"], {}).get("explanation") or i18n.t("pg_suppressed_basis", ctx["lang"])
+    totals = {k: sum((r[k] for r in rows), ZERO) for k in ("committed", "approved", "invoiced", "paid", "rejected")}
+    active = [r for r in rows if any(r[k] for k in AMOUNT_COLUMNS)]  # quiet periods stay in the downloads
+    return render("schedule.html.j2", currency=stored.currency, status=status, rows=active, entries=entries,
+                  quiet=len(rows) - len(active),
+                  totals=totals, may_approve=who.may("ledger.approve"), notice=notice, error=error, **ctx,
+                  path=f"/contracts/{stored.id}/schedule")
+
+
+def _download(kind: str) -> Callable[..., Response]:
+    def handler(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine = Depends(store)) -> Response:
+        data, media, name = schedule_file(db, ctx["stored"], kind)
+        return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                         **SECURITY_HEADERS})
+    return handler
+
+
+router.get("/contracts/{contract_id}/schedule.csv")(_download("csv"))
+router.get("/contracts/{contract_id}/schedule.xlsx")(_download("xlsx"))
+
+
+@router.get("/contracts/{contract_id}/work")
+def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depends(store)) -> Response:
+    from indigo.compare import compare, comparison_json
+    from indigo.importer import load_reference
+    from outcomes.batches import list_batches
+    from payments.ledger import current_status, read_ledger, verify_chain
+    from store.tables import EvaluationRunRow
+
+    stored = ctx["stored"]
+    with db.connect() as conn:
+        refused = conn.execute(sa.select(AuditEventRow).where(
+            AuditEventRow.contract_id == stored.id, AuditEventRow.action == "ingest.refused")
+            .order_by(AuditEventRow.id.desc())).all()
+        runs = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.contract_version,
+                                      EvaluationRunRow.include_unverified, EvaluationRunRow.inputs_fingerprint,
+                                      EvaluationRunRow.code_version, EvaluationRunRow.created_at,
+                                      EvaluationRunRow.created_by)
+                            .where(EvaluationRunRow.contract_id == stored.id)
+                            .order_by(EvaluationRunRow.id.desc())).all()
+    statuses = current_status(db, stored.id)
+    ledger = [dict(e, status=statuses.get(e["seq"], "calculated"))
+              for e in read_ledger(db, stored.id).to_dict(orient="records")]
+    contract = stored.latest.terms
+    market = comparison_json(contract, compare(contract, load_reference(db), 5))
+    return render("work.html.j2", currency=stored.currency, batches=list_batches(db, stored.id),
+                  refused=refused, runs=runs, ledger=ledger, chain=verify_chain(db, stored.id), market=market, **ctx,
+                  path=f"/contracts/{stored.id}/work")
+
+
+def _sparkline(metric: dict[str, Any], lang: str) -> str | None:
+    points = [(p["as_of"], p["value"]) for p in metric["trend"]]
+    if len(points) < 2:
+        return None
+    label = i18n.t("pg_trend_label", lang, metric=metric["name"], n=len(points),
+                   first=i18n.number(points[0][1], lang, None), last=i18n.number(points[-1][1], lang, None))
+    return charts.sparkline(points, None if metric["target"] is None else float(metric["target"]), label)
