@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from language import N_, MessageError, Texts
 from store.db import record_audit, storable_id
 from store.tables import UserRow
 from store.types import utcnow
@@ -39,8 +40,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 AGGREGATE_ONLY = frozenset({"investor", "payer"})  # never a participant-level record; small cells suppressed
 
 
-class UserError(ValueError):
-    pass
+TEXTS = Texts("access", {
+    "bad_role": N_("--role '{role}' is not allowed; expected one of: {roles}"),
+    "all_only_intermediary": N_("only an intermediary may be given every contract (--all-contracts)"),
+    "no_contracts": N_("name the contracts this user may see (--contract ID, repeatable); access is denied by "
+                       "default"),
+    "unknown_contract": N_("no contract '{contract}' in the store; 'sib contract list' shows the loaded ones"),
+    "no_user": N_("no user {user}; 'sib users list' shows them"),
+    "already_revoked": N_("user {user} ({name}) is already revoked"),
+})
+
+
+class UserError(MessageError, ValueError):
+    """A user that cannot be added or revoked as asked."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +86,14 @@ def add_user(engine: Engine, name: str, role: str, contracts: list[str], all_con
              known_contracts: set[str] | None = None) -> str:
     """Create a user; return its token (shown once, never stored)."""
     if role not in ROLES:
-        raise UserError(f"--role {role!r} is not allowed; expected one of: {', '.join(ROLES)}")
+        raise UserError(TEXTS("bad_role", role=role, roles=", ".join(ROLES)))
     if all_contracts and role != "intermediary":
-        raise UserError("only an intermediary may be given every contract (--all-contracts)")
+        raise UserError(TEXTS("all_only_intermediary"))
     if not contracts and not all_contracts:
-        raise UserError("name the contracts this user may see (--contract ID, repeatable); access is denied by default")
+        raise UserError(TEXTS("no_contracts"))
     unknown = sorted(set(contracts) - (known_contracts or set(contracts)))
     if unknown:
-        raise UserError(f"no contract {unknown[0]!r} in the store; 'sib contract list' shows the loaded ones")
+        raise UserError(TEXTS("unknown_contract", contract=unknown[0]))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(sa.insert(UserRow), {"name": name, "role": role, "contracts": sorted(set(contracts)),
@@ -104,9 +116,9 @@ def revoke_user(engine: Engine, user_id: int) -> str:
         row = (conn.execute(sa.select(UserRow.name, UserRow.revoked_at).where(UserRow.id == user_id)).first()
                if storable_id(user_id) else None)
         if row is None:
-            raise UserError(f"no user {user_id}; 'sib users list' shows them")
+            raise UserError(TEXTS("no_user", user=user_id))
         if row.revoked_at is not None:
-            raise UserError(f"user {user_id} ({row.name}) is already revoked")
+            raise UserError(TEXTS("already_revoked", user=user_id, name=row.name))
         conn.execute(sa.update(UserRow).where(UserRow.id == user_id).values(revoked_at=utcnow()))
         record_audit(conn, "user.revoke", None, {"user": user_id, "name": row.name})
     return row.name

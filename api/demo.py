@@ -19,7 +19,6 @@ from contracts.registry import get_contract, store_contract
 from evaluation.result import POOLED
 from evaluation.run import evaluate
 from examples.synthetic import CONTRACT_FILES, generate
-from language import formatting as fmt
 from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
 from outcomes.pseudonym import init_key, load_key
@@ -43,46 +42,51 @@ def _fresh(directory: Path) -> None:
             f.unlink()
 
 
-def run_demo(directory: Path, step: Step = lambda *a, **k: None) -> dict[str, Any]:
+def run_demo(directory: Path, step: Step = lambda *a, **k: None, said: Any = None) -> dict[str, Any]:
+    """The whole chain in ``directory``; ``step(text, total=None)`` is told of progress in the words of ``said``."""
+    if said is None:
+        from language.words import words
+
+        said = words("en")
     directory.mkdir(parents=True, exist_ok=True)
     _fresh(directory)
     url = f"sqlite:///{directory / 'sib.db'}"
     init_store(url)
     engine = open_store(url)
     key = load_key(init_key(directory / "sib.key"))
-    step("Store and key created", total=len(CONTRACT_FILES) * 6 + 1)
+    step(said._("Store and key created"), total=len(CONTRACT_FILES) * 6 + 1)
     rows, reports = [], []
     try:
         for contract_id, path in CONTRACT_FILES.items():
-            rows.append(_one_contract(engine, contract_id, path, directory, key, step, reports))
+            rows.append(_one_contract(engine, contract_id, path, directory, key, step, reports, said))
     finally:
         engine.dispose()
     return {"database_url": url, "contracts": rows, "reports": reports}
 
 
 def _one_contract(engine: Any, contract_id: str, path: Path, directory: Path, key: bytes, step: Step,
-                  reports: list[str]) -> dict[str, Any]:
+                  reports: list[str], said: Any) -> dict[str, Any]:
     cf = load_contract_file(path)
     store_contract(engine, cf)
     stored = get_contract(engine, contract_id)
-    step(f"{contract_id}: contract loaded")
+    step(said._("{contract}: contract loaded", contract=contract_id))
     files = generate(contract_id, directory / "data")
-    step(f"{contract_id}: synthetic data written")
+    step(said._("{contract}: synthetic data written", contract=contract_id))
     for kind, file in files:
         report = ingest_file(engine, stored.latest.terms, file, kind, key)
         verify_batch(engine, report.batch_id, who=DEMO_ACTOR)
-    step(f"{contract_id}: data ingested and verified")
+    step(said._("{contract}: data ingested and verified", contract=contract_id))
     as_of = stored.latest.terms.term.end
     run = evaluate(engine, stored, as_of, actor_name=DEMO_ACTOR)
-    step(f"{contract_id}: evaluated")
+    step(said._("{contract}: evaluated", contract=contract_id))
     calculate(engine, stored, run, actor_name=DEMO_ACTOR)
-    step(f"{contract_id}: payments calculated")
+    step(said._("{contract}: payments calculated", contract=contract_id))
     doc = build_report(engine, contract_id, run.id)
     for kind in ("html", "pdf"):
         target = directory / f"{contract_id}-report.{kind}"
         write_report(doc, target, kind)
         reports.append(str(target))
-    step(f"{contract_id}: reports written")
+    step(said._("{contract}: reports written", contract=contract_id))
     return _summary_row(engine, stored, run)
 
 
@@ -96,19 +100,12 @@ def _summary_row(engine: Any, stored: Any, run: Any) -> dict[str, Any]:
     participants = run.coverage["participants"]
     treated = participants.get("treatment", 0)
     pool = participants.get("comparison", 0)
-    achieved = (f"{pooled.n_achieved} / {pooled.n_treated}" if pooled.n_achieved is not None
-                else f"{fmt.number(pooled.treated_mean, None)} vs {fmt.number(pooled.counterfactual_mean, None)}")
-    relative = f" ({fmt.percent(pooled.relative_effect)})" if pooled.relative_effect is not None else ""
     return {
         "contract": stored.id, "currency": contract.currency, "evaluation_run": run.id, "as_of": run.as_of.isoformat(),
         "participants": treated, "comparison_pool": pool, "primary_metric": primary.id,
         "outcomes_achieved": pooled.n_achieved, "treated_mean": pooled.treated_mean,
         "counterfactual_mean": pooled.counterfactual_mean, "estimate": pooled.estimate, "ci_low": pooled.ci_low,
         "ci_high": pooled.ci_high, "p_value": pooled.p_value, "payments_due": str(total),
+        "relative_effect": pooled.relative_effect, "n_treated": pooled.n_treated,
         "investor": investor.as_dict() if investor else None,
-        "participants_text": f"{treated}" + (f" + {pool} pool" if pool else ""),
-        "achieved_text": achieved,
-        "effect_text": fmt.effect(pooled.estimate, pooled.ci_low, pooled.ci_high, None) + relative,
-        "payments_text": fmt.money(total, contract.currency),
-        "investor_text": (f"{fmt.money(investor.net, contract.currency)} (×{investor.multiple:.2f})" if investor else "—"),
     }

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from language import N_
+
 SUPPRESSED = None  # a suppressed cell is null in JSON, and the response says why
-NOTE = "cells counting fewer than {k} people, and cells from which one could be worked out, are not shown"
+NOTE = N_("cells counting fewer than {k} people, and cells from which one could be worked out, are not shown")
 
 
 def small(n: int | None, threshold: int) -> bool:
@@ -77,7 +79,8 @@ def suppress_basis(basis: dict[str, Any], threshold: int) -> dict[str, Any]:
             out[key] = SUPPRESSED
     if any(v is SUPPRESSED for v in out.values()) or (isinstance(out.get("achieved"), dict)
                                                      and SUPPRESSED in out["achieved"].values()):
-        out.pop("explanation", None)  # the explanation spells the counts out
+        out.pop("explanation", None)  # the trail spells the counts out
+        out.pop("trail", None)
         for cap in out.get("caps", []):
             cap.pop("participants", None)
     return out

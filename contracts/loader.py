@@ -69,8 +69,22 @@ def version_as_of(versions: tuple[ContractVersion, ...] | list[ContractVersion],
     return current
 
 
+# Optional keys added to the format after contracts were stored: left out of the fingerprint while unset,
+# so a contract stored before they existed keeps its fingerprint (and reloading its file changes nothing).
+LATER_OPTIONAL_KEYS = frozenset({"label", "name"})
+
+
+def _without_unset_later_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_unset_later_keys(v) for k, v in value.items()
+                if not (v is None and k in LATER_OPTIONAL_KEYS)}
+    if isinstance(value, list):
+        return [_without_unset_later_keys(v) for v in value]
+    return value
+
+
 def fingerprint_terms(terms: dict[str, Any]) -> str:
-    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(_without_unset_later_keys(terms), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -69,6 +69,8 @@ class AttributeSpec(Strict):
     """A participant attribute the contract collects (for eligibility, covariates, subgroups)."""
 
     name: Slug
+    label: str | None = Field(default=None, min_length=1, description="What readers see for the attribute "
+                              "(e.g. 'årskurs' for school_year); default: the name.")
     type: Literal["integer", "number", "category", "boolean", "date"]
     values: list[str] | None = Field(default=None, description="Allowed values of a category attribute.")
     description: str | None = None
@@ -194,6 +196,8 @@ class RateCard(Strict):
     """
 
     id: Slug
+    name: str | None = Field(default=None, min_length=1, description="What readers see for the mechanism; "
+                             "default: its type and metric.")
     type: Literal["rate_card"]
     metric: Slug | None = None
     price: Money | None = None
@@ -219,6 +223,8 @@ class ComparisonThreshold(Strict):
     """Peterborough: pay per unit of improvement against the comparison group, above a threshold."""
 
     id: Slug
+    name: str | None = Field(default=None, min_length=1, description="What readers see for the mechanism; "
+                             "default: its type and metric.")
     type: Literal["comparison_threshold"]
     metric: Slug
     cohort_threshold: Share = Field(description="Relative improvement a single cohort must reach.")
@@ -236,6 +242,8 @@ class SavingsShare(Strict):
     """Norrköping: verified savings repaid one-for-one up to ``repay_up_to``, then a share, capped."""
 
     id: Slug
+    name: str | None = Field(default=None, min_length=1, description="What readers see for the mechanism; "
+                             "default: its type and metric.")
     type: Literal["savings_share"]
     metric: Slug
     unit_value: Money = Field(description="Value of one unit of the metric avoided, e.g. cost per care day.")
@@ -252,6 +260,8 @@ class Milestone(Strict):
     """A fixed sum per participant with a verified event on ``metric``."""
 
     id: Slug
+    name: str | None = Field(default=None, min_length=1, description="What readers see for the mechanism; "
+                             "default: its type and metric.")
     type: Literal["milestone"]
     metric: Slug
     amount: Money

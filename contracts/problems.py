@@ -33,6 +33,10 @@ class Problem:
         where = f"{self.path}: " if self.path else ""
         return f"{self.file}:{self.line}: {where}{self.message}"
 
+    def text(self, words: object = None) -> str:
+        """The problem as one line for the reader (problems with contract files are written in English)."""
+        return str(self)
+
 
 class ContractFileError(Exception):
     """A contract file with one or more problems; ``str()`` lists them all, one per line."""

@@ -16,19 +16,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from contracts.loader import ContractFile, ContractVersion, version_as_of
+from contracts.messages import TEXTS as C
 from contracts.model import Contract
+from language import MessageError
 from store.db import record_audit
 from store.tables import ContractRow, ContractVersionRow
 
 
-class UnknownContract(LookupError):
+class UnknownContract(MessageError, LookupError):
     def __init__(self, contract_id: str):
-        super().__init__(f"no contract {contract_id!r} in the store; 'sib contract list' shows the loaded ones")
+        super().__init__(C("unknown", contract=contract_id))
         self.contract_id = contract_id
 
 
-class VersionConflict(ValueError):
-    pass
+class VersionConflict(MessageError, ValueError):
+    """A contract file that would change what is stored."""
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,10 @@ def store_contract(engine: Engine, cf: ContractFile) -> LoadOutcome:
         }
         for v in cf.versions:
             if v.version in existing and existing[v.version] != v.fingerprint:
-                raise VersionConflict(
-                    f"version {v.version} of contract {cf.id!r} is already stored with other terms; "
-                    "stored versions never change: add an amendment instead"
-                )
+                raise VersionConflict(C("version_changed", version=v.version, contract=cf.id))
         missing_in_file = sorted(set(existing) - {v.version for v in cf.versions})
         if missing_in_file:
-            raise VersionConflict(
-                f"contract {cf.id!r} has stored version(s) {', '.join(map(str, missing_in_file))} that this file lacks"
-            )
+            raise VersionConflict(C("versions_missing", contract=cf.id, versions=", ".join(map(str, missing_in_file))))
         if not existing:
             conn.execute(sa.insert(ContractRow), {
                 "id": cf.id, "name": cf.contract.name, "currency": cf.contract.currency, "source": cf.source,

@@ -18,10 +18,11 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from contracts.model import Metric
 from evaluation.covariates import design_matrix
 from evaluation.matching import MatchingError, match
+from evaluation.messages import TEXTS as W
 from evaluation.result import EffectResult
 
-MONITORING_ONLY = "monitoring only: this design has no counterfactual, so the figure is not an effect"
-NO_VARIANCE = "fewer than two outcomes or no variance in them: no confidence interval and no test"
+MONITORING_ONLY = W("monitoring_only")
+NO_VARIANCE = W("no_variance")
 
 
 def _base(metric: Metric, cohort: str, treated: pd.Series) -> EffectResult:
@@ -83,8 +84,7 @@ def two_groups(metric: Metric, cohort: str, treated: pd.Series, comparison: pd.S
     result = _base(metric, cohort, treated)
     result.n_comparison = len(comparison)
     if len(treated) == 0 or len(comparison) == 0:
-        who = "the comparison group" if len(treated) else "the treated group"
-        result.warnings.append(f"no counterfactual: {who} has no outcomes, so there is no effect to estimate")
+        result.warnings.append(W("no_comparison_outcomes") if len(treated) else W("no_treated_outcomes"))
         result.is_effect = False
         return result
     result.treated_mean, result.counterfactual_mean = float(treated.mean()), float(comparison.mean())
@@ -116,17 +116,17 @@ def randomised(metric: Metric, cohort: str, treated: pd.DataFrame, control: pd.D
     both = both[both["value"].notna()]
     usable = both[covariates].notna().all(axis=1)
     if (~usable).any():
-        result.warnings.append(f"{int((~usable).sum())} participants lack a covariate and are left out of the adjustment")
+        result.warnings.append(W("adjustment_covariate_missing", n=int((~usable).sum())))
     both = both[usable]
     x = design_matrix(both, covariates)
     design = sm.add_constant(pd.concat([both["_treated"], x], axis=1), has_constant="add")
     if len(both) <= design.shape[1] + 1:
-        result.warnings.append("too few participants for regression adjustment; the unadjusted difference is shown")
+        result.warnings.append(W("adjustment_too_few"))
         return result
     fit = sm.OLS(both["value"].astype(float), design).fit(cov_type="HC2")
     estimate, se = float(fit.params["_treated"]), float(fit.bse["_treated"])
     if not np.isfinite(se) or se <= 0:
-        result.warnings.append("regression adjustment failed (no variance left); the unadjusted difference is shown")
+        result.warnings.append(W("adjustment_failed"))
         return result
     low, high = fit.conf_int(alpha=_alpha(metric)).loc["_treated"]
     result.diagnostics.update(unadjusted={"estimate": result.estimate, "ci": [result.ci_low, result.ci_high],
@@ -145,7 +145,7 @@ def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> 
     result = _base(metric, cohort, both["after"])
     result.n_comparison = len(both)
     if both.empty:
-        result.warnings.append("no counterfactual: no participant has outcomes both before and after")
+        result.warnings.append(W("no_before_and_after"))
         result.is_effect = False
         return result
     result.treated_mean, result.counterfactual_mean = float(both["after"].mean()), float(both["before"].mean())
@@ -159,7 +159,7 @@ def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> 
         result.diagnostics["test"] = "paired t-test"
     else:
         result.warnings.append(NO_VARIANCE)
-    result.warnings.append("pre-post: the change also contains whatever else changed over the period")
+    result.warnings.append(W("pre_post_change"))
     return result.finish()
 
 
@@ -171,7 +171,7 @@ def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFra
         m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
                   replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions])
     except MatchingError as exc:
-        result.warnings.append(f"no counterfactual: {exc}")
+        result.warnings.append(W("no_match", reason=exc.message.as_dict()))
         result.is_effect = False
         return result
     z = stats.norm.ppf(1 - _alpha(metric) / 2)

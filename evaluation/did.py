@@ -26,7 +26,9 @@ import statsmodels.api as sm
 
 from contracts.model import Metric
 from evaluation.inputs import Inputs
+from evaluation.messages import TEXTS as W
 from evaluation.result import EffectResult
+from language import Message
 
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
@@ -89,8 +91,7 @@ def estimate(data: pd.DataFrame, metric: Metric, cohort: str) -> EffectResult:
     cells = data.groupby(["treated", "post"])["value"]
     missing_cells = {(t, p) for t in (0.0, 1.0) for p in (0.0, 1.0)} - set(cells.groups)
     if missing_cells or treated_units < 2 or comparison_units < 2:
-        what = "treated and comparison units, each observed before and after the start"
-        result.warnings.append(f"no counterfactual: difference-in-differences needs at least two {what}")
+        result.warnings.append(W("did_no_counterfactual"))
         result.is_effect = False
         if (1.0, 1.0) in cells.groups:
             result.treated_mean = float(cells.mean()[(1.0, 1.0)])
@@ -106,17 +107,18 @@ def estimate(data: pd.DataFrame, metric: Metric, cohort: str) -> EffectResult:
         low, high = fit.conf_int(alpha=alpha).loc["effect"]
         result.ci_low, result.ci_high, result.p_value = float(low), float(high), float(fit.pvalues["effect"])
     else:
-        result.warnings.append("no variance left after the fixed effects: no confidence interval and no test")
+        result.warnings.append(W("did_no_variance"))
     result.diagnostics.update({
         "model": "two-way fixed effects (unit, period), OLS on within-unit deviations",
         "standard_error": f"clustered by unit ({data['unit'].nunique()} clusters)",
+        "clusters": int(data["unit"].nunique()),
         "observations": int(len(data)), "periods": sorted(int(p) for p in data["period"].unique()),
         "cell_means": {f"{'treated' if t else 'comparison'} {'after' if p else 'before'}": float(v)
                        for (t, p), v in means.items()},
     })
     result.diagnostics["pre_trends"] = pre_trends(data, alpha)
     if result.diagnostics["pre_trends"].get("warning"):
-        result.warnings.append(result.diagnostics["pre_trends"]["warning"])
+        result.warnings.append(Message.load(result.diagnostics["pre_trends"]["warning"]))
     return result.finish()
 
 
@@ -124,7 +126,7 @@ def pre_trends(data: pd.DataFrame, alpha: float) -> dict:
     """Event study: one treated-by-period term per period but the last before the start; test the earlier ones."""
     periods = sorted(int(p) for p in data.loc[data["post"] == 0, "period"].unique())
     if len(periods) < 2:
-        return {"tested": False, "warning": "only one period before the start: pre-trends cannot be checked"}
+        return {"tested": False, "warning": W("pre_trends_one_period").as_dict()}
     reference = periods[-1]
     terms = []
     for p in sorted(int(p) for p in data["period"].unique()):
@@ -138,7 +140,7 @@ def pre_trends(data: pd.DataFrame, alpha: float) -> dict:
     coefficients = {t: {"estimate": float(fit.params[t]), "se": float(fit.bse[t])} for t in terms if t in varying}
     if not leads:
         return {"tested": False, "coefficients": coefficients,
-                "warning": "no variation before the start: pre-trends cannot be checked"}
+                "warning": W("pre_trends_no_variation").as_dict()}
     restriction = np.zeros((len(leads), len(fit.params)))
     for i, name in enumerate(leads):
         restriction[i, list(fit.params.index).index(name)] = 1.0
@@ -147,6 +149,5 @@ def pre_trends(data: pd.DataFrame, alpha: float) -> dict:
     out = {"tested": True, "reference_period": reference, "periods_tested": len(leads), "p_value": p_value,
            "statistic": float(wald.statistic), "coefficients": coefficients}
     if p_value < alpha:
-        out["warning"] = (f"pre-trends: treated and comparison units already differed before the start "
-                          f"(joint test p = {p_value:.3f}); the parallel-trends assumption is doubtful")
+        out["warning"] = W("pre_trends_differ", p=p_value).as_dict()
     return out

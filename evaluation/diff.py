@@ -3,14 +3,17 @@
 A run records everything it depended on, so a difference in its results can
 always be traced to a difference in what went in: the as-of date, the contract
 version, the measurements and participants (by the data coverage stored with
-each run), or the code.
+each run), or the code.  The explanation is a list of messages (``language``),
+rendered in the reader's language.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from evaluation.messages import TEXTS as W
 from evaluation.run import EvaluationRun
+from language import Message
 
 COMPARED = ("n_treated", "n_comparison", "treated_mean", "counterfactual_mean", "estimate", "ci_low", "ci_high",
             "p_value", "n_achieved")
@@ -20,32 +23,27 @@ def _key(r: Any) -> tuple[str, str, str]:
     return (r.metric, r.cohort, r.subgroup or "")
 
 
-def _change(label: str, a: Any, b: Any) -> str:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        delta = b - a
-        sign = "+" if delta >= 0 else "−"
-        return f"{label} {a:,} → {b:,} ({sign}{abs(delta):,})" if isinstance(a, int) and isinstance(b, int) \
-            else f"{label} {a:.6g} → {b:.6g}"
-    return f"{label} {a} → {b}"
+def _stored(warnings: list[Any]) -> list[Any]:
+    return [w.as_dict() if isinstance(w, Message) else w for w in warnings]
 
 
 def diff_runs(a: EvaluationRun, b: EvaluationRun, reasons: dict[int, str] | None = None) -> dict[str, Any]:
-    """A structured difference and the sentences that explain it, from run ``a`` to run ``b``."""
-    explain: list[str] = []
+    """A structured difference and the messages that explain it, from run ``a`` to run ``b``."""
+    explain: list[Message] = []
     if a.contract_id != b.contract_id:
-        explain.append(f"different contracts: {a.contract_id} and {b.contract_id}")
+        explain.append(W("diff_contracts", a=a.contract_id, b=b.contract_id))
     if a.as_of != b.as_of:
-        explain.append(f"as-of date {a.as_of} → {b.as_of}")
+        explain.append(W("diff_as_of", a=a.as_of.isoformat(), b=b.as_of.isoformat()))
     if a.contract_version != b.contract_version:
         reason = (reasons or {}).get(b.contract_version)
-        explain.append(f"contract version {a.contract_version} → {b.contract_version}" + (f" ({reason})" if reason else ""))
+        explain.append(W("diff_version_reason", a=a.contract_version, b=b.contract_version, reason=reason) if reason
+                       else W("diff_version", a=a.contract_version, b=b.contract_version))
     if a.include_unverified != b.include_unverified:
-        explain.append(f"unverified measurements {'included' if b.include_unverified else 'excluded'} in run {b.id}")
+        explain.append(W("diff_unverified_included" if b.include_unverified else "diff_unverified_excluded", run=b.id))
     if a.code_version != b.code_version:
-        explain.append(f"method: code version {a.code_version} → {b.code_version}")
-    inputs_changed = a.inputs_fingerprint != b.inputs_fingerprint
-    if inputs_changed:
-        explain.append("inputs changed (fingerprint " f"{a.inputs_fingerprint[:12]} → {b.inputs_fingerprint[:12]})")
+        explain.append(W("diff_code", a=a.code_version, b=b.code_version))
+    if a.inputs_fingerprint != b.inputs_fingerprint:
+        explain.append(W("diff_inputs", a=a.inputs_fingerprint[:12], b=b.inputs_fingerprint[:12]))
         explain += _coverage_changes(a.coverage, b.coverage)
 
     left, right = {_key(r): r for r in a.results}, {_key(r): r for r in b.results}
@@ -61,30 +59,31 @@ def diff_runs(a: EvaluationRun, b: EvaluationRun, reasons: dict[int, str] | None
         added = [w for w in rb.warnings if w not in ra.warnings]
         removed = [w for w in ra.warnings if w not in rb.warnings]
         if changed or added or removed:
-            entry.update(changed=changed, warnings_added=added, warnings_removed=removed)
+            entry.update(changed=changed, warnings_added=_stored(added), warnings_removed=_stored(removed))
             results.append(entry)
     if not explain and not results:
-        explain.append("nothing: same inputs, contract version, parameters and code, and every number equal")
+        explain.append(W("diff_nothing"))
     elif not explain:
-        explain.append("same inputs, version and code, yet different numbers: the computation is not reproducible")
-    return {"from": a.id, "to": b.id, "explanation": explain, "results": results}
+        explain.append(W("diff_not_reproducible"))
+    return {"from": a.id, "to": b.id, "explanation": [m.as_dict() for m in explain], "results": results}
 
 
-def _coverage_changes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+def _coverage_changes(a: dict[str, Any], b: dict[str, Any]) -> list[Message]:
     lines = []
     for arm in sorted(set(a.get("participants", {})) | set(b.get("participants", {}))):
         x, y = a.get("participants", {}).get(arm, 0), b.get("participants", {}).get(arm, 0)
         if x != y:
-            lines.append(_change(f"participants ({arm})", x, y))
-    if a.get("measurements") != b.get("measurements"):
-        lines.append(_change("measurements", a.get("measurements", 0), b.get("measurements", 0)))
+            lines.append(W("diff_participants", arm=arm, a=x, b=y, delta=y - x))
+    x, y = a.get("measurements", 0), b.get("measurements", 0)
+    if x != y:
+        lines.append(W("diff_measurements", a=x, b=y, delta=y - x))
     for metric in sorted(set(a.get("by_metric", {})) | set(b.get("by_metric", {}))):
         x, y = a.get("by_metric", {}).get(metric, 0), b.get("by_metric", {}).get(metric, 0)
         if x != y:
-            lines.append(_change(f"  of which {metric}", x, y))
+            lines.append(W("diff_metric_measurements", metric=metric, a=x, b=y, delta=y - x))
     if a.get("verified_share") != b.get("verified_share") and a.get("verified_share") is not None \
             and b.get("verified_share") is not None:
-        lines.append(f"verified share {a['verified_share']:.1%} → {b['verified_share']:.1%}")
+        lines.append(W("diff_verified_share", a=a["verified_share"], b=b["verified_share"]))
     if len(lines) == 0:
-        lines.append("the same counts of participants and measurements: values or dates of measurements changed")
+        lines.append(W("diff_values_changed"))
     return lines

@@ -23,9 +23,11 @@ import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
 
 from evaluation.covariates import design_matrix
+from evaluation.messages import TEXTS as W
+from language import Message, MessageError
 
 
-class MatchingError(Exception):
+class MatchingError(MessageError):
     pass
 
 
@@ -39,7 +41,7 @@ class MatchResult:
     n_controls: int  # distinct pool members used
     weights: pd.Series  # pool index -> total weight (sums to n_treated)
     diagnostics: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
 
 
 def _smd(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray | None = None) -> tuple[float, float]:
@@ -65,13 +67,12 @@ def propensity_logit(x: pd.DataFrame, treated: np.ndarray) -> np.ndarray:
         try:
             fit = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=200, method="newton")
         except (PerfectSeparationError, PerfectSeparationWarning):
-            raise MatchingError("the covariates separate treated participants from the pool perfectly; "
-                                "there is no one comparable to match with") from None
+            raise MatchingError(W("matching_separation")) from None
         except np.linalg.LinAlgError:
-            raise MatchingError("the propensity model cannot be fitted: its covariates are collinear") from None
+            raise MatchingError(W("matching_collinear")) from None
     score = np.asarray(design @ fit.params)
     if not np.all(np.isfinite(score)):
-        raise MatchingError("the propensity model did not converge to finite scores")
+        raise MatchingError(W("matching_not_finite"))
     return score
 
 
@@ -124,18 +125,18 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
           caliper_sd: float, k: int, replacement: bool, squares: list[str] | None = None,
           interactions: list[list[str]] | None = None) -> MatchResult:
     """ATT of ``treated`` against matched members of ``pool``; both need ``value`` and the covariates."""
-    warnings: list[str] = []
+    warnings: list[Message] = []
     both = pd.concat([treated, pool], ignore_index=True)
     is_treated = np.r_[np.ones(len(treated), dtype=bool), np.zeros(len(pool), dtype=bool)]
     usable = both[covariates].notna().all(axis=1).to_numpy()
     if (~usable & is_treated).any():
-        warnings.append(f"{int((~usable & is_treated).sum())} treated participants lack a covariate and were left out")
+        warnings.append(W("matching_covariate_missing", n=int((~usable & is_treated).sum())))
     both, is_treated = both[usable].reset_index(drop=True), is_treated[usable]
     if is_treated.sum() == 0 or (~is_treated).sum() == 0:
-        raise MatchingError("matching needs treated participants and pool members with every covariate")
+        raise MatchingError(W("matching_needs_both"))
     x = design_matrix(both, covariates, squares or [], interactions or [])
     if x.shape[1] == 0:
-        raise MatchingError("no covariate varies, so the propensity model has nothing to go on")
+        raise MatchingError(W("matching_nothing_varies"))
     score = propensity_logit(x, is_treated)
     caliper = caliper_sd * float(np.std(score, ddof=1))
 
@@ -173,9 +174,9 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
         raise MatchingError("no treated participant found a match within the caliper")
     unmatched = n_treated_all - off_support - len(matches)
     if off_support:
-        warnings.append(f"{off_support} treated participants are outside the pool's common support and were trimmed")
+        warnings.append(W("matching_off_support", n=off_support))
     if unmatched:
-        warnings.append(f"{unmatched} treated participants found no match within the caliper and were left out")
+        warnings.append(W("matching_no_match", n=unmatched))
 
     y = both["value"].to_numpy(dtype=float)
     treated_rows = np.array(sorted(matches))
@@ -203,8 +204,8 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
     balance = _balance(x, is_treated, treated_rows, weights)
     worst = max((abs(r["smd_after"]) for r in balance if np.isfinite(r["smd_after"])), default=0.0)
     if worst > 0.1:
-        poor = ", ".join(r["covariate"] for r in balance if abs(r["smd_after"]) > 0.1)
-        warnings.append(f"poor balance after matching: |SMD| > 0.1 for {poor}")
+        poor = [r["covariate"] for r in balance if abs(r["smd_after"]) > 0.1]
+        warnings.append(W("matching_poor_balance", covariates=poor))
     return MatchResult(
         att=att, se=se, treated_mean=float(treated_y.mean()), counterfactual_mean=float(imputed.mean()),
         n_treated=n1, n_controls=len(control_rows),

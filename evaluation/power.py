@@ -18,12 +18,15 @@ from typing import Literal
 
 from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
 
+from evaluation.messages import TEXTS as W
+from language import Message, MessageError
+
 Kind = Literal["proportion", "mean"]
 Layout = Literal["one_sample", "two_sample"]
 
 
-class PowerError(ValueError):
-    pass
+class PowerError(MessageError, ValueError):
+    """Power cannot be computed for these numbers."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,11 @@ class PowerResult:
 
 def _check(kind: Kind, baseline: float, sd: float | None, alpha: float, power: float) -> None:
     if not 0 < alpha < 1 or not 0 < power < 1:
-        raise PowerError("alpha and power must be between 0 and 1")
+        raise PowerError(W("power_alpha"))
     if kind == "proportion" and not 0 < baseline < 1:
-        raise PowerError(f"a baseline proportion must be between 0 and 1, got {baseline}")
+        raise PowerError(W("power_baseline_share", baseline=baseline))
     if kind == "mean" and (sd is None or sd <= 0):
-        raise PowerError("a mean needs the outcome's standard deviation (--sd), greater than 0")
+        raise PowerError(W("power_needs_sd"))
 
 
 def _h_to_proportion(baseline: float, h: float, direction: int) -> float:
@@ -85,7 +88,7 @@ def minimum_detectable_effect(kind: Kind, layout: Layout, n: int, baseline: floa
     """The smallest absolute effect that ``n`` participants detect with ``power`` at ``alpha`` (two-sided)."""
     _check(kind, baseline, sd, alpha, power)
     if n < 2:
-        raise PowerError("n must be at least 2")
+        raise PowerError(W("power_n"))
     solver = _solver(layout, kind)
     if layout == "one_sample":
         size = (solver.solve_power(nobs1=n, alpha=alpha, power=power, ratio=0.0) if kind == "proportion"
@@ -104,11 +107,11 @@ def required_n(kind: Kind, layout: Layout, effect: float, baseline: float, sd: f
     """Participants (per group) needed to detect an absolute ``effect``."""
     _check(kind, baseline, sd, alpha, power)
     if effect == 0:
-        raise PowerError("the effect must not be zero")
+        raise PowerError(W("power_zero_effect"))
     if kind == "proportion":
         target = baseline + effect
         if not 0 < target < 1:
-            raise PowerError(f"baseline {baseline} plus effect {effect} is not a proportion")
+            raise PowerError(W("power_not_a_share", baseline=baseline, effect=effect))
         size = abs(2 * math.asin(math.sqrt(target)) - 2 * math.asin(math.sqrt(baseline)))
     else:
         size = abs(effect) / float(sd)  # type: ignore[arg-type]
@@ -116,11 +119,11 @@ def required_n(kind: Kind, layout: Layout, effect: float, baseline: float, sd: f
     return PowerResult(kind, layout, int(math.ceil(n)), baseline, sd, alpha, power, effect, ratio)
 
 
-def contract_power_warnings(contract) -> list[tuple[tuple, str]]:  # contract: contracts.model.Contract
+def contract_power_warnings(contract) -> list[tuple[tuple, Message]]:  # contract: contracts.model.Contract
     """(location, message) for each payment threshold or target smaller than the planned cohorts can detect."""
     from contracts.model import ComparisonThreshold
 
-    findings: list[tuple[tuple, str]] = []
+    findings: list[tuple[tuple, Message]] = []
     sizes = [c.target_size for c in contract.cohorts]
     for i, mech in enumerate(contract.payments.mechanisms):
         metric = next((m for m in contract.metrics if m.id == mech.metrics[0]), None) if mech.metrics else None
@@ -134,32 +137,28 @@ def contract_power_warnings(contract) -> list[tuple[tuple, str]]:  # contract: c
         if not isinstance(mech, ComparisonThreshold) and metric.target is None:
             continue
         if mean is None or (kind == "mean" and sd is None) or not all(sizes):
-            findings.append((loc, "cannot check the threshold against the cohorts' power: set the cohorts' target_size "
-                                  f"and evaluation.planning_mean{' and planning_sd' if kind == 'mean' else ''} "
-                                  f"of metric {metric.id!r}"))
+            findings.append((loc, W("power_unchecked_sd" if kind == "mean" else "power_unchecked", metric=metric.id)))
             continue
         layout: Layout = "one_sample" if ev.design == "fixed_baseline" else "two_sample"
         ratio = float(ev.neighbours) if ev.design == "matched_comparison" else 1.0
         alpha = float(ev.alpha)
-        checks: list[tuple[tuple, str, float, int]] = []
+        checks: list[tuple[tuple, Message, float, int]] = []
         if isinstance(mech, ComparisonThreshold):
-            checks.append((loc + ("cohort_threshold",), "the cohort threshold", float(mech.cohort_threshold) * float(mean),
+            checks.append((loc + ("cohort_threshold",), W("power_what_cohort"), float(mech.cohort_threshold) * float(mean),
                            min(sizes)))  # type: ignore[type-var]
             if mech.overall_threshold is not None:
-                checks.append((loc + ("overall_threshold",), "the threshold across all cohorts",
+                checks.append((loc + ("overall_threshold",), W("power_what_overall"),
                                float(mech.overall_threshold) * float(mean), sum(sizes)))  # type: ignore[arg-type]
         else:
-            checks.append((loc + ("metric",), f"the target of {metric.id!r}", abs(float(metric.target) - float(mean)),
+            checks.append((loc + ("metric",), W("power_what_target", metric=metric.id), abs(float(metric.target) - float(mean)),
                            min(sizes)))  # type: ignore[type-var]
         for where, what, effect, n in checks:
             try:
                 mde = minimum_detectable_effect(kind, layout, int(n), float(mean), sd, alpha, 0.8, ratio).effect
             except PowerError as exc:
-                findings.append((where, f"cannot check the power of {what}: {exc}"))
+                findings.append((where, W("power_cannot", what=what.as_dict(), reason=exc.message.as_dict())))
                 continue
             if mde is not None and effect < mde:
-                findings.append((where, (
-                    f"{what} ({effect:.3g} on a planned mean of {float(mean):.3g}) is below the minimum detectable "
-                    f"effect for {n:,} participants ({mde:.3g}, at 80 % power and alpha {alpha:g}): a real "
-                    "improvement of that size will often not show; plan larger cohorts or a longer follow-up")))
+                findings.append((where, W("power_too_small", what=what.as_dict(), effect=effect, mean=float(mean), n=n,
+                                          mde=mde, alpha=alpha)))
     return findings

@@ -13,6 +13,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from language import Message
+
 POOLED = "all"
 
 
@@ -35,7 +37,7 @@ class EffectResult:
     n_pending: int = 0  # participants whose outcome window has not closed
     is_effect: bool = True
     subgroup: str | None = None  # e.g. "age 65–75": a subgroup of the pooled result
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Message | str] = field(default_factory=list)  # str: text stored before messages had codes
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,6 +68,7 @@ class EffectResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EffectResult":
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["warnings"] = [Message.load(w) for w in fields.get("warnings") or []]
         return cls(**fields)
 
 

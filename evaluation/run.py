@@ -23,13 +23,14 @@ from evaluation import designs, did
 from evaluation.inputs import Inputs, load_inputs
 from evaluation.outcomes import participant_outcomes
 from evaluation.errors import UnknownRun
+from evaluation.messages import TEXTS as W
 from evaluation.result import POOLED, EffectResult
 from store.db import actor, record_audit, storable_id
 from store.bulk import bulk_insert, read_frame
 from store.tables import EvaluationOutcomeRow, EvaluationRunRow
 from store.version import code_version
 
-UNVERIFIED = "interim view: includes measurements not yet verified"
+UNVERIFIED = W("interim")
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,7 @@ def _subgroups(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs: Inpu
         r.diagnostics["comparisons"] = len(tested)
         if r.p_value is not None:
             r.diagnostics["p_value_bonferroni"] = min(1.0, r.p_value * len(tested))
-        r.warnings.append(f"subgroup result, one of {len(found)}: exploratory; with {len(tested)} tests, "
-                          "about one in twenty is 'significant' by chance at 5 % (Bonferroni-adjusted p in diagnostics)")
+        r.warnings.append(W("subgroup", of=len(found), tests=len(tested)))
     return found
 
 
@@ -127,7 +127,7 @@ def anonymous_answers(inputs: Inputs, metric: Metric) -> EffectResult:
     result = designs.monitoring(metric, POOLED, answers["value"])
     result.diagnostics["answers_by_unit"] = {str(u): int(n) for u, n in answers["unit"].fillna("").value_counts().sort_index().items()}
     result.diagnostics["dont_know"] = int(answers["value"].isna().sum())
-    result.warnings.append("anonymous answers: no link to participants; shown in aggregate only")
+    result.warnings.append(W("anonymous"))
     return result
 
 
@@ -165,17 +165,13 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
         result.n_achieved = int(treated["achieved"].dropna().astype(bool).sum())
     result.n_pending = int((~treated_all["closed"]).sum())
     if result.n_pending:
-        result.warnings.append(
-            f"outcome window not yet closed for {result.n_pending} participants; they are not included"
-        )
+        result.warnings.append(W("window_open", n=result.n_pending))
     if result.n_treated < ev.min_n:
-        result.warnings.append(
-            f"only {result.n_treated} participants with outcomes; the contract's minimum for analysis is {ev.min_n}"
-        )
+        result.warnings.append(W("too_few", n=result.n_treated, min_n=ev.min_n))
     missing = int(treated["value"].isna().sum())
     result.diagnostics["missing_outcomes"] = missing
     if missing and metric.missing == "exclude":
-        result.warnings.append(f"{missing} participants have no measurement in the window and are excluded")
+        result.warnings.append(W("missing_excluded", n=missing))
     return result
 
 
@@ -287,11 +283,11 @@ def _from_row(row: Any, reused: bool = False) -> EvaluationRun:
 
 def get_run_by_id(engine: Engine, run_id: int) -> EvaluationRun:
     if not storable_id(run_id):
-        raise UnknownRun(f"no evaluation run {run_id}")
+        raise UnknownRun(W("unknown_run", run=run_id))
     with engine.connect() as conn:
         row = conn.execute(sa.select(EvaluationRunRow).where(EvaluationRunRow.id == run_id)).first()
     if row is None:
-        raise UnknownRun(f"no evaluation run {run_id}")
+        raise UnknownRun(W("unknown_run", run=run_id))
     return _from_row(row)
 
 

@@ -5,4 +5,7 @@ INDIGO data is open data from the Government Outcomes Lab, University of Oxford;
 wherever it is.
 """
 
-CREDIT = "INDIGO data: Government Outcomes Lab, University of Oxford (open data)"
+from language import N_
+
+# In pages and reports it is shown in the reader's language; the source's name stays as it is.
+CREDIT = N_("INDIGO data: Government Outcomes Lab, University of Oxford (open data)")

@@ -16,16 +16,19 @@ SECTORS = ("Employment and training", "Child and family welfare", "Health", "Hom
            "Criminal justice", "Agriculture and environment", "Poverty reduction")
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "Education": ("school", "pupil", "attendance", "education", "learning", "student", "exam", "grade",
-                  "literacy", "numeracy", "upper-secondary", "skola", "elev", "närvaro"),
+                  "literacy", "numeracy", "upper-secondary", "skola", "skol", "elev", "närvaro", "gymnasie",
+                  "årskurs", "läsår"),
     "Criminal justice": ("reconviction", "reoffend", "re-offend", "offend", "prison", "sentence", "jail",
-                         "recidivism", "custody", "crime", "criminal", "justice", "release", "brott"),
+                         "recidivism", "custody", "crime", "criminal", "justice", "release", "brott", "kriminell",
+                         "återfall"),
     "Child and family welfare": ("foster", "child", "family", "families", "placement", "kinship",
                                  "residential care", "looked after", "out-of-home", "care days", "familjehem",
-                                 "placering", "barn"),
+                                 "placering", "placera", "barn", "institutionsvård", "hvb", "familj"),
     "Homelessness": ("homeless", "housing", "accommodation", "rough sleep", "tenancy", "hemlös", "bostad"),
     "Employment and training": ("employment", "employ", "job", "earnings", "unemploy", "training", "neet",
                                 "labour market", "work", "arbete", "sysselsättning"),
-    "Health": ("health", "hospital", "diabetes", "mental", "wellbeing", "well-being", "substance", "hälsa"),
+    "Health": ("health", "hospital", "diabetes", "mental", "wellbeing", "well-being", "substance", "hälsa",
+               "missbruk", "välmående"),
     "Poverty reduction": ("poverty", "income", "fattigdom"),
     "Agriculture and environment": ("agricultur", "farm", "environment", "forest", "miljö"),
 }

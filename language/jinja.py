@@ -1,6 +1,10 @@
-"""Jinja2 environments whose filters write numbers, money and labels the way a language does.
+"""Jinja2 environments that speak one language: ``_()``, ``ngettext()`` and number filters from ``Words``.
 
-The report and the web pages are both rendered through these, so a figure reads the same in both.
+The report and the web pages are both rendered through these, so a figure reads the same in both.  In a
+template, ``{{ _("Ledger entries") }}`` is a message id of the catalogues (``pybabel extract`` finds it),
+``{{ amount|money }}``, ``{{ value|number }}``, ``{{ share|percent }}``, ``{{ p|p_value }}``,
+``{{ day|day }}`` write numbers and dates, ``{{ status|label("status") }}`` a contract value in words, and
+``{{ warning|message }}`` a stored message.
 """
 
 from __future__ import annotations
@@ -10,21 +14,23 @@ from typing import Iterable
 
 import jinja2
 
-from evaluation.result import POOLED
-from language import i18n
+from language.words import words
 
 
 def environment(lang: str, currency: str, folders: Iterable[Path]) -> jinja2.Environment:
     """An environment over ``folders`` (searched in order) for ``lang`` and a contract's ``currency``."""
+    w = words(lang, currency)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(f) for f in folders]), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(
-        money=lambda amount, cur=currency: i18n.money(amount, cur, lang),
-        number=lambda value, digits=None: i18n.number(value, lang, digits),
-        cohort=lambda value: i18n.t("all_cohorts", lang) if value == POOLED else value,
-        percent=lambda value, digits=1, signed=True: i18n.percent(value, lang, digits, signed),
-        p_value=lambda value: i18n.p_value(value, lang),
-        label=lambda value: i18n.label(value, lang),
+        money=lambda amount, cur=currency: w.money(amount, cur),
+        number=lambda value, digits=None: w.number(value, digits),
+        integer=w.integer,
+        percent=lambda value, digits=1, signed=True: w.percent(value, digits, signed),
+        p_value=w.p_value,
+        day=w.day,
+        label=lambda value, group: w.label(group, value),
+        message=w.message,
     )
-    env.globals.update(t=lambda key, **values: i18n.t(key, lang, **values), lang=lang)
+    env.globals.update(_=w.gettext, gettext=w.gettext, ngettext=w.ngettext, pgettext=w.pgettext, words=w, lang=lang)
     return env

@@ -15,12 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
+from language import MessageError
+from outcomes.messages import TEXTS as O
 from store.db import actor, record_audit, storable_id
 from store.tables import ImportBatchRow, MeasurementRow, ParticipantRow
 from store.types import utcnow
 
 
-class BatchError(Exception):
+class BatchError(MessageError):
     pass
 
 
@@ -42,14 +44,14 @@ def verify_batch(engine: Engine, batch_id: int, who: str | None = None) -> str:
         row = conn.execute(sa.select(ImportBatchRow.contract_id, ImportBatchRow.verified_by)
                            .where(ImportBatchRow.id == batch_id)).first() if storable_id(batch_id) else None
         if row is None:
-            raise BatchError(f"no batch {batch_id}; 'sib batches CONTRACT' lists them")
+            raise BatchError(O("no_batch", batch=batch_id))
         done = conn.execute(
             sa.update(ImportBatchRow)
             .where(ImportBatchRow.id == batch_id, ImportBatchRow.verified_at.is_(None))
             .values(verified_at=utcnow(), verified_by=who or actor())
         ).rowcount
         if done == 0:
-            raise BatchError(f"batch {batch_id} is already verified (by {row.verified_by})")
+            raise BatchError(O("already_verified", batch=batch_id, by=row.verified_by))
         record_audit(conn, "batch.verify", row.contract_id, {"batch": batch_id}, who)
     return row.contract_id
 

@@ -11,6 +11,7 @@ Clear participant references are hashed here and go no further.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
@@ -19,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from contracts.model import Contract, FileMapping
+from language import Message
 from outcomes import personnummer
+from outcomes.messages import TEXTS as O
 from outcomes.pseudonym import pseudonymise
 from outcomes.values import MAX_CELL, formula_like, too_long
 
@@ -29,16 +32,29 @@ MAX_ERRORS = 100_000  # errors kept for the report; beyond that they are counted
 MEMO_LIMIT = 250_000  # distinct references whose pseudonyms are remembered across chunks
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class RowError:
     row: int
     column: str
-    message: str
+    message: Message  # why, as a code and parameters (``outcomes.messages``)
     value: str = ""  # the offending cell as reported (identifiers masked)
+
+    @property
+    def text(self) -> str:
+        """The reason in English (reports render ``message`` in their reader's language)."""
+        from language.words import words
+
+        return words("en").message(self.message)
 
     def __str__(self) -> str:
         where = f"row {self.row}, column {self.column}" if self.column else f"row {self.row}"
-        return f"{where}: {self.message}"
+        return f"{where}: {self.text}"
+
+    @property
+    def sort_key(self) -> tuple:
+        """Errors are reported by row, then column, then reason."""
+        return (self.row, self.column, self.message.code, json.dumps(self.message.params, sort_keys=True, default=str),
+                self.value)
 
 
 @dataclass
@@ -119,7 +135,7 @@ class Context:
 
 # -- helpers ------------------------------------------------------------------------------------------------------
 
-def errors_where(mask: pd.Series, column: str, message: str | Callable[[int], str],
+def errors_where(mask: pd.Series, column: str, message: Message | Callable[[int], Message],
                  values: pd.Series | None = None) -> list[RowError]:
     rows = mask.index[np.asarray(mask, dtype=bool)]
     text = (lambda r: message(r)) if callable(message) else (lambda r: message)
@@ -140,8 +156,9 @@ def measurement_keys(participants: pd.Series, metric_index: pd.Series, dates: pd
     return (participants.to_numpy(dtype=np.int64) << 29) + (metric_index.to_numpy(dtype=np.int64) << 17) + metric_days(dates)
 
 
-def date_formats(fmt: str | None) -> str:
-    return f"the mapping's format {fmt}" if fmt else "YYYY-MM-DD or YYYYMMDD"
+def not_a_date(value: str, fmt: str | None) -> Message:
+    """The refusal of a cell that is not a date in the expected format."""
+    return O("not_a_date_format", value=value, format=fmt) if fmt else O("not_a_date", value=value)
 
 
 class FileCheck:
@@ -162,9 +179,9 @@ class FileCheck:
 
     def header_errors(self, columns: list[str]) -> list[RowError]:
         allowed = self.allowed_columns()
-        errors = [RowError(1, c, f"required column is missing; the file has columns: {', '.join(columns) or 'none'}")
-                  for c in self.required if c not in columns]
-        errors += [RowError(1, c, f"unknown column; expected columns: {', '.join(allowed)}") for c in columns
+        missing = O("required_column", columns=", ".join(columns)) if columns else O("required_column_none")
+        errors = [RowError(1, c, missing) for c in self.required if c not in columns]
+        errors += [RowError(1, c, O("unknown_column", expected=", ".join(allowed))) for c in columns
                    if c not in allowed]
         return errors
 
@@ -176,12 +193,10 @@ class FileCheck:
             text = frame[column]
             long_ = too_long(text)
             if long_.any():
-                errors += errors_where(long_, column, lambda r, t=text: f"cell is {len(t[r]):,} characters long; "
-                                                                        f"the limit is {MAX_CELL:,}")
+                errors += errors_where(long_, column, lambda r, t=text: O("cell_too_long", n=len(t[r]), limit=MAX_CELL))
             formula = formula_like(text) & ~long_
             if formula.any():
-                errors += errors_where(formula, column, lambda r, t=text: f"begins with {t[r][0]!r}, which a spreadsheet "
-                                                                           "would run as a formula; refused",
+                errors += errors_where(formula, column, lambda r, t=text: O("formula", first=t[r][0]),
                                        values=None if column == ID else text)
             bad |= long_ | formula
         return frame[~bad], errors
@@ -191,7 +206,7 @@ class FileCheck:
 
         Work is done once per distinct reference (a file repeats its participants), and remembered across chunks.
         """
-        errors = errors_where(refs == "", ID, "participant_id is empty")
+        errors = errors_where(refs == "", ID, O("id_empty"))
         codes, distinct = pd.factorize(refs)
         references = np.asarray(distinct, dtype=object).tolist()  # one bulk conversion, not one per element
         personal = self.contract.target_group.identifier == "personnummer"
@@ -223,15 +238,15 @@ class FileCheck:
         identity = self._identify(refs)
         participant = identity.participants(self.ctx.store)
         errors = identity.errors + errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
-                                                "unknown participant; register them with a participants file first")
+                                                O("unknown_participant"))
         return identity, participant, errors
 
-    def _pseudonym(self, ref: str) -> tuple[str, tuple[int, str] | None, str | None]:
+    def _pseudonym(self, ref: str) -> tuple[str, tuple[int, str] | None, Message | None]:
         """(pseudonym, (birth year, legal sex), problem) of a personal identity number."""
         try:
             number = personnummer.parse(ref, self.ctx.today)
         except personnummer.InvalidNumber as exc:
-            return "", None, str(exc)
+            return "", None, exc.message
         return pseudonymise(self.ctx.key, self.contract.id, number.normalised), (number.birth_year, number.legal_sex), None
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:  # pragma: no cover - overridden

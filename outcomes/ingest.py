@@ -25,8 +25,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from contracts.model import Contract, FileMapping
+from language import Message, MessageError
 from outcomes.checks import MAX_ERRORS, Context, Prepared, PseudonymIndex, RowError, StoreView, measurement_keys
 from outcomes.kinds import KINDS, checker
+from outcomes.messages import TEXTS as O
 from outcomes.personnummer import scrub
 from outcomes.readers import UnreadableFile, file_sha256, open_table
 from store.bulk import FrameWriter, read_frame
@@ -36,7 +38,7 @@ from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, Participa
 log = logging.getLogger("sib.ingest")
 
 
-class IngestError(Exception):
+class IngestError(MessageError):
     """A request that cannot be carried out at all (unknown kind, unreadable file); one line."""
 
 
@@ -52,22 +54,43 @@ class IngestReport:
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     errors_total: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, words: Any = None) -> dict[str, Any]:
+        """The report as JSON: each error's reason in the language of ``words`` (default English), with its
+        code and parameters beside it; anything like a personal identity number masked."""
+        from language.words import words as language
+
+        said = words or language("en")
         return {
             "contract": self.contract_id, "kind": self.kind, "file": self.filename, "sha256": self.sha256,
             "rows": self.rows, "status": self.status, "batch": self.batch_id, "counts": self.counts,
-            "notes": self.notes, "errors_total": self.errors_total,
-            "errors": [{"row": e.row, "column": e.column, "value": scrub(e.value), "reason": scrub(e.message)}
-                       for e in self.errors],
+            "notes": [said.message(n) for n in self.notes], "errors_total": self.errors_total,
+            "errors": [error_dict(e, said) for e in self.errors],
         }
 
 
-class IngestRefused(Exception):
+def error_dict(e: RowError, said: Any) -> dict[str, Any]:
+    """One refused row as reported and audited: reason in words, and the message it came from."""
+    message = _scrubbed(e.message.as_dict())
+    return {"row": e.row, "column": e.column, "value": scrub(e.value), "reason": scrub(said.message(message)),
+            "message": message}
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
+class IngestRefused(MessageError):
     def __init__(self, report: IngestReport):
         n = report.errors_total
-        super().__init__(f"{report.filename} refused: {n:,} error{'s' if n != 1 else ''}; nothing was stored")
+        super().__init__(O("refused" if n == 1 else "refused_many", file=report.filename, n=n))
         self.report = report
 
 
@@ -115,7 +138,7 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
     deliveries failed and why.  A dry run leaves no trace.
     """
     if kind not in KINDS:
-        raise IngestError(f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+        raise IngestError(O("unknown_kind", kind=kind, kinds=", ".join(KINDS)))
     name = filename or Path(path).name
     try:
         return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name)
@@ -130,7 +153,9 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         if not dry_run and Path(path).is_file():  # a mistyped path is not a delivery
             _record_refusal(engine, contract.id, actor_name, {
                 "kind": kind, "file": name, "rows": 0, "errors_total": 1,
-                "errors": [{"row": None, "column": "", "value": "", "reason": scrub(f"unreadable: {unreadable}")}]})
+                "errors": [{"row": None, "column": "", "value": "",
+                            "reason": scrub(f"unreadable: {unreadable}"),
+                            "message": _scrubbed(O("unreadable", reason=unreadable.message.as_dict()).as_dict())}]})
         raise
 
 
@@ -180,7 +205,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
                 writer.write(prepared)
         errors += check.finish()
         if report.rows == 0:
-            errors.append(RowError(1, "", "the file has a header but no rows"))
+            errors.append(RowError(1, "", O("no_rows")))
         report.counts = dict(check.counts)
         if errors:
             if transaction is not None:
@@ -192,7 +217,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
             return report
         writer.verify_references()
         conn.execute(sa.update(ImportBatchRow).where(ImportBatchRow.id == writer.batch_id).values(
-            rows=report.rows, summary={"counts": report.counts, "notes": report.notes}))
+            rows=report.rows, summary={"counts": report.counts, "notes": [n.as_dict() for n in report.notes]}))
         record_audit(conn, "ingest", contract.id, {"batch": writer.batch_id, "kind": kind, "file": name,
                                                    "rows": report.rows}, actor_name)
         transaction.commit()
@@ -222,7 +247,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
 
 
 def _refuse(report: IngestReport, errors: list[RowError]) -> IngestReport:
-    unique = sorted(set(errors))
+    unique = sorted(set(errors), key=lambda e: e.sort_key)
     report.errors_total = len(unique)
     report.errors = unique[:MAX_ERRORS]
     log.info("%s file %s refused: %d errors", report.kind, report.filename, report.errors_total)

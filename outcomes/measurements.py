@@ -9,8 +9,9 @@ import pandas as pd
 
 from contracts.instruments import INSTRUMENTS
 from contracts.model import Metric
-from outcomes.checks import (ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_formats, date_text,
-                             errors_where, measurement_keys)
+from outcomes.checks import (ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_text, errors_where,
+                             measurement_keys, not_a_date)
+from outcomes.messages import TEXTS as O
 from outcomes.values import parse_dates, parse_numbers
 
 
@@ -29,28 +30,26 @@ def value_errors(values: pd.Series, text: pd.Series, metric: Metric, column: str
     kind = metric.kind
     if kind == "binary":
         bad = present & ~values.isin([0, 1])
-        return values, errors_where(bad, column, lambda r: f"{text[r]!r} is not allowed for binary metric "
-                                                           f"{metric.id!r}; expected 0 or 1", text)
+        return values, errors_where(bad, column, lambda r: O("binary_value", value=text[r], metric=metric.id), text)
     if kind == "rate":
         if percent:
             bad = present & ((values < 0) | (values > 100))
-            return values / 100, errors_where(bad, column, lambda r: f"{text[r]!r} is out of range for rate metric "
-                                                                     f"{metric.id!r}; expected a percentage between 0 and 100", text)
+            return values / 100, errors_where(bad, column, lambda r: O("rate_percent", value=text[r], metric=metric.id),
+                                              text)
         bad = present & ((values < 0) | (values > 1))
-        return values, errors_where(bad, column, lambda r: f"{text[r]!r} is out of range for rate metric {metric.id!r}; "
-                                                           "expected a share between 0 and 1 (or declare percent in a mapping)",
-                                    text)
+        return values, errors_where(bad, column, lambda r: O("rate_share", value=text[r], metric=metric.id), text)
     if kind in ("count", "time_to_event"):
         bad = present & ((values < 0) | (values != values.round()))
-        return values, errors_where(bad, column, lambda r: f"{text[r]!r} is not allowed for {kind} metric {metric.id!r}; "
-                                                           "expected a whole number of at least 0", text)
+        return values, errors_where(bad, column, lambda r: O("count_value", value=text[r], kind=kind, metric=metric.id),
+                                    text)
     if kind == "ordinal":
         low, high, missing_codes = scale_of(metric)
         is_missing_code = values.isin(missing_codes)
         bad = present & ~is_missing_code & ((values < low) | (values > high) | (values != values.round()))
-        allowed = f"{low} to {high}" + (f", or {', '.join(map(str, missing_codes))} for don't know" if missing_codes else "")
-        errors = errors_where(bad, column, lambda r: f"{text[r]!r} is not on the scale of {metric.id!r}; expected {allowed}",
-                              text)
+        codes = ", ".join(map(str, missing_codes))
+        errors = errors_where(bad, column, lambda r: (
+            O("scale_dont_know", value=text[r], metric=metric.id, low=low, high=high, codes=codes) if missing_codes
+            else O("scale", value=text[r], metric=metric.id, low=low, high=high)), text)
         return values.where(~is_missing_code), errors
     return values, []
 
@@ -60,7 +59,7 @@ def window_errors(ctx: Context, metrics: Iterable[Metric], participant: pd.Serie
     """Each measurement must fall inside its metric's window (or pre-window) after the participant's enrolment."""
     starts = ctx.store.starts(participant)
     errors = errors_where(participant.notna() & starts.isna(), ID,
-                          "participant is not enrolled; enrol them before sending measurements")
+                          O("not_enrolled"))
     for metric in metrics:
         rows = (metric_ids == metric.id) & starts.notna() & observed.notna()
         if not rows.any():
@@ -73,10 +72,9 @@ def window_errors(ctx: Context, metrics: Iterable[Metric], participant: pd.Serie
             inside |= (observed[rows] >= low) & (observed[rows] < high)
         low = starts[rows] + pd.DateOffset(months=metric.window.start_months)
         high = starts[rows] + pd.DateOffset(months=metric.window.end_months)
-        errors += errors_where(~inside, "date", lambda r, lo=low, hi=high, m=metric: (
-            f"{date_text(observed[r])} is outside the window of {m.id!r} for this participant "
-            f"({m.window.start_months} to {m.window.end_months} months after enrolment: "
-            f"{date_text(lo[r])} to {date_text(hi[r] - pd.Timedelta(days=1))})"))
+        errors += errors_where(~inside, "date", lambda r, lo=low, hi=high, m=metric: O(
+            "outside_window", date=date_text(observed[r]), metric=m.id, from_months=m.window.start_months,
+            to_months=m.window.end_months, low=date_text(lo[r]), high=date_text(hi[r] - pd.Timedelta(days=1))))
     return errors
 
 
@@ -101,20 +99,20 @@ class MeasurementCheck(FileCheck):
         errors += unknown
         metric_ids = frame["metric"]
         unknown_metric = ~metric_ids.isin(list(self.metrics))
-        errors += errors_where(unknown_metric, "metric", lambda r: f"{metric_ids[r]!r} is not a metric of this contract; "
-                                                                   f"metrics: {', '.join(self.metrics)}", metric_ids)
+        errors += errors_where(unknown_metric, "metric", lambda r: O("not_a_metric", value=metric_ids[r],
+                                                                     metrics=", ".join(self.metrics)), metric_ids)
         fmt = self.ctx.mapping.date_format
         observed, bad_dates = parse_dates(frame["date"], fmt)
         errors += errors_where(bad_dates | (frame["date"] == ""), "date",
-                               lambda r: f"{frame['date'][r]!r} is not a date; expected {date_formats(fmt)}", frame["date"])
+                               lambda r: not_a_date(frame["date"][r], fmt), frame["date"])
         ahead = observed > pd.Timestamp(self.ctx.today)
-        errors += errors_where(ahead, "date", lambda r: f"{date_text(observed[r])} is in the future")
+        errors += errors_where(ahead, "date", lambda r: O("in_future", date=date_text(observed[r])))
         after_term = ~ahead & (observed > pd.Timestamp(self.contract.term.end))
-        errors += errors_where(after_term, "date", lambda r: f"{date_text(observed[r])} is after the contract term ends "
-                                                             f"({self.contract.term.end})")
+        errors += errors_where(after_term, "date", lambda r: O("after_term", date=date_text(observed[r]),
+                                                               end=str(self.contract.term.end)))
         values, bad_values = parse_numbers(frame["value"], self.ctx.mapping.decimal)
-        errors += errors_where(bad_values, "value", lambda r: f"{frame['value'][r]!r} is not a number", frame["value"])
-        errors += errors_where(frame["value"] == "", "value", "value is empty")
+        errors += errors_where(bad_values, "value", lambda r: O("not_a_number", value=frame["value"][r]), frame["value"])
+        errors += errors_where(frame["value"] == "", "value", O("value_empty"))
         stored_values = values.copy()
         for metric_id, metric in self.metrics.items():
             rows = metric_ids == metric_id
@@ -146,8 +144,8 @@ class MeasurementCheck(FileCheck):
             return pd.Series(False, index=frame.index), []
         text = frame["correction"].str.lower()
         bad = (text != "") & ~text.isin(list(TRUE_WORDS))
-        errors = errors_where(bad, "correction", lambda r: f"{frame['correction'][r]!r} is not allowed; "
-                                                           "expected true or false", frame["correction"])
+        errors = errors_where(bad, "correction", lambda r: O("not_boolean", value=frame["correction"][r]),
+                              frame["correction"])
         return text.map(TRUE_WORDS).fillna(False).astype(bool), errors
 
     def _keys(self, participant: pd.Series, metric_ids: pd.Series, observed: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -168,12 +166,10 @@ class MeasurementCheck(FileCheck):
             hit[rows] = found
             batch = pd.Series(self.stored_batches[pos], index=rows)
             stored_id = pd.Series(self.stored_ids[pos], index=rows)
-        errors = errors_where(hit & ~correction, "date", lambda r: (
-            f"a measurement of {metric_ids[r]!r} for this participant on {date_text(observed[r])} is already stored "
-            f"(batch {batch[r]}); to replace it, send it with correction = true"))
-        errors += errors_where(correction & usable & ~hit, "correction", lambda r: (
-            f"nothing to correct: no stored measurement of {metric_ids[r]!r} for this participant on "
-            f"{date_text(observed[r])}"))
+        errors = errors_where(hit & ~correction, "date", lambda r: O(
+            "already_stored", metric=metric_ids[r], date=date_text(observed[r]), batch=int(batch[r])))
+        errors += errors_where(correction & usable & ~hit, "correction", lambda r: O(
+            "nothing_to_correct", metric=metric_ids[r], date=date_text(observed[r])))
         chosen = hit & correction
         supersedes[chosen] = [int(stored_id[r]) for r in chosen.index[chosen.to_numpy()]]
         return supersedes, errors
@@ -205,7 +201,6 @@ class MeasurementCheck(FileCheck):
                 continue
             first, first_value = first_row[key]
             same = (np.isnan(first_value) and np.isnan(value)) or first_value == value
-            message = (f"duplicate of row {first} (same participant, metric and date)" if same
-                       else f"conflicts with row {first}: same participant, metric and date, other value")
+            message = O("duplicate_row" if same else "conflicting_row", row=int(first))
             errors.append(RowError(int(row), "value", message))
         return errors

@@ -6,16 +6,23 @@ import numpy as np
 import pandas as pd
 
 from contracts.model import EligibilityRule
-from outcomes.checks import ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_formats, date_text, errors_where
+from language import Message
+from outcomes.checks import ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_text, errors_where, not_a_date
+from outcomes.messages import TEXTS as O
 from outcomes.values import parse_dates, parse_numbers
 
 
-def _rule_text(rule: EligibilityRule) -> str:
+def _rule_text(rule: EligibilityRule) -> Message:
     if rule.op == "between":
-        return f"{rule.attribute} between {rule.value[0]} and {rule.value[1]}"
+        return O("rule_between", attribute=rule.attribute, low=str(rule.value[0]), high=str(rule.value[1]))
     if rule.op == "in":
-        return f"{rule.attribute} in {', '.join(map(str, rule.value))}"
-    return f"{rule.attribute} {rule.op.replace('_', ' ')} {rule.value}"
+        return O("rule_in", attribute=rule.attribute, values=", ".join(map(str, rule.value)))
+    return O("rule_op", attribute=rule.attribute, op=rule.op.replace("_", " "), value=str(rule.value))
+
+
+def _plain(value: object) -> object:
+    """A typed attribute value as JSON can hold it (numpy scalars to Python)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _passes(values: pd.Series, rule: EligibilityRule) -> pd.Series:
@@ -43,27 +50,27 @@ class EnrolmentColumns:
         contract, fmt = self.ctx.contract, self.ctx.mapping.date_format
         errors: list[RowError] = []
         start, bad_start = parse_dates(frame["start"], fmt)
-        errors += errors_where(frame["start"] == "", "start", "start date is empty")
-        errors += errors_where(bad_start, "start", lambda r: f"{frame['start'][r]!r} is not a date; "
-                                                             f"expected {date_formats(fmt)}", frame["start"])
+        errors += errors_where(frame["start"] == "", "start", O("start_empty"))
+        errors += errors_where(bad_start, "start", lambda r: not_a_date(frame["start"][r], fmt), frame["start"])
         term = contract.term
         outside = start.notna() & ((start < pd.Timestamp(term.start)) | (start > pd.Timestamp(term.end)))
         errors += errors_where(outside, "start",
-                               lambda r: f"{date_text(start[r])} is outside the contract term {term.start} to {term.end}")
+                               lambda r: O("outside_term", date=date_text(start[r]), start=str(term.start),
+                                           end=str(term.end)))
         ahead = start.notna() & ~outside & (start > pd.Timestamp(self.ctx.today))
-        errors += errors_where(ahead, "start", lambda r: f"{date_text(start[r])} is in the future")
+        errors += errors_where(ahead, "start", lambda r: O("in_future", date=date_text(start[r])))
 
         exit_text = frame["exit"] if "exit" in frame.columns else pd.Series("", index=frame.index)
         exit_, bad_exit = parse_dates(exit_text, fmt)
-        errors += errors_where(bad_exit, "exit", lambda r: f"{exit_text[r]!r} is not a date; expected {date_formats(fmt)}",
+        errors += errors_where(bad_exit, "exit", lambda r: not_a_date(exit_text[r], fmt),
                                exit_text)
         errors += errors_where(exit_ < start, "exit",
-                               lambda r: f"{date_text(exit_[r])} is before the start {date_text(start[r])}")
+                               lambda r: O("exit_before_start", date=date_text(exit_[r]), start=date_text(start[r])))
 
         arm = frame["arm"].str.lower() if "arm" in frame.columns else pd.Series(self.default_arm, index=frame.index)
         arm = arm.where(arm != "", self.default_arm)
         errors += errors_where(~arm.isin(self.arms), "arm",
-                               lambda r: f"{arm[r]!r} is not allowed; expected one of: {', '.join(self.arms)}", arm)
+                               lambda r: O("not_allowed", value=arm[r], allowed=", ".join(self.arms)), arm)
 
         derived = pd.Series(None, index=frame.index, dtype=object)
         for c in contract.cohorts:
@@ -72,19 +79,20 @@ class EnrolmentColumns:
         if "cohort" in frame.columns:
             given = frame["cohort"]
             unknown = (given != "") & ~given.isin(cohort_ids)
-            errors += errors_where(unknown, "cohort", lambda r: f"{given[r]!r} is not a cohort; cohorts: {', '.join(cohort_ids)}",
+            errors += errors_where(unknown, "cohort", lambda r: O("not_a_cohort", value=given[r],
+                                                                   cohorts=", ".join(cohort_ids)),
                                    given)
             mismatch = (given != "") & given.isin(cohort_ids) & start.notna() & (derived != given)
-            errors += errors_where(mismatch, "cohort", lambda r: (
-                f"start {date_text(start[r])} is outside the enrolment window of {given[r]!r} "
-                f"({contract.cohort(given[r]).enrolment_start} to {contract.cohort(given[r]).enrolment_end})"))
+            errors += errors_where(mismatch, "cohort", lambda r: O(
+                "outside_cohort_window", date=date_text(start[r]), cohort=given[r],
+                start=str(contract.cohort(given[r]).enrolment_start), end=str(contract.cohort(given[r]).enrolment_end)))
             cohort = pd.Series(np.where(given != "", given, derived), index=frame.index, dtype=object)
         else:
             cohort = derived
         if self.cohort_required:
             no_cohort = start.notna() & ~outside & cohort.isna()
             errors += errors_where(no_cohort, "start",
-                                   lambda r: f"{date_text(start[r])} is outside every cohort's enrolment window")
+                                   lambda r: O("outside_every_window", date=date_text(start[r])))
         cohort = cohort.where(cohort.notna(), None)
         return pd.DataFrame({"cohort": cohort, "arm": arm, "start": start, "exit": exit_}), errors
 
@@ -110,29 +118,29 @@ class PeopleCheck(FileCheck):
             text = frame[spec.name]
             if spec.type in ("integer", "number"):
                 values, bad = parse_numbers(text, self.ctx.mapping.decimal)
-                errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a number", text)
+                errors += errors_where(bad, spec.name, lambda r, t=text: O("not_a_number", value=t[r]), text)
                 if spec.type == "integer":
                     fractional = values.notna() & (values != values.round())
-                    errors += errors_where(fractional, spec.name, lambda r, t=text: f"{t[r]!r} is not a whole number", text)
+                    errors += errors_where(fractional, spec.name, lambda r, t=text: O("not_whole", value=t[r]), text)
                 as_python = int if spec.type == "integer" else float
                 typed[spec.name] = pd.Series([as_python(v) if v == v else None for v in values.tolist()],
                                              index=text.index, dtype=object)
             elif spec.type == "category":
                 allowed = spec.values or []
                 bad = (text != "") & ~text.isin(allowed)
-                errors += errors_where(bad, spec.name, lambda r, t=text, a=allowed: f"{t[r]!r} is not allowed; "
-                                                                                    f"expected one of: {', '.join(a)}", text)
+                errors += errors_where(bad, spec.name, lambda r, t=text, a=allowed: O("not_allowed", value=t[r],
+                                                                                    allowed=", ".join(a)), text)
                 typed[spec.name] = pd.Series([v if v else None for v in text.tolist()], index=text.index, dtype=object)
             elif spec.type == "boolean":
                 lowered = text.str.lower()
                 bad = (text != "") & ~lowered.isin(list(TRUE_WORDS))
-                errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not allowed; expected true or false",
+                errors += errors_where(bad, spec.name, lambda r, t=text: O("not_boolean", value=t[r]),
                                        text)
                 typed[spec.name] = pd.Series([TRUE_WORDS.get(v) for v in lowered.tolist()], index=text.index, dtype=object)
             else:
                 values, bad = parse_dates(text, self.ctx.mapping.date_format)
-                errors += errors_where(bad, spec.name, lambda r, t=text: f"{t[r]!r} is not a date; expected "
-                                                                         f"{date_formats(self.ctx.mapping.date_format)}", text)
+                errors += errors_where(bad, spec.name, lambda r, t=text: not_a_date(t[r], self.ctx.mapping.date_format),
+                                       text)
                 typed[spec.name] = pd.Series([None if pd.isna(v) else v.date().isoformat() for v in values],
                                              index=text.index, dtype=object)
         return typed, errors, {e.row for e in errors}
@@ -144,15 +152,13 @@ class PeopleCheck(FileCheck):
         errors += identity.errors
         present = pseudonyms != ""
         again = present & pseudonyms.isin(list(self.first_row))
-        errors += errors_where(again, ID, lambda r: f"the same participant appears again (first in row "
-                                                    f"{self.first_row[pseudonyms[r]]})")
+        errors += errors_where(again, ID, lambda r: O("duplicate_participant", row=int(self.first_row[pseudonyms[r]])))
         within = present & ~again & pseudonyms.duplicated(keep="first")
         first_here = pseudonyms[present & ~again & ~within]
         self.first_row.update(zip(first_here, first_here.index.astype(int)))
-        errors += errors_where(within, ID, lambda r: f"the same participant appears again (first in row "
-                                                     f"{self.first_row[pseudonyms[r]]})")
+        errors += errors_where(within, ID, lambda r: O("duplicate_participant", row=int(self.first_row[pseudonyms[r]])))
         known = present & identity.participants(self.ctx.store).notna()
-        errors += errors_where(known, ID, "this participant is already registered for the contract (in an earlier batch)")
+        errors += errors_where(known, ID, O("already_registered"))
         typed, attribute_errors, bad_rows = self._attributes(frame)
         errors += attribute_errors
         enrol, enrol_errors = self.enrol.parse(frame)
@@ -160,9 +166,9 @@ class PeopleCheck(FileCheck):
         for rule in self.contract.target_group.eligibility:
             values = typed[rule.attribute]
             fails = ~_passes(values, rule) & ~typed.index.isin(list(bad_rows))
-            text = _rule_text(rule)
+            text = _rule_text(rule).as_dict()
             errors += errors_where(fails, rule.attribute, lambda r, v=values, t=text: (
-                f"not eligible: {'missing value' if v[r] is None else repr(v[r])} fails the rule '{t}'"))
+                O("not_eligible_missing", rule=t) if v[r] is None else O("not_eligible", value=_plain(v[r]), rule=t)))
         participants = pd.concat([pd.DataFrame({"pseudonym": pseudonyms}), derived], axis=1).assign(
             attributes=typed.to_dict(orient="records"))
         self.counts["participants"] = self.counts.get("participants", 0) + len(frame)

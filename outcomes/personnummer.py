@@ -17,11 +17,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from language import MessageError
+from outcomes.messages import TEXTS as O
+
 _FORM = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$")
 _DIGITS = re.compile(r"\D")
 
 
-class InvalidNumber(ValueError):
+class InvalidNumber(MessageError, ValueError):
     """Why a value is not a valid personal identity number; the message never contains the number."""
 
 
@@ -53,11 +56,11 @@ def parse(text: str, today: date | None = None) -> PersonalNumber:
     today = today or date.today()
     match = _FORM.match(text.strip().replace(" ", ""))
     if not match:
-        raise InvalidNumber("not a personal identity number; expected YYYYMMDD-NNNN, YYMMDD-NNNN or YYMMDD+NNNN")
+        raise InvalidNumber(O("pnr_form"))
     century, yy, mm, dd, separator, serial, check = match.groups()
     if century is not None:
         if separator == "+":
-            raise InvalidNumber("a twelve-digit number takes '-' or no separator, not '+'")
+            raise InvalidNumber(O("pnr_plus"))
         year = int(century + yy)
     else:
         year = today.year // 100 * 100 + int(yy)
@@ -70,12 +73,11 @@ def parse(text: str, today: date | None = None) -> PersonalNumber:
     try:
         born = date(year, int(mm), day - 60 if coordination else day)
     except ValueError:
-        kind = "samordningsnummer" if coordination else "personnummer"
-        raise InvalidNumber(f"the date part is not a real date (checked as a {kind})") from None
+        raise InvalidNumber(O("snr_date" if coordination else "pnr_date")) from None
     if born > today:
-        raise InvalidNumber("the date part lies in the future")
+        raise InvalidNumber(O("pnr_future"))
     if luhn_digit(yy + mm + dd + serial) != int(check):
-        raise InvalidNumber("the check digit is wrong (Luhn)")
+        raise InvalidNumber(O("pnr_luhn"))
     return PersonalNumber(f"{year:04d}{mm}{dd}{serial}{check}", born, coordination)
 
 

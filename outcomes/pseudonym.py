@@ -14,10 +14,13 @@ import os
 import secrets
 from pathlib import Path
 
+from language import MessageError
+from outcomes.messages import TEXTS as O
+
 DEFAULT_KEY_FILE = "sib.key"
 
 
-class MissingKeyError(Exception):
+class MissingKeyError(MessageError):
     """No usable pseudonymisation key; the message says what to do."""
 
 
@@ -29,9 +32,9 @@ def init_key(path: Path | None = None) -> Path:
     """Create a new random key file (mode 0600); refuse to overwrite an existing one."""
     path = path or key_path()
     if path.exists():
-        raise MissingKeyError(f"a key already exists at {path}; replacing it would orphan every stored pseudonym")
+        raise MissingKeyError(O("key_exists", path=str(path)))
     if not path.parent.exists():
-        raise MissingKeyError(f"cannot create {path}: folder {path.parent} does not exist")
+        raise MissingKeyError(O("key_folder", path=str(path), folder=str(path.parent)))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
@@ -43,15 +46,13 @@ def load_key(path: Path | None = None) -> bytes:
     try:
         text = path.read_text().strip()
     except FileNotFoundError:
-        raise MissingKeyError(
-            f"no pseudonymisation key at {path}; create one with 'sib keys init' (or set SIB_KEY_FILE)"
-        ) from None
+        raise MissingKeyError(O("no_key", path=str(path))) from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise MissingKeyError(f"the key file {path} is damaged: expected 64 hexadecimal characters") from None
+        raise MissingKeyError(O("key_damaged", path=str(path))) from None
     if len(key) < 32:
-        raise MissingKeyError(f"the key file {path} is damaged: expected 64 hexadecimal characters")
+        raise MissingKeyError(O("key_damaged", path=str(path)))
     return key
 
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from contracts.model import FileMapping
+from language import Message, MessageError
+from outcomes.messages import TEXTS as O
 
 CHUNK_ROWS = 100_000
 BLOCK_BYTES = 2 << 20  # pyarrow reads this much at a time; more when a line is longer
@@ -34,14 +36,14 @@ MAX_LINE_BYTES = 64 << 20  # a longer line is refused
 SNIFF_BYTES = 1 << 20
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(MessageError):
     """The file cannot be read as a table at all; one line for the user."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ParseProblem:
     row: int
-    message: str
+    message: Message
 
 
 @dataclass
@@ -51,7 +53,7 @@ class TextTable:
     name: str
     columns: list[str]
     chunks: Iterator[tuple[pd.DataFrame, list[ParseProblem]]]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
 
 def file_sha256(path: Path) -> str:
@@ -69,11 +71,11 @@ def open_table(path: Path, mapping: FileMapping | None = None, chunk_rows: int =
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
     except FileNotFoundError:
-        raise UnreadableFile(f"no such file: {path}") from None
+        raise UnreadableFile(O("no_file", path=str(path))) from None
     except IsADirectoryError:
-        raise UnreadableFile(f"{path} is a directory, not a data file") from None
+        raise UnreadableFile(O("is_directory", path=str(path))) from None
     if not head.strip():
-        raise UnreadableFile(f"{path.name} is empty")
+        raise UnreadableFile(O("empty_file", file=path.name))
     suffix = path.suffix.lower()
     if suffix == ".xlsx" or head[:4] == b"PK\x03\x04":
         table = _xlsx(path, mapping, chunk_rows)
@@ -88,8 +90,7 @@ def open_table(path: Path, mapping: FileMapping | None = None, chunk_rows: int =
 
 def _encoding(path: Path, head: bytes, mapping: FileMapping) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
-        raise UnreadableFile(f"{path.name} is not text in UTF-8 or Windows-1252 (it looks like UTF-16 or binary); "
-                             "save it as CSV UTF-8")
+        raise UnreadableFile(O("utf16_or_binary", file=path.name))
     if mapping.encoding != "auto":
         return "utf-8-sig" if mapping.encoding == "utf-8" else mapping.encoding
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -105,7 +106,7 @@ def _encoding(path: Path, head: bytes, mapping: FileMapping) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(16 << 20), b""):
             if undefined & set(block):
-                raise UnreadableFile(f"{path.name} is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8")
+                raise UnreadableFile(O("not_text", file=path.name))
     return "cp1252"
 
 
@@ -118,25 +119,24 @@ def _csv(path: Path, head: bytes, mapping: FileMapping, chunk_rows: int) -> Text
         counts = {d: first_line.count(d) for d in (",", ";", "\t")}
         delimiter = max(counts, key=lambda d: (counts[d], d == ","))
     if "\r" in first_line:
-        raise UnreadableFile(f"{path.name}: its lines end with a bare carriage return (an old Mac format); "
-                             "save it as CSV UTF-8")
+        raise UnreadableFile(O("bare_cr", file=path.name))
     try:
         header = next(csv.reader([first_line], delimiter=delimiter))
     except csv.Error as exc:
-        raise UnreadableFile(f"{path.name}: the header line cannot be read as CSV ({exc})") from None
+        raise UnreadableFile(O("bad_header", file=path.name, reason=str(exc))) from None
     columns = _header(path, header)
-    notes = ["read as Windows-1252"] if encoding == "cp1252" else []
+    notes = [O("windows_1252")] if encoding == "cp1252" else []
     return TextTable(path.name, columns, _csv_chunks(path, columns, encoding, delimiter, chunk_rows), notes)
 
 
 def _header(path: Path, names: list[str]) -> list[str]:
     columns = [n.strip().lower() for n in names]
     if any(not c for c in columns):
-        raise UnreadableFile(f"{path.name}: the header has an empty column name (column {columns.index('') + 1})")
+        raise UnreadableFile(O("empty_column_name", file=path.name, column=columns.index("") + 1))
     seen: set[str] = set()
     for c in columns:
         if c in seen:
-            raise UnreadableFile(f"{path.name}: column {c!r} appears twice in the header")
+            raise UnreadableFile(O("column_twice", file=path.name, column=c))
         seen.add(c)
     return columns
 
@@ -146,14 +146,14 @@ def _csv_chunks(path: Path, columns: list[str], encoding: str, delimiter: str,
     invalid: list[ParseProblem] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        hint = " (an unclosed quote?)" if row.actual_columns < row.expected_columns and '"' in (row.text or "") else ""
-        invalid.append(ParseProblem(row.number or 0, f"expected {row.expected_columns} fields, found "
-                                                     f"{row.actual_columns}{hint}"))
+        quote = row.actual_columns < row.expected_columns and '"' in (row.text or "")
+        invalid.append(ParseProblem(row.number or 0, O("fields_quote" if quote else "fields",
+                                                       expected=row.expected_columns, found=row.actual_columns)))
         return "skip"
 
     longest = _longest_line(path)
     if longest > MAX_LINE_BYTES:
-        raise UnreadableFile(f"{path.name} has a line of {longest:,} bytes; the limit is {MAX_LINE_BYTES:,}")
+        raise UnreadableFile(O("line_too_long", file=path.name, n=longest, limit=MAX_LINE_BYTES))
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(skip_rows=1, column_names=columns, use_threads=False,
@@ -189,7 +189,7 @@ def _csv_chunks(path: Path, columns: list[str], encoding: str, delimiter: str,
             if batch is None:
                 break
     except pa.ArrowInvalid as exc:
-        raise UnreadableFile(f"{path.name} is not a readable CSV table: {_arrow_reason(exc)}") from None
+        raise UnreadableFile(O("not_csv", file=path.name, reason=_arrow_reason(exc))) from None
     if len(invalid) > reported:
         yield pd.DataFrame(columns=columns, dtype=str), invalid[reported:]
 
@@ -207,11 +207,11 @@ def _longest_line(path: Path) -> int:
     return max(longest, offset - previous_end)
 
 
-def _arrow_reason(exc: Exception) -> str:
+def _arrow_reason(exc: Exception) -> Any:
     text = str(exc).split("\n")[0]
     if "straddling" in text:
-        return "a line is longer than the reader's block"
-    return text.split(":")[0] if "CSV parse error" in text else "it could not be parsed"
+        return O("csv_block").as_dict()
+    return text.split(":")[0] if "CSV parse error" in text else O("csv_unparsable").as_dict()
 
 
 def _text_frame(table: pa.Table, numbers: np.ndarray) -> pd.DataFrame:
@@ -246,14 +246,14 @@ def _xlsx(path: Path, mapping: FileMapping, chunk_rows: int) -> TextTable:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise UnreadableFile(f"{path.name} is not a readable .xlsx workbook: {type(exc).__name__}") from None
+        raise UnreadableFile(O("not_xlsx", file=path.name, reason=type(exc).__name__)) from None
     if mapping.sheet is not None and mapping.sheet not in book.sheetnames:
-        raise UnreadableFile(f"{path.name} has no sheet {mapping.sheet!r}; sheets: {', '.join(book.sheetnames)}")
+        raise UnreadableFile(O("no_sheet", file=path.name, sheet=mapping.sheet, sheets=", ".join(book.sheetnames)))
     sheet = book[mapping.sheet] if mapping.sheet else book.worksheets[0]
     rows = sheet.iter_rows(values_only=True)
     header = next(rows, None)
     if header is None:
-        raise UnreadableFile(f"{path.name} has an empty first sheet")
+        raise UnreadableFile(O("empty_sheet", file=path.name))
     while header and header[-1] is None:
         header = header[:-1]
     columns = _header(path, [_cell_text(h) for h in header])
@@ -293,9 +293,9 @@ def _jsonl(path: Path, head: bytes, chunk_rows: int) -> TextTable:
     try:
         first = json.loads(head.split(b"\n", 1)[0])
     except ValueError:
-        raise UnreadableFile(f"{path.name}: line 1 is not valid JSON; expected one JSON object per line") from None
+        raise UnreadableFile(O("json_first_line", file=path.name)) from None
     if not isinstance(first, dict):
-        raise UnreadableFile(f"{path.name}: line 1 is not a JSON object; expected one object per line")
+        raise UnreadableFile(O("json_first_object", file=path.name))
     columns = _header(path, list(first))
 
     def chunks() -> Iterator[tuple[pd.DataFrame, list[ParseProblem]]]:
@@ -310,20 +310,20 @@ def _jsonl(path: Path, head: bytes, chunk_rows: int) -> TextTable:
                     try:
                         obj = json.loads(line)
                     except ValueError:
-                        problems.append(ParseProblem(number, "not valid JSON; expected one JSON object per line"))
+                        problems.append(ParseProblem(number, O("json_line")))
                         continue
                     if not isinstance(obj, dict):
-                        problems.append(ParseProblem(number, "not a JSON object"))
+                        problems.append(ParseProblem(number, O("json_object")))
                         continue
                     keys = {str(k).strip().lower(): v for k, v in obj.items()}
                     unknown = [k for k in keys if k not in columns]
                     if unknown:
-                        problems.append(ParseProblem(number, f"field {unknown[0]!r} is not in the first line's fields: "
-                                                             f"{', '.join(columns)}"))
+                        problems.append(ParseProblem(number, O("json_field", field=unknown[0],
+                                                               fields=", ".join(columns))))
                         continue
                     cells = [_json_text(keys.get(c)) for c in columns]
                     if any(c is None for c in cells):
-                        problems.append(ParseProblem(number, "a value is a list or an object; expected text or a number"))
+                        problems.append(ParseProblem(number, O("json_nested")))
                         continue
                     buffer.append([c.strip() for c in cells])  # type: ignore[union-attr]
                     numbers.append(number)
@@ -331,7 +331,7 @@ def _jsonl(path: Path, head: bytes, chunk_rows: int) -> TextTable:
                         yield pd.DataFrame(buffer, columns=columns, index=pd.Index(numbers, name="row"), dtype=str), problems
                         buffer, numbers, problems = [], [], []
             except UnicodeDecodeError:
-                raise UnreadableFile(f"{path.name} is not UTF-8 text (JSON Lines must be UTF-8)") from None
+                raise UnreadableFile(O("json_not_utf8", file=path.name)) from None
         yield pd.DataFrame(buffer, columns=columns, index=pd.Index(numbers, name="row"), dtype=str), problems
 
     return TextTable(path.name, columns, chunks())
@@ -346,8 +346,7 @@ def _mapped(table: TextTable, mapping: FileMapping) -> TextTable:
     theirs_to_ours = {theirs.strip().lower(): ours for ours, theirs in mapping.columns.items()}
     missing = [theirs for theirs in theirs_to_ours if theirs not in table.columns]
     if missing:
-        raise UnreadableFile(f"{table.name}: the mapping names column {missing[0]!r}, which the file does not have; "
-                             f"the file has: {', '.join(table.columns)}")
+        raise UnreadableFile(O("mapping_column", file=table.name, column=missing[0], columns=", ".join(table.columns)))
     columns = [theirs_to_ours.get(c, c) for c in table.columns] + [c for c in mapping.constants if c not in theirs_to_ours.values()]
 
     def chunks() -> Iterator[tuple[pd.DataFrame, list[ParseProblem]]]:
@@ -368,7 +367,7 @@ def read_table(path: Path, mapping: FileMapping | None = None) -> pd.DataFrame:
         frames.append(frame)
         problems += found
     if problems:
-        raise UnreadableFile(f"{table.name}: row {problems[0].row}: {problems[0].message}")
+        raise UnreadableFile(O("row_problem", file=table.name, row=problems[0].row, problem=problems[0].message.as_dict()))
     return pd.concat(frames) if frames else pd.DataFrame(columns=table.columns)
 
 

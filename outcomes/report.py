@@ -22,9 +22,14 @@ def neutralise(cell: Any) -> Any:
     return cell
 
 
-def write_error_report(report: Any, path: Path) -> Path:
-    """``report`` is an IngestReport; ``path`` ends in .csv or .json."""
-    data = report.as_dict()
+def write_error_report(report: Any, path: Path, said: Any = None) -> Path:
+    """``report`` is an IngestReport; ``path`` ends in .csv or .json; reasons in the language of ``said`` (a
+    ``language.words.Words``, default English)."""
+    if said is None:
+        from language.words import words
+
+        said = words("en")
+    data = report.as_dict(said)
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return path
@@ -34,5 +39,7 @@ def write_error_report(report: Any, path: Path) -> Path:
         for e in data["errors"]:
             writer.writerow([e["row"], neutralise(e["column"]), neutralise(e["value"]), neutralise(e["reason"])])
         if data["errors_total"] > len(data["errors"]):
-            writer.writerow(["", "", "", f"{data['errors_total'] - len(data['errors'])} further errors not listed"])
+            more = data["errors_total"] - len(data["errors"])
+            writer.writerow(["", "", "", said.ngettext("{n} further error not listed", "{n} further errors not listed",
+                                                       more)])
     return path

@@ -7,7 +7,8 @@ import pandas as pd
 
 from contracts.instruments import INSTRUMENTS, REFERENCE_PERIODS, Question
 from contracts.model import Metric
-from outcomes.checks import ID, Context, FileCheck, Prepared, RowError, date_formats, date_text, errors_where, metric_days
+from outcomes.checks import ID, Context, FileCheck, Prepared, RowError, date_text, errors_where, metric_days, not_a_date
+from outcomes.messages import TEXTS as O
 from outcomes.measurements import value_errors, window_errors
 from outcomes.values import parse_dates, parse_numbers
 
@@ -29,32 +30,30 @@ class SurveyCheck(FileCheck):
 
     def header_errors(self, columns: list[str]) -> list[RowError]:
         if not self.answered:
-            expected = ", ".join(m.id for m in self.survey) or "none (the contract has no survey questions)"
-            return [RowError(1, "", f"no answer columns; expected one or more of: {expected}")]
+            expected = ", ".join(m.id for m in self.survey)
+            return [RowError(1, "", O("no_answer_columns", expected=expected) if expected else O("no_survey_questions"))]
         mixed = {m.anonymous for m in self.answered}
         if len(mixed) > 1:
-            return [RowError(1, "", "anonymous and named questions cannot share a file; send them separately")]
+            return [RowError(1, "", O("mixed_anonymous"))]
         errors = super().header_errors(columns)
         if self.anonymous and ID in columns:
-            errors.append(RowError(1, ID, "these questions are answered anonymously; the file must not link answers "
-                                          "to participants"))
+            errors.append(RowError(1, ID, O("anonymous_linked")))
         if self.changes and "refers_to" not in columns:
-            errors.append(RowError(1, "refers_to", "required column is missing: change questions need the period the "
-                                                   f"answer refers to ({' or '.join(REFERENCE_PERIODS)})"))
-        return [e for e in errors if not (e.column == ID and e.message.startswith("unknown column") and self.anonymous)]
+            errors.append(RowError(1, "refers_to", O("refers_to_missing", periods=" or ".join(REFERENCE_PERIODS))))
+        return [e for e in errors if not (e.column == ID and e.message.code == "outcomes.unknown_column" and self.anonymous)]
 
     def check(self, frame: pd.DataFrame) -> tuple[Prepared, list[RowError]]:
         frame, errors = self._cells(frame)
         fmt = self.ctx.mapping.date_format
         answered_on, bad_dates = parse_dates(frame["date"], fmt)
         errors += errors_where(bad_dates | (frame["date"] == ""), "date",
-                               lambda r: f"{frame['date'][r]!r} is not a date; expected {date_formats(fmt)}", frame["date"])
+                               lambda r: not_a_date(frame["date"][r], fmt), frame["date"])
         errors += errors_where(answered_on > pd.Timestamp(self.ctx.today), "date",
-                               lambda r: f"{date_text(answered_on[r])} is in the future")
+                               lambda r: O("in_future", date=date_text(answered_on[r])))
         refers_to = frame["refers_to"].str.lower() if "refers_to" in frame.columns else pd.Series("", index=frame.index)
         if self.changes:
-            errors += errors_where(~refers_to.isin(REFERENCE_PERIODS), "refers_to", lambda r: (
-                f"{frame['refers_to'][r]!r} is not allowed; expected one of: {', '.join(REFERENCE_PERIODS)}"),
+            errors += errors_where(~refers_to.isin(REFERENCE_PERIODS), "refers_to", lambda r: O(
+                "not_allowed", value=frame["refers_to"][r], allowed=", ".join(REFERENCE_PERIODS)),
                 frame["refers_to"])
         participant = pd.Series(np.nan, index=frame.index)
         if not self.anonymous:
@@ -66,7 +65,7 @@ class SurveyCheck(FileCheck):
         for metric in self.answered:
             text = frame[metric.id]
             values, bad = parse_numbers(text, self.ctx.mapping.decimal)
-            errors += errors_where(bad, metric.id, lambda r, t=text: f"{t[r]!r} is not a number", text)
+            errors += errors_where(bad, metric.id, lambda r, t=text: O("not_a_number", value=t[r]), text)
             checked, found = value_errors(values, text, metric, metric.id)
             errors += found
             answers[metric.id] = values
@@ -98,8 +97,7 @@ class SurveyCheck(FileCheck):
             if not key[0]:
                 continue
             if key in self.first_row:
-                errors.append(RowError(int(row), ID, f"the same participant answered on the same date in row "
-                                                     f"{self.first_row[key]}"))
+                errors.append(RowError(int(row), ID, O("answered_twice", row=int(self.first_row[key]))))
             else:
                 self.first_row[key] = int(row)
         return errors
@@ -120,8 +118,8 @@ class SurveyCheck(FileCheck):
                 improved |= v.isin(_question(m).improvement_codes)
             shown = " or ".join(m.id for _, (m, _) in triggers)
             codes = " or ".join(str(c) for c in sorted({c for _, (m, _) in triggers for c in _question(m).improvement_codes}))
-            errors += errors_where(values.notna() & ~improved, metric.id, lambda r: (
-                f"{metric.id!r} is asked only when {shown} shows improvement ({codes}); leave it blank otherwise"))
+            errors += errors_where(values.notna() & ~improved, metric.id, lambda r, m=metric.id, s=shown, c=codes: O(
+                "asked_when_improved", metric=m, shown=s, codes=c))
         return errors
 
 

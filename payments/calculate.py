@@ -28,19 +28,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from language import MessageError
+
 from contracts.model import Contract
 from contracts.registry import StoredContract
 from evaluation.run import EvaluationRun
 from payments.ledger import GENESIS, current_status, entry_hash, read_ledger
 from payments.mechanisms import Evidence, Line, lines_for
+from payments.messages import TEXTS as P
 from payments.money import ZERO, round_money, split
 from store.db import actor, record_audit, retrying
 from store.tables import LedgerEntryRow
 from store.types import iso_utc, utcnow
 
 
-class ConcurrentCalculation(Exception):
-    pass
+class ConcurrentCalculation(MessageError):
+    """Another calculation kept writing at the same moment."""
 
 
 def period_of(day: date, frequency: str) -> str:
@@ -58,7 +61,7 @@ def payable_period(contract: Contract, as_of: date) -> str:
     return period_of(as_of + timedelta(days=schedule.lag_days), schedule.frequency)
 
 
-def _cap(lines: list[Line], cap: Decimal | None, label: str) -> None:
+def _cap(lines: list[Line], cap: Decimal | None, label: str, of: str | None = None) -> None:
     """Reduce lines in order so that together they stay within ``cap``; record the reduction in the basis."""
     if cap is None:
         return
@@ -66,7 +69,8 @@ def _cap(lines: list[Line], cap: Decimal | None, label: str) -> None:
     for line in lines:
         allowed = min(line.amount, max(room, ZERO))
         if allowed < line.amount:
-            line.basis.setdefault("caps", []).append({"cap": label, "limit": str(cap), "reduced_by": str(line.amount - allowed)})
+            line.basis.setdefault("caps", []).append({"cap": label, **({"of": of} if of else {}), "limit": str(cap),
+                                                      "reduced_by": str(line.amount - allowed)})
             line.amount = allowed
         room -= allowed
 
@@ -87,8 +91,8 @@ def owed_to_date(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame)
     """
     lines = lines_for(contract, Evidence(run.result, outcomes))
     for mech in contract.payments.mechanisms:
-        _cap([line for line in lines if line.mechanism == mech.id], mech.cap, f"mechanism {mech.id}")
-    _cap(lines, contract.payments.caps.total, "contract total")
+        _cap([line for line in lines if line.mechanism == mech.id], mech.cap, "mechanism", mech.id)
+    _cap(lines, contract.payments.caps.total, "contract_total")
     payers = contract.payments.payers
     owed: list[Owed] = []
     for line in lines:
@@ -105,28 +109,27 @@ def owed_to_date(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame)
             allowed = min(o.amount, max(room, ZERO))
             if allowed < o.amount:
                 basis = dict(o.basis)
-                basis.setdefault("caps", []).append({"cap": f"payer {payer}", "limit": str(cap), "reduced_by": str(o.amount - allowed)})
+                basis["caps"] = [*basis.get("caps", []), {"cap": "payer", "of": payer, "limit": str(cap),
+                                                          "reduced_by": str(o.amount - allowed)}]
                 owed[i] = Owed(o.mechanism, o.cohort, o.payer, allowed, basis)
             room -= allowed
     return owed
 
 
-class PaymentError(ValueError):
+class PaymentError(MessageError, ValueError):
     """A calculation that must not be made (a run of another contract or a superseded version)."""
 
 
 def check_run(stored: StoredContract, run: EvaluationRun) -> Contract:
     """The contract version a run may be paid under; refuse a run of another contract or an outdated version."""
     if run.contract_id != stored.id:
-        raise PaymentError(f"evaluation run {run.id} belongs to contract {run.contract_id!r}, not {stored.id!r}")
+        raise PaymentError(P("run_other_contract", run=run.id, of=run.contract_id, contract=stored.id))
     in_effect = stored.as_of(run.as_of)
     if in_effect.version != run.contract_version:
-        raise PaymentError(
-            f"evaluation run {run.id} used contract version {run.contract_version}, but version {in_effect.version} "
-            f"({in_effect.reason}) is in effect on its as-of date {run.as_of}; evaluate again before paying")
+        raise PaymentError(P("run_outdated", run=run.id, used=run.contract_version, current=in_effect.version,
+                             reason=in_effect.reason, as_of=run.as_of.isoformat()))
     if run.include_unverified:
-        raise PaymentError(f"evaluation run {run.id} includes unverified measurements (an interim view); "
-                           "only verified outcomes are paid")
+        raise PaymentError(P("run_interim", run=run.id))
     return in_effect.terms
 
 
@@ -145,9 +148,7 @@ def calculate(engine: Engine, stored: StoredContract, run: EvaluationRun, *, act
     try:
         return retrying(lambda: _append(engine, stored, run, contract, owed, period, who))
     except IntegrityError:
-        raise ConcurrentCalculation(
-            f"another payment calculation for {stored.id!r} kept being written at the same time; run it again"
-        ) from None
+        raise ConcurrentCalculation(P("concurrent", contract=stored.id)) from None
 
 
 def _append(engine: Engine, stored: StoredContract, run: EvaluationRun, contract: Contract, owed: list[Owed],

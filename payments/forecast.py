@@ -27,6 +27,7 @@ from evaluation.result import POOLED
 from evaluation.run import EvaluationRun
 from evaluation.sampling import draw_estimate, fill_pending
 from payments.calculate import owed_to_date, period_of
+from payments.messages import TEXTS as P
 from payments.money import ZERO
 from payments.returns import investor_returns, period_end
 
@@ -42,7 +43,7 @@ class Forecast:
     by_period: dict[str, dict[str, str]]
     irr: dict[str, str | None]
     probability_of_any_payment: str  # a decimal fraction of the simulations
-    notes: list[str]
+    notes: list[dict[str, Any]]  # stored messages (``payments.messages``)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,8 +76,7 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
     notes = []
     pending = {key: r.n_pending for key, r in results.items() if r.n_pending}
     if pending:
-        notes.append(f"{sum(v for (m, c), v in pending.items() if c != POOLED)} participant outcomes not yet observed "
-                     "are drawn from those observed in the same cohort")
+        notes.append(P("forecast_pending", n=sum(v for (m, c), v in pending.items() if c != POOLED)).as_dict())
     for _ in range(simulations):
         drawn = {key: draw_estimate(r, rng) for key, r in results.items()}
         simulated = dataclasses.replace(run, results=list(drawn.values()))
@@ -102,8 +102,7 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
     irr = {k: (str(v) if v is not None else None) for k, v in _quantiles(known).items()} if known else \
         {f"p{p}": None for p in PERCENTS}
     if contract.investment is not None and len(known) < simulations:
-        notes.append(f"in {simulations - len(known)} of {simulations} simulations the investors receive nothing, "
-                     "so there is no IRR; the quantiles are of the others")
+        notes.append(P("forecast_no_irr", none=simulations - len(known), simulations=simulations).as_dict())
     paying = sum(1 for t in totals if t > 0)
     return Forecast(simulations, seed, _strings(_quantiles(totals)),
                     {p: _strings(_quantiles(v)) for p, v in payer_totals.items()},

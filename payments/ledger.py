@@ -18,7 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-
+from language import MessageError
+from payments.messages import TEXTS as P
 from store.db import record_audit, retrying
 from store.tables import LedgerEntryRow, LedgerStepRow
 from store.types import iso_utc, utcnow
@@ -55,22 +56,22 @@ def _read_chain(conn: sa.Connection | Engine, model: Any, contract_id: str) -> p
 class ChainCheck:
     entries: int
     broken_at: int | None  # seq of the first entry that does not verify
-    reason: str | None
+    reason: dict[str, Any] | None  # a stored message (``payments.messages``): why it does not
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
 
-def _walk(rows: list[dict[str, Any]], hasher: Any, what: str) -> tuple[int | None, str | None]:
+def _walk(rows: list[dict[str, Any]], hasher: Any, what: str) -> tuple[int | None, dict[str, Any] | None]:
     previous = GENESIS
     for n, row in enumerate(rows, start=1):
         if row["seq"] != n:
-            return row["seq"], f"expected {what} {n} here, found {what} {row['seq']}"
+            return row["seq"], P(f"chain_{what}_order", n=n, seq=row["seq"]).as_dict()
         if row["prev_hash"] != previous:
-            return row["seq"], f"{what} {row['seq']} does not follow the one before it"
+            return row["seq"], P(f"chain_{what}_link", seq=row["seq"]).as_dict()
         if hasher(row) != row["hash"]:
-            return row["seq"], f"the content of {what} {row['seq']} does not match its hash"
+            return row["seq"], P(f"chain_{what}_hash", seq=row["seq"]).as_dict()
         previous = row["hash"]
     return None, None
 
@@ -95,8 +96,8 @@ NEXT = {"calculated": ("approved", "rejected"), "approved": ("invoiced", "reject
 STEP_FIELDS = ("contract_id", "seq", "entry_seq", "status", "note", "at", "by", "prev_hash")
 
 
-class StepRefused(ValueError):
-    pass
+class StepRefused(MessageError, ValueError):
+    """A step that cannot be taken; nothing was changed."""
 
 
 def step_hash(fields: dict[str, Any]) -> str:
@@ -120,11 +121,11 @@ def take_step(engine: Engine, contract_id: str, entries: list[int], status: str,
               note: str | None = None) -> list[dict[str, Any]]:
     """Move entries to ``status``, all or none; refuse an entry that is not one step before it."""
     if status not in ("approved", "invoiced", "paid", "rejected"):
-        raise StepRefused(f"{status!r} is not a step; expected approved, invoiced, paid or rejected")
+        raise StepRefused(P("not_a_step", status=status))
     if status == "rejected" and not note:
-        raise StepRefused("a rejection needs a reason (--reason)")
+        raise StepRefused(P("reason_needed"))
     if not entries:
-        raise StepRefused("no entries given")
+        raise StepRefused(P("no_entries"))
     return retrying(lambda: _take_step(engine, contract_id, entries, status, who, note))
 
 
@@ -138,12 +139,14 @@ def _take_step(engine: Engine, contract_id: str, entries: list[int], status: str
         for seq in entries:
             now = current.get(seq, "calculated")
             if seq not in known:
-                problems.append(f"no entry {seq}")
+                problems.append(P("no_entry", seq=seq))
             elif status not in NEXT[now]:
-                allowed = " or ".join(NEXT[now]) or "nothing (it is final)"
-                problems.append(f"entry {seq} is {now}; it can become {allowed}, not {status}")
+                problems.append(P("wrong_step", seq=seq, now=now, allowed=list(NEXT[now]), status=status) if NEXT[now]
+                                else P("final_step", seq=seq, now=now, status=status))
+        if len(problems) == 1:
+            raise StepRefused(problems[0])
         if problems:
-            raise StepRefused("; ".join(problems))
+            raise StepRefused(P("several", problems=[p.as_dict() for p in problems]))
         seq_no = int(steps["seq"].max()) if len(steps) else 0
         prev = steps["hash"].iloc[-1] if len(steps) else GENESIS
         at = iso_utc(utcnow())

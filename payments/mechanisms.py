@@ -17,6 +17,7 @@ import pandas as pd
 
 from contracts.model import ComparisonThreshold, Contract, Milestone, RateCard, SavingsShare
 from evaluation.result import POOLED, EffectResult
+from payments.messages import TEXTS as P
 from payments.money import ZERO, quantity
 
 
@@ -116,27 +117,23 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
             limit = _units(cap_pp, scale)
             capped = int(np.minimum(people, limit).sum())
             if capped < gross:
-                caps.append({"cap": "per participant", "limit": str(cap_pp), "participants": int((people > limit).sum()),
+                caps.append({"cap": "per_participant", "limit": str(cap_pp), "participants": int((people > limit).sum()),
                              "reduced_by": str(Decimal(gross - capped) / scale)})
             amount = capped
         if cap_cohort is not None and amount > _units(cap_cohort, scale):
-            caps.append({"cap": "per cohort", "limit": str(cap_cohort),
+            caps.append({"cap": "per_cohort", "limit": str(cap_cohort),
                          "reduced_by": str(Decimal(amount - _units(cap_cohort, scale)) / scale)})
             amount = _units(cap_cohort, scale)
-        counts = ", ".join(f"{n} {m}" for m, n in basis["achieved"].items())
-        basis["explanation"] = (f"{basis['outcomes_paid']} outcomes paid for {basis['participants_paid']} participants "
-                                f"(achieved: {counts}) at {', '.join(f'{m} {p}' for m, p in prices.items())} = "
-                                f"{Decimal(gross) / scale}")
+        basis["trail"] = P("rate_card", outcomes=basis["outcomes_paid"], participants=basis["participants_paid"],
+                           achieved=[P("count_of", n=n, metric=m).as_dict() for m, n in basis["achieved"].items()],
+                           prices=[P("price_of", metric=m, price=str(p)).as_dict() for m, p in prices.items()],
+                           gross=str(Decimal(gross) / scale)).as_dict()
         if caps:
             basis["caps"] = caps
         lines.append(Line(mech.id, cohort, Decimal(amount) / scale, basis))
     if lines and (dropped_exclusive or dropped_max):
         lines[0].basis["not_paid"] = {"exclusive": dropped_exclusive, "over_max_per_participant": dropped_max}
     return lines
-
-
-def _pct(share: Decimal) -> str:
-    return f"{share * 100:.1f} %"
 
 
 def _significant(r: EffectResult, alpha: Decimal) -> bool:
@@ -155,22 +152,22 @@ def comparison_threshold(mech: ComparisonThreshold, contract: Contract, result: 
 
     def owed(r: EffectResult | None, threshold: Decimal) -> tuple[Decimal, dict[str, Any]]:
         if r is None or r.relative_improvement is None or r.improvement is None:
-            return ZERO, {"triggered": False, "explanation": "no effect estimate: nothing due"}
+            return ZERO, {"triggered": False, "trail": P("no_estimate").as_dict()}
         relative, improvement = quantity(r.relative_improvement), quantity(r.improvement)
         basis: dict[str, Any] = {
             "relative_improvement": str(relative), "threshold": str(threshold),
             "improvement_per_participant": str(improvement), "participants": r.n_treated,
             "price_per_unit": str(mech.price_per_unit), "p_value": r.p_value, "triggered": False,
         }
-        reached = f"relative improvement {_pct(relative)} against threshold {_pct(threshold)}"
+        against = {"relative": str(relative), "threshold": str(threshold)}
         if relative < threshold:
-            return ZERO, basis | {"explanation": f"{reached}: below, nothing due"}
+            return ZERO, basis | {"trail": P("threshold_below", **against).as_dict()}
         if mech.require_significance and not _significant(r, alpha):
-            return ZERO, basis | {"explanation": f"{reached}, but not significant at {alpha}: nothing due"}
+            return ZERO, basis | {"trail": P("threshold_not_significant", **against, alpha=str(alpha)).as_dict()}
         amount = mech.price_per_unit * improvement * r.n_treated
-        return amount, basis | {"triggered": True, "explanation": (
-            f"{reached}: reached; {mech.price_per_unit} per unit × {improvement} improvement "
-            f"× {r.n_treated} participants = {amount}")}
+        return amount, basis | {"triggered": True, "trail": P(
+            "threshold_reached", **against, price=str(mech.price_per_unit), improvement=str(improvement),
+            participants=r.n_treated, amount=str(amount)).as_dict()}
 
     for cohort in _cohorts(contract):
         amount, basis = owed(result(mech.metric, cohort), mech.cohort_threshold)
@@ -179,12 +176,11 @@ def comparison_threshold(mech: ComparisonThreshold, contract: Contract, result: 
         amount, basis = owed(result(mech.metric, POOLED), mech.overall_threshold)
         paid_by_cohorts = sum((line.amount for line in lines), ZERO)
         final = max(ZERO, amount - paid_by_cohorts) if amount > 0 else ZERO
-        explanation = f"all cohorts: {basis['explanation']}"
-        if amount > 0:
-            explanation += f"; less {paid_by_cohorts} already due for the cohorts = {final}"
+        trail = (P("all_cohorts_less", trail=basis["trail"], paid=str(paid_by_cohorts), final=str(final)) if amount > 0
+                 else P("all_cohorts", trail=basis["trail"]))
         lines.append(Line(mech.id, POOLED, final, basis | {
             "metric": mech.metric, "pooled_amount": str(amount), "less_cohort_payments": str(paid_by_cohorts),
-            "explanation": explanation,
+            "trail": trail.as_dict(),
         }))
     return lines
 
@@ -193,16 +189,16 @@ def savings_share(mech: SavingsShare, contract: Contract, result: Results) -> li
     """Norrköping: verified savings repaid one-for-one up to ``repay_up_to``, then ``share_above`` of the rest."""
     r = result(mech.metric, POOLED)
     if r is None or r.improvement is None:
-        return [Line(mech.id, POOLED, ZERO, {"metric": mech.metric, "explanation": "no effect estimate: nothing due"})]
+        return [Line(mech.id, POOLED, ZERO, {"metric": mech.metric, "trail": P("no_estimate").as_dict()})]
     improvement = max(ZERO, quantity(r.improvement))
     savings = improvement * r.n_treated * mech.unit_value
     repaid = min(savings, mech.repay_up_to)
     above = max(ZERO, savings - mech.repay_up_to) * mech.share_above
     return [Line(mech.id, POOLED, repaid + above, {
         "metric": mech.metric,
-        "explanation": (f"savings {improvement} per participant × {r.n_treated} participants × {mech.unit_value} "
-                        f"= {savings}; repaid {repaid} one-for-one up to {mech.repay_up_to}, "
-                        f"plus {mech.share_above} × {max(ZERO, savings - mech.repay_up_to)} above it = {repaid + above}"),
+        "trail": P("savings", improvement=str(improvement), participants=r.n_treated, unit=str(mech.unit_value),
+                   savings=str(savings), repaid=str(repaid), upto=str(mech.repay_up_to), share=str(mech.share_above),
+                   above=str(max(ZERO, savings - mech.repay_up_to)), amount=str(repaid + above)).as_dict(),
         "improvement_per_participant": str(improvement), "participants": r.n_treated,
         "unit_value": str(mech.unit_value), "savings": str(savings), "repay_up_to": str(mech.repay_up_to),
         "share_above": str(mech.share_above),

@@ -65,16 +65,17 @@ def entry_rows(ledger: pd.DataFrame, statuses: dict[int, str]) -> list[dict[str,
     rows = []
     for e in ledger.to_dict(orient="records"):
         basis = e["basis"] or {}
-        caps = "; ".join(f"{c['cap']} {c['limit']} reduced it by {c['reduced_by']}" for c in basis.get("caps", []))
         rows.append({
             "entry": e["seq"], "period": e["period"], "payer": e["payer"], "mechanism": e["mechanism"],
             "cohort": e["cohort"], "kind": e["kind"], "status": statuses.get(e["seq"], "calculated"),
             "amount": e["amount"], "currency": e["currency"], "evaluation_run": e["evaluation_run_id"],
-            "contract_version": e["contract_version"], "calculation": basis.get("explanation", ""),
+            "contract_version": e["contract_version"],
+            # a stored message (or, before messages had codes, English text): rendered where it is shown
+            "calculation": basis.get("trail") or basis.get("explanation", ""),
             "counts": ", ".join(f"{k} {v}" for k, v in (basis.get("achieved") or {}).items()) if isinstance(
                 basis.get("achieved"), dict) else str(basis.get("achieved", basis.get("participants", ""))),
             "prices": ", ".join(f"{k} {v}" for k, v in (basis.get("prices") or {}).items()) or basis.get("price_per_unit", ""),
-            "caps_applied": caps, "owed_to_date": basis.get("owed_to_date", ""),
+            "caps_applied": basis.get("caps", []), "owed_to_date": basis.get("owed_to_date", ""),
             "previously_booked": basis.get("previously_booked", ""), "created_at": e["created_at"],
             "created_by": e["created_by"], "hash": e["hash"],
         })

@@ -24,6 +24,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
+from language import N_, MessageError, Texts
 from store.tables import AuditEventRow
 
 DEFAULT_URL = "sqlite:///sib.db"
@@ -39,7 +40,18 @@ def storable_id(value: int) -> bool:
     return 1 <= value <= MAX_ID
 
 
-class StoreError(Exception):
+TEXTS = Texts("store", {
+    "not_a_url": N_("DATABASE_URL is not a database URL: '{url}'"),
+    "cannot_use": N_("cannot use DATABASE_URL {store}: {reason}"),
+    "no_folder": N_("cannot create the store {store}: folder {folder} does not exist"),
+    "unreachable": N_("cannot reach the store {store}: {reason}"),
+    "no_store": N_("no store at {store}; run 'sib init' first (or set DATABASE_URL)"),
+    "not_initialised": N_("the store {store} is not initialised; run 'sib init' first"),
+    "old_schema": N_("the store {store} is at schema {revision}, not {head}; run 'sib init' to upgrade it"),
+})
+
+
+class StoreError(MessageError):
     """A store that cannot be used as asked; the message is one line for the user."""
 
 
@@ -71,14 +83,14 @@ def make_engine(url: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"DATABASE_URL is not a database URL: {url!r}") from None
+        raise StoreError(TEXTS("not_a_url", url=url)) from None
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:
-        raise StoreError(f"cannot use DATABASE_URL {describe(url)}: {exc}") from None
+        raise StoreError(TEXTS("cannot_use", store=describe(url), reason=str(exc))) from None
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -120,7 +132,7 @@ def init_store(url: str | None = None) -> tuple[str | None, str]:
     url = url or database_url()
     path = _sqlite_path(url)
     if path is not None and path.parent and not path.parent.exists():
-        raise StoreError(f"cannot create the store {describe(url)}: folder {path.parent} does not exist")
+        raise StoreError(TEXTS("no_folder", store=describe(url), folder=str(path.parent)))
     engine = make_engine(url)
     try:
         before = current_revision(engine)
@@ -130,7 +142,7 @@ def init_store(url: str | None = None) -> tuple[str | None, str]:
             command.upgrade(config, "head")
         return before, head_revision()
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the store {describe(url)}: {_first_line(exc)}") from None
+        raise StoreError(TEXTS("unreachable", store=describe(url), reason=_first_line(exc))) from None
     finally:
         engine.dispose()
 
@@ -140,19 +152,19 @@ def open_store(url: str | None = None) -> Engine:
     url = url or database_url()
     path = _sqlite_path(url)
     if path is not None and not path.exists():
-        raise StoreError(f"no store at {describe(url)}; run 'sib init' first (or set DATABASE_URL)")
+        raise StoreError(TEXTS("no_store", store=describe(url)))
     engine = make_engine(url)
     try:
         revision = current_revision(engine)
     except OperationalError as exc:
         engine.dispose()
-        raise StoreError(f"cannot reach the store {describe(url)}: {_first_line(exc)}") from None
+        raise StoreError(TEXTS("unreachable", store=describe(url), reason=_first_line(exc))) from None
     if revision is None:
         engine.dispose()
-        raise StoreError(f"the store {describe(url)} is not initialised; run 'sib init' first")
+        raise StoreError(TEXTS("not_initialised", store=describe(url)))
     if revision != head_revision():
         engine.dispose()
-        raise StoreError(f"the store {describe(url)} is at schema {revision}, not {head_revision()}; run 'sib init' to upgrade it")
+        raise StoreError(TEXTS("old_schema", store=describe(url), revision=revision, head=head_revision()))
     return engine
 
 

@@ -27,6 +27,9 @@ from sqlalchemy.engine import Engine, make_url
 
 from store.db import init_store, open_store
 
+# The CLI speaks the locale's language; the tests read its English (tests of Swedish set SIB_LANG=sv themselves).
+os.environ["SIB_LANG"] = "en"
+
 POSTGRES_ADMIN_URL = os.environ.get("SIB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("SIB_REQUIRE_POSTGRES") == "1"
 _postgres_skipped: list[str] = []

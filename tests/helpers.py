@@ -18,6 +18,13 @@ ALL_TABLES = (ContractRow, ContractVersionRow, ImportBatchRow, ParticipantRow, E
               EvaluationRunRow, LedgerEntryRow, AuditEventRow)
 
 
+def english(messages: list) -> list[str]:
+    """Stored messages (warnings, trails, explanations) as an English reader sees them."""
+    from language.words import words
+
+    return words("en").messages(messages)
+
+
 def stored_minimal(engine: Engine, text: str = MINIMAL) -> StoredContract:
     cf = load_contract_text(text, "minimal.yaml")
     store_contract(engine, cf)

@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from language import i18n
+from language import formats as i18n
 from api.access import add_user
 from api.http import create_app
 from contracts.registry import get_contract
@@ -126,7 +126,8 @@ def test_investor_dashboard_shows_the_apis_figures_and_nothing_about_people(serv
         row = browser.find_element(By.ID, f"metric-{m['metric']}")
         assert plain(row.find_element(By.CSS_SELECTOR, "[data-field=value]").text) == plain(
             i18n.number(m["value"], "sv", None))
-        assert row.find_element(By.CSS_SELECTOR, "[data-field=participants]").text == str(m["participants"])
+        assert plain(row.find_element(By.CSS_SELECTOR, "[data-field=participants]").text) == plain(
+            i18n.integer(m["participants"], "sv"))  # 1 000: grouped as Swedish groups
         trend = row.find_elements(By.CSS_SELECTOR, "svg[role=img]")
         assert len(trend) == 1 and m["name"] in trend[0].get_attribute("aria-label")
         assert len(m["trend"]) == 2

@@ -259,7 +259,7 @@ def test_validate_warns_when_a_threshold_is_below_what_cohorts_can_detect(sib) -
     path = CONTRACT_FILES["peterborough-reconviction"]
     result = sib("contract", "validate", path)
     assert result.code == 0 and result.out.strip().endswith("; 1 warning")
-    assert result.err.startswith(f"warning: {path}:69: payments.mechanisms[0].cohort_threshold: the cohort threshold "
+    assert result.err.startswith(f"warning: {path}:70: payments.mechanisms[0].cohort_threshold: the cohort threshold "
                                  "(0.075 on a planned mean of 0.75) is below the minimum detectable effect for 1,000 "
                                  "participants (0.0971, at 80 % power and alpha 0.05)")
 

@@ -164,7 +164,7 @@ def test_amendment_makes_a_version_with_its_own_terms() -> None:
 @pytest.mark.parametrize("path", sorted(CONTRACT_FILES.values()), ids=lambda p: p.stem)
 def test_example_contracts_load_and_say_they_are_illustrative(path: Path) -> None:
     cf = load_contract_file(path)
-    assert "illustrative" in cf.contract.name.lower()
+    assert "illustrativ" in cf.contract.name.lower()  # illustrative, or in a Swedish contract illustrativt
     assert path.read_text(encoding="utf-8").startswith("# ILLUSTRATIVE EXAMPLE.")
 
 

@@ -25,7 +25,7 @@ from evaluation.covariates import design_matrix
 from evaluation.inputs import Inputs
 from evaluation.matching import match, propensity_logit
 from evaluation.run import evaluate_metric
-from tests.helpers import MINIMAL
+from tests.helpers import MINIMAL, english
 
 METRIC = load_contract_text(MINIMAL).contract.metrics[0].model_copy(update={"kind": "continuous"}, deep=True)
 
@@ -177,10 +177,12 @@ def test_event_study_flags_diverging_pre_trends_only() -> None:
     parallel = did.estimate(_trend_panel(0.0, 1), metric, "all")
     assert parallel.estimate == pytest.approx(1.0, abs=0.15)
     assert parallel.diagnostics["pre_trends"]["tested"] and parallel.diagnostics["pre_trends"]["p_value"] > 0.05
-    assert not any(w.startswith("pre-trends") for w in parallel.warnings)
+    assert not any(w.startswith("pre-trends") for w in english(parallel.warnings))
     diverging = did.estimate(_trend_panel(0.3, 1), metric, "all")
     assert diverging.diagnostics["pre_trends"]["p_value"] < 0.001
-    assert any(w.startswith("pre-trends: treated and comparison units already differed") for w in diverging.warnings)
+    assert any(w.startswith("pre-trends: treated and comparison units already differed")
+               for w in english(diverging.warnings))
+    assert "evaluation.pre_trends_differ" in [w.code for w in diverging.warnings]
 
 
 # -- the designs through the run, including what the data cannot support ---------------------------------------------
@@ -224,7 +226,8 @@ def test_no_comparison_units_is_a_clear_warning() -> None:
     results = _run(CONTRACT_TEXT, people, {i: 0.9 for i in range(10)})
     pooled = results[-1]
     assert pooled.estimate is None and not pooled.is_effect
-    assert any(w.startswith("no counterfactual: matching needs treated participants and pool members") for w in pooled.warnings)
+    assert any(w.startswith("no counterfactual: matching needs treated participants and pool members")
+               for w in english(pooled.warnings))
     _clean(results)
 
 
@@ -234,7 +237,7 @@ def test_perfect_separation_is_a_clear_warning() -> None:
     results = _run(CONTRACT_TEXT, people, {p[0]: 0.9 for p in people})
     assert results[0].estimate is None
     assert "no counterfactual: the covariates separate treated participants from the pool perfectly; " \
-           "there is no one comparable to match with" in results[0].warnings
+           "there is no one comparable to match with" in english(results[0].warnings)
     _clean(results)
 
 
@@ -253,7 +256,7 @@ def test_an_empty_cohort_is_a_result_with_warnings_not_an_error() -> None:
     results = _run(MINIMAL, people, {i: 0.8 + i / 100 for i in range(10)})
     empty = next(r for r in results if r.cohort == "c2")
     assert empty.n_treated == 0 and empty.estimate is None
-    assert "only 0 participants with outcomes; the contract's minimum for analysis is 5" in empty.warnings
+    assert "only 0 participants with outcomes; the contract's minimum for analysis is 5" in english(empty.warnings)
     _clean(results)
 
 
@@ -285,7 +288,7 @@ def test_subgroup_effects_with_a_multiple_comparisons_note() -> None:
     r = by_group["school_year 8–9"]
     assert r.diagnostics["comparisons"] == 3
     assert r.diagnostics["p_value_bonferroni"] == pytest.approx(min(1.0, 3 * r.p_value))
-    assert any("exploratory" in w for w in r.warnings)
+    assert any("exploratory" in w for w in english(r.warnings))
     assert sum(r.n_treated + r.n_comparison for r in by_group.values()) == 600
 
 

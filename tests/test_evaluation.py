@@ -20,7 +20,7 @@ from evaluation.outcomes import participant_outcomes
 from evaluation.run import evaluate
 from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
-from tests.helpers import MINIMAL, row_counts, stored_minimal, write
+from tests.helpers import MINIMAL, row_counts, stored_minimal, write, english
 
 CONTRACT = load_contract_text(MINIMAL, "minimal.yaml").contract
 ATTENDANCE = CONTRACT.metric("attendance")
@@ -160,7 +160,7 @@ def test_matching_without_replacement_uses_each_control_once() -> None:
 def test_poor_balance_is_warned() -> None:
     treated, pool = _selection_data(300, 320, effect=0.0, seed=5)
     m = match(treated, pool, ["age", "priors"], [], caliper_sd=5, k=1, replacement=False)
-    assert any(w.startswith("poor balance after matching: |SMD| > 0.1 for") for w in m.warnings)
+    assert any(w.startswith("poor balance after matching: |SMD| > 0.1 for") for w in english(m.warnings))
 
 
 PEOPLE = "participant_id,start,school_year,sex\n" + "".join(
@@ -187,7 +187,7 @@ def test_runs_are_reproducible_and_append_only(engine, key, tmp_path: Path) -> N
     assert unverified.result("exclusion").n_treated == 0 and unverified.coverage["participants"] == {}
     interim = evaluate(engine, stored, date(2022, 6, 1), include_unverified=True)
     assert interim.result("attendance", "c1").n_treated == 40
-    assert interim.result("attendance", "c1").warnings[0] == "interim view: includes measurements not yet verified"
+    assert english(interim.result("attendance", "c1").warnings)[0] == "interim view: includes measurements not yet verified"
 
     verify_batch(engine, b1.batch_id)
     verify_batch(engine, b2.batch_id)
@@ -218,8 +218,8 @@ def test_too_few_participants_and_open_windows_are_warned(engine, key, tmp_path:
     run = evaluate(engine, stored, date(2021, 6, 1))
     r = run.result("attendance", "c1")
     assert r.n_treated == 1 and r.n_pending == 1
-    assert "outcome window not yet closed for 1 participants; they are not included" in r.warnings
-    assert "only 1 participants with outcomes; the contract's minimum for analysis is 5" in r.warnings
+    assert "outcome window not yet closed for 1 participants; they are not included" in english(r.warnings)
+    assert "only 1 participants with outcomes; the contract's minimum for analysis is 5" in english(r.warnings)
 
 
 DID_CONTRACT = MINIMAL.replace("""    evaluation:
@@ -276,11 +276,12 @@ def test_rerun_reproduces_every_number_and_diff_explains_a_change(engine, key, t
     verify_batch(engine, ingest_file(engine, contract, write(tmp_path, "x.csv", extra), "measurements", key).batch_id)
     second = evaluate(engine, stored, date(2022, 6, 1))
     change = diff_runs(first, second)
-    assert change["explanation"][0].startswith("inputs changed (fingerprint")
-    assert "measurements 40 → 50 (+10)" in change["explanation"]
-    assert "  of which exclusion 0 → 10 (+10)" in change["explanation"]
+    said = english(change["explanation"])
+    assert said[0].startswith("inputs changed (fingerprint")
+    assert "measurements 40 → 50 (+10)" in said
+    assert "  of which exclusion 0 → 10 (+10)" in said
     assert {e["metric"] for e in change["results"]} == {"exclusion"}
-    assert diff_runs(first, first)["explanation"] == [
+    assert english(diff_runs(first, first)["explanation"]) == [
         "nothing: same inputs, contract version, parameters and code, and every number equal"]
 
     with engine.begin() as conn:  # a stored run altered behind the engine's back is caught on re-running

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from language import i18n
+from language import formats as i18n
 from api.access import add_user
 from api.web.session import COOKIE, csrf_token
 from api.http import create_app
@@ -164,9 +164,9 @@ def test_small_groups_are_suppressed_for_investors_and_payers(site) -> None:
                                           headers={"Authorization": f"Bearer {site['tokens']['investor']}"}).json()
     assert all(m["value"] is None for m in status["metrics"])
     payer = client(site, "payer").get("/contracts/tiny-contract/schedule?lang=en").text
-    assert "basis hidden: it counts too few people" in payer and "outcomes paid for" not in payer
+    assert "basis hidden: it counts too few people" in payer and "outcomes paid:" not in payer
     intermediary = client(site, "intermediary").get("/contracts/tiny-contract/schedule?lang=en").text
-    assert "outcomes paid for" in intermediary  # the intermediary works on the full basis
+    assert "outcomes paid:" in intermediary  # the intermediary works on the full basis
 
 
 def test_no_participant_level_data_on_any_page(site) -> None:
@@ -192,7 +192,7 @@ def test_pages_are_in_swedish_for_sek_and_english_on_request(site) -> None:
     c = client(site, "investor")
     sv = c.get("/contracts/test-contract/dashboard").text
     en = c.get("/contracts/test-contract/dashboard?lang=en").text
-    assert '<html lang="sv">' in sv and "Översikt för investerare" in sv and " kr<" in sv.replace(i18n.NBSP, " ")
+    assert '<html lang="sv">' in sv and "Översikt för finansiärer" in sv and " kr<" in sv.replace(i18n.NBSP, " ")
     assert '<html lang="en">' in en and "Investor dashboard" in en and ">SEK" in en
 
 

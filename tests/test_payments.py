@@ -24,7 +24,15 @@ from payments.ledger import StepRefused, current_status, entry_hash, read_ledger
 from payments.money import quantity, round_money, split
 from payments.returns import investor_returns, run_waterfall, xirr
 from store.tables import EvaluationOutcomeRow, EvaluationRunRow, LedgerEntryRow
-from tests.helpers import MINIMAL, row_counts, stored_minimal
+from tests.helpers import MINIMAL, english, row_counts, stored_minimal
+
+
+def english_basis(contract, basis) -> str:
+    """A ledger basis as an English reader of the schedule sees it."""
+    from language.names import Names
+    from language.words import words
+
+    return Names(contract, words("en", contract.currency)).calculation(basis).replace("\u00a0", " ")
 
 D = Decimal
 CARD = "    - {id: card, type: rate_card, metric: attendance, price: 1000, cap: 50000}"
@@ -127,9 +135,11 @@ def test_06_exclusive_outcomes_pay_the_higher() -> None:
 
 def test_07_cap_per_participant_says_how_much_it_removed() -> None:
     frame = outcomes((1, "c1", "attendance", True), (1, "c1", "grade", True), (2, "c1", "grade", True))
-    line = owed(_several(extra="      cap_per_participant: 1200"), frame)[0]
+    c = _several(extra="      cap_per_participant: 1200")
+    line = owed(c, frame)[0]
     assert line.amount == D("1800.00")
-    assert line.basis["caps"] == [{"cap": "per participant", "limit": "1200", "participants": 1, "reduced_by": "400"}]
+    assert line.basis["caps"] == [{"cap": "per_participant", "limit": "1200", "participants": 1, "reduced_by": "400"}]
+    assert english_basis(c, line.basis).endswith("; cap per participant (SEK 1,200.00) reduced it by SEK 400.00")
 
 
 def test_08_cap_per_cohort() -> None:
@@ -142,7 +152,7 @@ def test_09_mechanism_cap_is_shared_across_cohorts_in_order() -> None:
     c = contract_with("    - {id: card, type: rate_card, metric: attendance, price: 1000, cap: 8000}")
     items = owed(c, outcomes(*achievers(6), *achievers(5, "c2", start=100)))
     assert amounts(items) == [("c1", "city", D("6000.00")), ("c2", "city", D("2000.00"))]
-    assert items[1].basis["caps"] == [{"cap": "mechanism card", "limit": "8000", "reduced_by": "3000"}]
+    assert items[1].basis["caps"] == [{"cap": "mechanism", "of": "card", "limit": "8000", "reduced_by": "3000"}]
 
 
 def test_10_contract_total_cap_across_mechanisms() -> None:
@@ -153,7 +163,8 @@ def test_10_contract_total_cap_across_mechanisms() -> None:
     items = owed(c, frame)
     assert [(o.mechanism, o.cohort, o.amount) for o in items] == [
         ("card", "c1", D("3000.00")), ("card", "c2", D("0.00")), ("bonus", "c1", D("1000.00")), ("bonus", "c2", D("0.00"))]
-    assert items[2].basis["caps"] == [{"cap": "contract total", "limit": "4000", "reduced_by": "1000"}]
+    assert items[2].basis["caps"] == [{"cap": "contract_total", "limit": "4000", "reduced_by": "1000"}]
+    assert "cap for the whole contract (SEK 4,000.00) reduced it by SEK 1,000.00" in english_basis(c, items[2].basis)
 
 
 def test_11_rounding_boundaries_half_up_once() -> None:
@@ -190,7 +201,10 @@ def test_15_payer_cap() -> None:
                       payers="    - {party: city, share: 0.6}\n    - {party: region, share: 0.4}", extra_parties=parties)
     items = owed(c, outcomes(*achievers(1)))
     assert amounts(items)[:2] == [("c1", "city", D("500.00")), ("c1", "region", D("400.00"))]
-    assert items[0].basis["caps"] == [{"cap": "payer city", "limit": "500", "reduced_by": "100.00"}]
+    assert items[0].basis["caps"] == [{"cap": "payer", "of": "city", "limit": "500", "reduced_by": "100.00"}]
+    assert "caps" not in items[1].basis  # a payer's cap is written on that payer's lines alone
+    payer_name = next(p.name for p in c.parties if p.id == "city")
+    assert f"cap of outcome payer {payer_name} (SEK 500.00) reduced it by SEK 100.00" in english_basis(c, items[0].basis)
 
 
 def test_16_milestone_with_a_cap() -> None:
@@ -209,8 +223,12 @@ def test_17_a_cohort_reaching_the_threshold() -> None:
     r = [result("exclusion", "c1", estimate=-0.12, counterfactual_mean=1.0, n_treated=900)]
     line = owed(c, results=r)[0]
     assert line.amount == D("216000.00")
-    assert line.basis["explanation"] == ("relative improvement 12.0 % against threshold 10.0 %: reached; 2000 per unit "
-                                         "× 0.120000 improvement × 900 participants = 216000.000000")
+    assert line.basis["trail"] == {"code": "payments.threshold_reached", "params": {
+        "relative": "0.120000", "threshold": "0.10", "price": "2000", "improvement": "0.120000", "participants": 900,
+        "amount": "216000.000000"}}
+    assert [t.replace("\u00a0", " ") for t in english([line.basis["trail"]])] == [
+        "relative improvement 12.0% against threshold 10.0%: reached; SEK 2,000.00 per unit × 0.120000 improvement "
+        "× 900 participants = SEK 216,000.00"]
 
 
 def test_18_a_cohort_below_the_threshold() -> None:
@@ -399,7 +417,7 @@ def test_32_verify_detects_a_changed_step(engine, field: str, value: str) -> Non
     with engine.begin() as conn:
         conn.execute(sa.text(f"UPDATE ledger_steps SET {field} = {value} WHERE seq = 1"))
     check = verify_chain(engine, "test-contract")
-    assert (check.ok, check.reason) == (False, "the content of step 1 does not match its hash")
+    assert (check.ok, english([check.reason])) == (False, ["the content of step 1 does not match its hash"])
 
 
 def test_33_verify_detects_a_removed_entry(engine) -> None:
@@ -408,7 +426,7 @@ def test_33_verify_detects_a_removed_entry(engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.delete(LedgerEntryRow).where(LedgerEntryRow.seq == 1))
     check = verify_chain(engine, "test-contract")
-    assert (check.ok, check.broken_at, check.reason) == (False, 2, "expected entry 1 here, found entry 2")
+    assert (check.ok, check.broken_at, english([check.reason])) == (False, 2, ["expected entry 1 here, found entry 2"])
 
 
 def test_34_a_run_of_another_version_or_contract_or_an_interim_view_is_refused(engine) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from language import i18n
+from language import formats as i18n
 from tests.conftest import require_programs
 from tests.helpers import DATA
 
@@ -59,11 +59,13 @@ def plain(text: str) -> str:
     ("1234567.89", "SEK", "sv", "1 234 567,89 kr"),
     ("1234567.89", "SEK", "en", "SEK 1,234,567.89"),
     ("-3500000", "SEK", "sv", "−3 500 000,00 kr"),
-    ("-3500000", "SEK", "en", "SEK −3,500,000.00"),
+    ("-3500000", "SEK", "en", "SEK -3,500,000.00"),
     ("999.5", "GBP", "sv", "999,50 GBP"),
     ("0.005", "SEK", "sv", "0,01 kr"),  # half-up to the minor unit, as the ledger rounds
+    ("-0.004", "SEK", "sv", "0,00 kr"),  # a rounded zero has no sign
     ("1000", "SEK", "sv", "1 000,00 kr"),
     ("100", "SEK", "sv", "100,00 kr"),
+    ("100", "JPY", "en", "JPY 100"),  # the currency's own minor unit
 ])
 def test_money_is_written_as_each_language_writes_it(amount: str, currency: str, lang: str, expected: str) -> None:
     written = i18n.money(Decimal(amount), currency, lang)
@@ -79,15 +81,13 @@ def test_numbers(value: float, lang: str, digits: int | None, expected: str) -> 
     assert plain(i18n.number(value, lang, digits)) == expected
 
 
-def test_percent_and_p_values() -> None:
+def test_percent_p_values_and_dates() -> None:
     assert plain(i18n.percent(-0.074, "sv")) == "−7,4 %"
-    assert plain(i18n.percent(0.035, "en")) == "+3.5 %"
-    assert i18n.p_value(0.0004, "sv") == "< 0,001" and i18n.p_value(0.0134, "en") == "0.013"
-
-
-def test_every_word_exists_in_both_languages() -> None:
-    for key, words in {**i18n.WORDS, **i18n.DESIGNS}.items():
-        assert set(words) == set(i18n.LANGUAGES), key
+    assert plain(i18n.percent(0.035, "en")) == "+3.5%"
+    assert plain(i18n.percent(0.6, "sv", 0, signed=False)) == "60 %"
+    assert plain(i18n.p_value(0.0004, "sv")) == "< 0,001" and i18n.p_value(0.0134, "en") == "0.013"
+    assert i18n.day("2025-07-31", "sv") == "2025-07-31" and i18n.day("2025-07-31", "en") == "2025-07-31"
+    assert plain(i18n.significant(0.03361, "sv")) == "0,0336" and i18n.significant(1250.4, "en") == "1,250"
 
 
 # -- the demo's reports --------------------------------------------------------------------------------------------
@@ -103,8 +103,8 @@ def test_swedish_report_of_a_sek_contract_states_the_stored_figures(demo, tmp_pa
     effect = f"{plain(i18n.number(row['ci_low'], 'sv', None))} till {plain(i18n.number(row['ci_high'], 'sv', None))}"
     assert effect in first
     whole = pdf_text(pdf)
-    for heading in ("2. Avtalet", "3. Datatäckning", "4. Resultat per mått och kohort", "5. Metod",
-                    "6. Betalningsberäkningen steg för steg", "7. Reproducerbarhet"):
+    for heading in ("2. Utfallskontraktet", "3. Datatäckning", "4. Resultat per utfallsmått och kohort", "5. Metod",
+                    "6. Beräkningen av utfallsbetalningar steg för steg", "7. Reproducerbarhet"):
         assert heading in whole
     assert "Fast jämförelsenivå: kohortens medelvärde" in whole and "Styrka (minsta påvisbara effekt)" in whole
     assert f"sida 1 av {page_count(pdf)}" in whole
@@ -169,7 +169,7 @@ def test_as_of_evaluates_first_and_reuses_an_unchanged_run(demo_copy, tmp_path: 
     later = sib("report", "norrkoping-foster-care", "--as-of", "2019-12-31", "--out", tmp_path / "r2.html")
     assert later.code == 0 and "as of 2019-12-31" in later.out
     assert f"evaluation run {runs_before} " not in later.out  # a new run for a new day
-    assert "Utvärderat per 2019-12-31" in (tmp_path / "r2.html").read_text(encoding="utf-8")
+    assert "utvärderat per 2019-12-31" in (tmp_path / "r2.html").read_text(encoding="utf-8")
 
 
 def test_report_without_verified_data_says_so_plainly(sib, tmp_path: Path) -> None:
@@ -181,9 +181,9 @@ def test_report_without_verified_data_says_so_plainly(sib, tmp_path: Path) -> No
     assert sib("ingest", "test-contract", tmp_path / "people.csv", "--kind", "participants").code == 0  # not verified
     done = sib("report", "test-contract", "--as-of", "2022-06-30", "--out", tmp_path / "empty.pdf")
     assert done.code == 0, done.err
-    assert "Inga verifierade mätningar" in done.out
+    assert "inga verifierade mätningar" in done.out
     first = pdf_text(tmp_path / "empty.pdf", 1, 1)
-    assert "Observera" in first and "Inga verifierade mätningar finns ännu" in first
+    assert "Observera" in first and "Det finns inga verifierade mätningar ännu" in first
     assert "Inga resultat ännu." in first
     assert_every_page_renders(tmp_path / "empty.pdf", tmp_path)
     assert sib("report", "test-contract", "--format", "html", "--out", tmp_path / "empty.html").code == 0

@@ -1,7 +1,10 @@
-"""What every `sib` command shares: the Typer app, the consoles, one-line errors, JSON output, progress bars.
+"""What every `sib` command shares: the Typer app, the consoles, one-line errors, JSON output, progress bars,
+and the language the CLI speaks.
 
 A user mistake ends with one line on stderr and exit code 1; wrong usage exits 2.  Progress bars go to
-stderr, so ``--json`` output on stdout stays clean.
+stderr, so ``--json`` output on stdout stays clean.  Words go through the catalogues (``w()._(...)``) in the
+language of SIB_LANG (``sv`` or ``en``), else of the locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), else
+English; ``--json`` keys never change with the language.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
 from contracts import ContractFileError
+from language import MessageError
+from language.words import Words, from_environment, words
 from contracts.registry import UnknownContract, VersionConflict
 from evaluation.errors import UnknownRun
 from outcomes.batches import BatchError
@@ -47,11 +52,16 @@ app = typer.Typer(
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
 
+def w() -> Words:
+    """The words of the language the CLI speaks (see the module's docstring)."""
+    return words(from_environment())
+
+
 class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit code 1."""
+    """A mistake the user can fix, said in the CLI's language; printed as one line, exit code 1."""
 
 
-USER_ERRORS = (UserError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
+USER_ERRORS = (UserError, MessageError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
                IngestError, BatchError, UnknownRun)
 
 
@@ -65,7 +75,7 @@ def parse_day(text: str | None, option: str = "--as-of") -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option} {text!r} is not a date; expected YYYY-MM-DD") from None
+        raise UserError(w()._("{option} '{text}' is not a date; expected YYYY-MM-DD", option=option, text=text)) from None
 
 
 def bar() -> Progress:
@@ -86,8 +96,9 @@ def chosen_version(stored: Any, version: int | None) -> Any:
     """The latest version of a stored contract, or the one asked for (a user error if there is none)."""
     chosen = stored.latest if version is None else next((v for v in stored.versions if v.version == version), None)
     if chosen is None:
-        raise UserError(f"contract {stored.id!r} has no version {version}; versions: "
-                        + ", ".join(str(v.version) for v in stored.versions))
+        raise UserError(w()._("contract '{contract}' has no version {version}; versions: {versions}",
+                              contract=stored.id, version=version,
+                              versions=", ".join(str(v.version) for v in stored.versions)))
     return chosen
 
 
@@ -112,20 +123,21 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return 2
     except click_exceptions.ClickException as exc:
-        err.print(f"error: {exc.format_message()}", markup=False)
+        err.print(w()._("error: {message}", message=exc.format_message()), markup=False)
         return 1
     except typer.Abort:
-        err.print("Aborted.")
+        err.print(w()._("Aborted."))
         return 1
     except ContractFileError as exc:
         for problem in exc.problems:
-            err.print(str(problem), markup=False)
+            err.print(problem.text(w()), markup=False)
         return 1
     except USER_ERRORS as exc:
-        err.print(f"error: {exc}", markup=False)
+        said = w().message(exc.message) if isinstance(exc, MessageError) else str(exc)
+        err.print(w()._("error: {message}", message=said), markup=False)
         return 1
     except (OperationalError, ProgrammingError) as exc:
-        err.print(f"error: the store {describe(database_url())} failed: {str(getattr(exc, 'orig', exc)).splitlines()[0]}",
-                  markup=False)
+        err.print(w()._("error: the store {store} failed: {reason}", store=describe(database_url()),
+                        reason=str(getattr(exc, "orig", exc)).splitlines()[0]), markup=False)
         return 1
     return result if isinstance(result, int) else 0

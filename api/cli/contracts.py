@@ -8,8 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, app, chosen_version, err, out, print_json
-from language import formatting as fmt
+from api.cli.common import JSON_OPTION, app, chosen_version, err, out, print_json, w
 
 contract_app = typer.Typer(no_args_is_help=True, help="Contract files: validate, load, list, show.")
 app.add_typer(contract_app, name="contract")
@@ -23,7 +22,8 @@ def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
     from evaluation.power import contract_power_warnings
 
     cf = load_contract_file(file)
-    warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {message}"
+    said = w()
+    warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {said.message(message)}"
                 for version in cf.versions for loc, message in contract_power_warnings(version.terms)]
     warnings = list(dict.fromkeys(warnings))  # an unchanged term warns once, not once per version
     if as_json:
@@ -31,10 +31,13 @@ def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
                     "warnings": warnings})
         return
     for warning in warnings:
-        err.print(f"warning: {warning}", markup=False)
-    versions = ", ".join(f"{v.version} (from {v.effective})" for v in cf.versions)
-    out.print(f"{file}: valid contract {cf.id!r}, version(s) {versions}"
-              + (f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
+        err.print(said._("warning: {message}", message=warning), markup=False)
+    versions = ", ".join(said._("{version} (from {effective})", version=v.version, effective=v.effective.isoformat())
+                         for v in cf.versions)
+    line = said._("{file}: valid contract '{id}', version(s) {versions}", file=file, id=cf.id, versions=versions)
+    if warnings:
+        line += said.ngettext("; {n} warning", "; {n} warnings", len(warnings))
+    out.print(line)
 
 
 @contract_app.command("load")
@@ -48,9 +51,10 @@ def contract_load(file: Path) -> None:
     engine = open_store()
     result = store_contract(engine, cf)
     if result.added_versions:
-        out.print(f"Loaded {cf.id!r}: added version(s) {', '.join(map(str, result.added_versions))}.")
+        out.print(w()._("Loaded '{id}': added version(s) {versions}.", id=cf.id,
+                        versions=", ".join(map(str, result.added_versions))))
     else:
-        out.print(f"{cf.id!r} is already stored with the same terms; nothing changed.")
+        out.print(w()._("'{id}' is already stored with the same terms; nothing changed.", id=cf.id))
 
 
 @contract_app.command("list")
@@ -63,10 +67,11 @@ def contract_list(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({"contracts": rows})
         return
+    said = w()
     if not rows:
-        out.print("No contracts yet; load one with 'sib contract load FILE'.")
+        out.print(said._("No contracts yet; load one with 'sib contract load FILE'."))
         return
-    table = Table("id", "name", "currency", "versions")
+    table = Table(said._("id"), said._("name"), said._("currency"), said._("versions"))
     for row in rows:
         table.add_row(row["id"], row["name"], row["currency"], str(row["versions"]))
     out.print(table)
@@ -90,25 +95,37 @@ def contract_show(contract_id: str, version: Optional[int] = typer.Option(None, 
         })
         return
     c = chosen.terms
-    out.print(f"[bold]{c.name}[/bold] ({c.id}), version {chosen.version} from {chosen.effective}: {chosen.reason}")
-    out.print(f"Term {c.term.start} to {c.term.end}, currency {c.currency}")
-    parties = Table("party", "name", "role", title="Parties")
+    said = w()
+    out.print(said._("[bold]{name}[/bold] ({id}), version {version} from {effective}: {reason}", name=c.name, id=c.id,
+                     version=chosen.version, effective=chosen.effective.isoformat(), reason=_reason(chosen.reason)))
+    out.print(said._("Term {start} to {end}, currency {currency}", start=c.term.start.isoformat(),
+                     end=c.term.end.isoformat(), currency=c.currency))
+    parties = Table(said._("party"), said._("name"), said._("role"), title=said._("Parties"))
     for p in c.parties:
-        parties.add_row(p.id, p.name, p.role)
+        parties.add_row(p.id, p.name, said.label("role", p.role))
     out.print(parties)
-    metrics = Table("metric", "kind", "direction", "window (months)", "design", title="Outcome metrics")
+    metrics = Table(said._("outcome metric"), said._("kind"), said._("better when"), said._("window (months)"),
+                    said._("design"), title=said._("Outcome metrics"))
     for m in c.metrics:
-        metrics.add_row(m.id, m.kind, m.direction.replace("_", " "), f"{m.window.start_months}-{m.window.end_months}",
-                        m.evaluation.design)
+        metrics.add_row(m.id, said.label("kind", m.kind), said.label("direction", m.direction),
+                        f"{m.window.start_months}–{m.window.end_months}", said.label("design", m.evaluation.design))
     out.print(metrics)
-    mechanisms = Table("mechanism", "type", "metric", "cap", title="Payment mechanisms")
+    mechanisms = Table(said._("mechanism"), said._("type"), said._("outcome metric"), said._("cap"),
+                       title=said._("Payment mechanisms"))
     for mech in c.payments.mechanisms:
-        mechanisms.add_row(mech.id, mech.type, ", ".join(mech.metrics), fmt.money(mech.cap, c.currency) if mech.cap else "—")
+        mechanisms.add_row(mech.id, said.label("mechanism", mech.type), ", ".join(mech.metrics),
+                           said.money(mech.cap, c.currency) if mech.cap else "—")
     out.print(mechanisms)
-    versions = Table("version", "effective", "reason", title="Versions")
+    versions = Table(said._("version"), said._("effective"), said._("reason"), title=said._("Versions"))
     for v in stored.versions:
-        versions.add_row(str(v.version), str(v.effective), v.reason)
+        versions.add_row(str(v.version), str(v.effective), _reason(v.reason))
     out.print(versions)
+
+
+def _reason(reason: str) -> str:
+    from contracts.loader import ORIGINAL_REASON
+
+    return w()._("Original contract") if reason == ORIGINAL_REASON else reason
 
 
 @contract_app.command("schema")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, app, bar, out, print_json
+from api.cli.common import JSON_OPTION, app, bar, out, print_json, w
+from api.cli.evaluate import effect_text
 
 
 @app.command()
@@ -16,25 +19,56 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
     """Load the three example contracts, ingest synthetic data, evaluate, pay and report."""
     from api.demo import run_demo
 
+    said = w()
     with bar() as shown:
-        task = shown.add_task("Demo", total=None)
+        task = shown.add_task(said._("Demo"), total=None)
 
         def step(text: str, total: int | None = None) -> None:
             if total is not None:
                 shown.update(task, total=total)
             shown.update(task, advance=1, description=text)
 
-        summary = run_demo(directory, step)
+        summary = run_demo(directory, step, said)
     if as_json:
         print_json(summary)
         return
-    table = Table("contract", "participants", "outcome", "effect [95 % CI]", "payments due", "investor net (multiple)",
-                  title="sib demo: three illustrative contracts on synthetic data")
+    table = Table(said._("contract"), said._("participants"), said._("outcome"), said._("effect [95 % CI]"),
+                  said._("payments due"), said._("investor net (multiple)"),
+                  title=said._("sib demo: three illustrative contracts on synthetic data"))
     for row in summary["contracts"]:
-        table.add_row(row["contract"], row["participants_text"], row["achieved_text"], row["effect_text"],
-                      row["payments_text"], row["investor_text"])
+        table.add_row(row["contract"], _participants(row), _achieved(row), _effect(row),
+                      said.money(Decimal(row["payments_due"]), row["currency"]), _investor(row))
     out.print(table)
-    out.print("Outcome: participants achieving the paid outcome, or the cohort mean against its counterfactual, on "
-              + ", ".join(f"{r['primary_metric']}" for r in summary["contracts"]) + ".")
-    out.print(f"Store: {summary['database_url']}  (explore: DATABASE_URL={summary['database_url']} sib contract list)")
-    out.print(f"Reports: {', '.join(summary['reports'])}")
+    out.print(said._("Outcome: participants achieving the paid outcome, or the cohort mean against its "
+                     "counterfactual, on {metrics}.", metrics=", ".join(r["primary_metric"] for r in summary["contracts"])))
+    out.print(said._("Store: {url}  (explore: DATABASE_URL={url} sib contract list)", url=summary["database_url"]))
+    out.print(said._("Reports: {reports}", reports=", ".join(summary["reports"])))
+
+
+def _participants(row: dict[str, Any]) -> str:
+    said = w()
+    if row["comparison_pool"]:
+        return said._("{n} + {pool} pool", n=row["participants"], pool=row["comparison_pool"])
+    return said.integer(row["participants"])
+
+
+def _achieved(row: dict[str, Any]) -> str:
+    said = w()
+    if row["outcomes_achieved"] is not None:
+        return f"{said.integer(row['outcomes_achieved'])} / {said.integer(row['n_treated'])}"
+    return said._("{treated} vs {counterfactual}", treated=said.number(row["treated_mean"], None),
+                  counterfactual=said.number(row["counterfactual_mean"], None))
+
+
+def _effect(row: dict[str, Any]) -> str:
+    text = effect_text(row["estimate"], row["ci_low"], row["ci_high"], None)
+    return text + (f" ({w().percent(row['relative_effect'])})" if row["relative_effect"] is not None else "")
+
+
+def _investor(row: dict[str, Any]) -> str:
+    said = w()
+    investor = row["investor"]
+    if not investor:
+        return "—"
+    multiple = said.number(Decimal(str(investor["multiple"])), 2) if investor.get("multiple") is not None else "—"
+    return f"{said.money(Decimal(investor['net']), row['currency'])} (×{multiple})"

@@ -8,8 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, UserError, app, err, out, print_json, progress
-from language import formatting as fmt
+from api.cli.common import JSON_OPTION, UserError, app, err, out, print_json, progress, w
 from outcomes.kinds import KINDS
 
 
@@ -30,44 +29,56 @@ def ingest(contract_id: str, file: Path,
     from outcomes.report import write_error_report
     from store.db import open_store
 
+    said = w()
     if kind not in KINDS:
-        raise UserError(f"--kind {kind!r} is not allowed; expected one of: {', '.join(KINDS)}")
+        raise UserError(said._("--kind '{kind}' is not allowed; expected one of: {kinds}", kind=kind,
+                               kinds=", ".join(KINDS)))
     if errors is not None and errors.suffix.lower() not in (".csv", ".json"):
-        raise UserError(f"--errors {errors} must end in .csv or .json")
+        raise UserError(said._("--errors {path} must end in .csv or .json", path=errors))
     file_mapping = load_mapping_file(mapping) if mapping is not None else None
     engine = open_store()
     stored = get_contract(engine, contract_id)
     key = load_key()
-    with progress(f"Ingesting {file.name}"):
+    with progress(said._("Ingesting {file}", file=file.name)):
         try:
             report = ingest_file(engine, stored.latest.terms, file, kind, key, mapping=file_mapping, dry_run=dry_run)
         except IngestRefused as refused:
             if errors is not None:
-                write_error_report(refused.report, errors)
+                write_error_report(refused.report, errors, said)
+            shown = refused.report.as_dict(said)
             if as_json:
-                print_json(refused.report.as_dict())
+                print_json(shown)
             else:
-                for e in refused.report.as_dict()["errors"][:50]:
-                    where = f"row {e['row']}, column {e['column']}" if e["column"] else f"row {e['row']}"
+                for e in shown["errors"][:50]:
+                    where = (said._("row {row}, column {column}", row=e["row"], column=e["column"]) if e["column"]
+                             else said._("row {row}", row=e["row"]))
                     err.print(f"{file.name}: {where}: {e['reason']}", markup=False)
                 if refused.report.errors_total > 50:
                     more = refused.report.errors_total - 50
-                    err.print(f"... and {more:,} more error{'s' if more != 1 else ''}"
-                              + ("" if errors else "; --errors FILE writes them all"), markup=False)
-            raise UserError(str(refused) + (f"; error report in {errors}" if errors else "")) from None
+                    line = said.ngettext("... and {n} more error", "... and {n} more errors", more)
+                    err.print(line + ("" if errors else said._("; --errors FILE writes them all")), markup=False)
+            summary = said.message(refused.message)
+            raise UserError(said._("{summary}; error report in {path}", summary=summary, path=errors) if errors
+                            else summary) from None
     if as_json:
         print_json(report.as_dict())
     elif report.status == "already_imported":
-        out.print(f"{file.name} was already imported as batch {report.batch_id}; nothing changed.")
+        out.print(said._("{file} was already imported as batch {batch}; nothing changed.", file=file.name,
+                         batch=report.batch_id))
     elif report.status == "dry_run":
-        out.print(f"{file.name}: {report.rows} rows are valid ({_counts(report.counts)}); dry run, nothing stored.")
+        out.print(said._("{file}: {rows} rows are valid ({counts}); dry run, nothing stored.", file=file.name,
+                         rows=report.rows, counts=_counts(report.counts)))
     else:
-        notes = f" Note: {'; '.join(report.notes)}." if report.notes else ""
-        out.print(f"{file.name}: stored as batch {report.batch_id} ({_counts(report.counts)}).{notes}")
+        line = said._("{file}: stored as batch {batch} ({counts}).", file=file.name, batch=report.batch_id,
+                      counts=_counts(report.counts))
+        if report.notes:
+            line += " " + said._("Note: {notes}.", notes="; ".join(said.messages(report.notes)))
+        out.print(line)
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in counts.items())
+    said = w()
+    return ", ".join(f"{said.integer(n)} {said.label('count', what)}" for what, n in counts.items())
 
 
 @app.command()
@@ -83,11 +94,14 @@ def batches(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({"batches": rows})
         return
-    table = Table("batch", "kind", "file", "rows", "imported", "verified")
+    said = w()
+    table = Table(said._("batch"), said._("kind"), said._("file"), said._("rows"), said._("imported"),
+                  said._("verified"))
     for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["filename"], f"{r['rows']:,}",
-                      f"{r['created_at']:%Y-%m-%d %H:%M} by {r['created_by']}",
-                      f"{r['verified_at']:%Y-%m-%d %H:%M} by {r['verified_by']}" if r["verified_at"] else "no")
+        created, verified = (r[k].strftime("%Y-%m-%d %H:%M") if r[k] else None for k in ("created_at", "verified_at"))
+        table.add_row(str(r["id"]), said.label("file", r["kind"]), r["filename"], said.integer(r["rows"]),
+                      said._("{at} by {who}", at=created, who=r["created_by"]),
+                      said._("{at} by {who}", at=verified, who=r["verified_by"]) if verified else said._("no"))
     out.print(table)
 
 
@@ -98,7 +112,7 @@ def verify(batch: int) -> None:
     from store.db import open_store
 
     contract_id = verify_batch(open_store(), batch)
-    out.print(f"Batch {batch} of {contract_id!r} is verified.")
+    out.print(w()._("Batch {batch} of '{contract}' is verified.", batch=batch, contract=contract_id))
 
 
 @app.command()
@@ -116,11 +130,13 @@ def history(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({"contract": contract_id, "corrections": rows})
         return
+    said = w()
     if not rows:
-        out.print(f"No corrections in {contract_id!r}.")
+        out.print(said._("No corrections in '{contract}'.", contract=contract_id))
         return
-    table = Table("participant", "metric", "date", "was", "now", "batch", "corrected in")
+    table = Table(said._("participant"), said._("outcome metric"), said._("date"), said._("was"), said._("now"),
+                  said._("batch"), said._("corrected in"))
     for r in rows:
-        table.add_row(r["participant"] + "…", r["metric"], str(r["observed_on"]), fmt.number(r["old_value"], None),
-                      fmt.number(r["new_value"], None), str(r["old_batch"]), str(r["new_batch"]))
+        table.add_row(r["participant"] + "…", r["metric"], str(r["observed_on"]), said.number(r["old_value"], None),
+                      said.number(r["new_value"], None), str(r["old_batch"]), str(r["new_batch"]))
     out.print(table)

@@ -9,11 +9,16 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, UserError, app, out, print_json, progress
-from language import formatting as fmt
+from api.cli.common import JSON_OPTION, UserError, app, out, print_json, progress, w
 
 ledger_app = typer.Typer(no_args_is_help=True, help="The payment ledger.")
 app.add_typer(ledger_app, name="ledger")
+
+
+def _names(stored: Any) -> Any:
+    from language.names import Names
+
+    return Names(stored.latest.terms, w())
 
 
 @app.command()
@@ -22,41 +27,46 @@ def payments(contract_id: str, run: Optional[int] = typer.Option(None, "--run", 
     """Calculate what is owed from an evaluation run (adds only what is new) and show the ledger."""
     from contracts.registry import get_contract
     from evaluation.run import get_run
-    from payments.calculate import ConcurrentCalculation, PaymentError, calculate
+    from payments.calculate import calculate
     from payments.ledger import read_ledger
     from payments.money import ZERO
     from store.db import open_store
 
+    said = w()
     engine = open_store()
     stored = get_contract(engine, contract_id)
     chosen = get_run(engine, contract_id, run)
     if chosen is None:
-        raise UserError(f"no evaluation run{f' {run}' if run else ''} for {contract_id!r}; run 'sib evaluate {contract_id}' first")
-    try:
-        added = calculate(engine, stored, chosen)
-    except (ConcurrentCalculation, PaymentError) as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(said._("no evaluation run {run} for '{contract}'; run 'sib evaluate {contract}' first",
+                               run=run, contract=contract_id) if run else
+                        said._("no evaluation run for '{contract}'; run 'sib evaluate {contract}' first",
+                               contract=contract_id))
+    added = calculate(engine, stored, chosen)
     ledger = read_ledger(engine, contract_id)
-    entries = ledger_entries_json(ledger)
+    entries = ledger_entries_json(ledger, _names(stored))
     total = sum((e["amount"] for e in ledger.to_dict(orient="records")), start=ZERO)
     if as_json:
         print_json({"contract": contract_id, "evaluation_run": chosen.id, "added": [e["seq"] for e in added],
                     "currency": stored.currency, "entries": entries, "total": str(total)})
         return
-    out.print(f"Payments of {contract_id!r} from evaluation run {chosen.id}: "
-              f"{len(added)} new ledger entr{'y' if len(added) == 1 else 'ies'}.")
-    table = Table("#", "period", "mechanism", "cohort", "payer", "kind", "amount")
+    out.print(said.ngettext("Payments of '{contract}' from evaluation run {run}: {n} new ledger entry.",
+                            "Payments of '{contract}' from evaluation run {run}: {n} new ledger entries.",
+                            len(added), contract=contract_id, run=chosen.id))
+    table = Table("#", said._("period"), said._("mechanism"), said._("cohort"), said._("outcome payer"),
+                  said._("entry"), said._("amount"))
     for e in entries:
-        table.add_row(str(e["seq"]), e["period"], e["mechanism"], e["cohort"] or "", e["payer"], e["kind"],
-                      fmt.money(e["amount"], stored.currency))
+        table.add_row(str(e["seq"]), e["period"], e["mechanism"], e["cohort"] or "", e["payer"],
+                      said.label("entry", e["kind"]), said.money(e["amount"], stored.currency))
     out.print(table)
-    out.print(f"Total owed to date: {fmt.money(total, stored.currency)}")
+    out.print(said._("Total owed to date: {amount}", amount=said.money(total, stored.currency)))
 
 
-def ledger_entries_json(ledger: Any) -> list[dict[str, Any]]:
+def ledger_entries_json(ledger: Any, names: Any) -> list[dict[str, Any]]:
+    """Entries for --json: exact amounts as text, the basis as stored, and its calculation in words."""
     return [
         {"seq": e["seq"], "period": e["period"], "mechanism": e["mechanism"], "cohort": e["cohort"], "payer": e["payer"],
          "kind": e["kind"], "amount": str(e["amount"]), "currency": e["currency"], "basis": e["basis"],
+         "calculation": names.calculation(e["basis"] or {}),
          "evaluation_run": e["evaluation_run_id"], "contract_version": e["contract_version"],
          "created_at": e["created_at"], "created_by": e["created_by"], "hash": e["hash"]}
         for e in ledger.to_dict(orient="records")
@@ -70,10 +80,11 @@ def ledger_show(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     from payments.ledger import read_ledger, read_steps
     from store.db import open_store
 
+    said = w()
     engine = open_store()
     stored = get_contract(engine, contract_id)
     ledger, steps = read_ledger(engine, contract_id), read_steps(engine, contract_id)
-    entries = ledger_entries_json(ledger)
+    entries = ledger_entries_json(ledger, _names(stored))
     history: dict[int, list[dict[str, Any]]] = {}
     for step in steps.to_dict(orient="records"):
         history.setdefault(step["entry_seq"], []).append(
@@ -84,12 +95,14 @@ def ledger_show(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({"contract": contract_id, "entries": entries})
         return
-    table = Table("#", "period", "mechanism", "cohort", "payer", "kind", "amount", "status", "last step")
+    table = Table("#", said._("period"), said._("mechanism"), said._("cohort"), said._("outcome payer"),
+                  said._("entry"), said._("amount"), said._("status"), said._("last step"))
     for e in entries:
         last = e["steps"][-1] if e["steps"] else None
-        table.add_row(str(e["seq"]), e["period"], e["mechanism"], e["cohort"] or "", e["payer"], e["kind"],
-                      fmt.money(e["amount"], stored.currency), e["status"],
-                      f"{last['at'][:16].replace('T', ' ')} by {last['by']}" if last else "")
+        table.add_row(str(e["seq"]), e["period"], e["mechanism"], e["cohort"] or "", e["payer"],
+                      said.label("entry", e["kind"]), said.money(e["amount"], stored.currency),
+                      said.label("status", e["status"]),
+                      said._("{at} by {who}", at=last["at"][:16].replace("T", " "), who=last["by"]) if last else "")
     out.print(table)
 
 
@@ -98,14 +111,16 @@ def _step(contract_id: str, entries: list[int], status: str, reason: str | None)
     from payments.ledger import StepRefused, take_step
     from store.db import actor, open_store
 
+    said = w()
     engine = open_store()
     get_contract(engine, contract_id)
     try:
         taken = take_step(engine, contract_id, entries, status, actor(), reason)
     except StepRefused as exc:
-        raise UserError(f"nothing was changed: {exc}") from None
-    out.print(f"{len(taken)} entr{'y' if len(taken) == 1 else 'ies'} of {contract_id!r} {status}: "
-              + ", ".join(str(t["entry_seq"]) for t in taken))
+        raise UserError(said._("nothing was changed: {reason}", reason=said.message(exc.message))) from None
+    out.print(said.ngettext("{n} entry of '{contract}' {status}: {entries}",
+                            "{n} entries of '{contract}' {status}: {entries}", len(taken), contract=contract_id,
+                            status=said.label("status", status), entries=", ".join(str(t["entry_seq"]) for t in taken)))
 
 
 ENTRIES = typer.Argument(..., metavar="ENTRY...", help="Ledger entry numbers (sib ledger show).")
@@ -143,16 +158,21 @@ def ledger_verify(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     from payments.ledger import verify_chain
     from store.db import open_store
 
+    said = w()
     engine = open_store()
     get_contract(engine, contract_id)
     check = verify_chain(engine, contract_id)
+    reason = said.message(check.reason) if check.reason else None
     if as_json:
         print_json({"contract": contract_id, "entries": check.entries, "ok": check.ok, "broken_at": check.broken_at,
-                    "reason": check.reason})
+                    "reason": reason, "reason_code": (check.reason or {}).get("code")})
     if not check.ok:
-        raise UserError(f"the ledger of {contract_id!r} does not verify: {check.reason}")
+        raise UserError(said._("the ledger of '{contract}' does not verify: {reason}", contract=contract_id,
+                               reason=reason))
     if not as_json:
-        out.print(f"The ledger of {contract_id!r} verifies: {check.entries} entries, chain intact.")
+        out.print(said.ngettext("The ledger of '{contract}' verifies: {n} entry, chain intact.",
+                                "The ledger of '{contract}' verifies: {n} entries, chain intact.", check.entries,
+                                contract=contract_id))
 
 
 def _latest_forecast(engine: Any, stored: Any, simulations: int, seed: int) -> Any:
@@ -160,14 +180,13 @@ def _latest_forecast(engine: Any, stored: Any, simulations: int, seed: int) -> A
     from payments.calculate import check_run
     from payments.forecast import simulate
 
+    said = w()
     run = get_run(engine, stored.id)
     if run is None:
-        raise UserError(f"no evaluation run for {stored.id!r}; run 'sib evaluate {stored.id}' first")
-    try:
-        contract = check_run(stored, run)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    with progress(f"Simulating {simulations:,} outcomes"):
+        raise UserError(said._("no evaluation run for '{contract}'; run 'sib evaluate {contract}' first",
+                               contract=stored.id))
+    contract = check_run(stored, run)
+    with progress(said._("Simulating {n} outcomes", n=simulations)):
         return run, simulate(contract, run, run_outcomes(engine, run.id), simulations, seed)
 
 
@@ -179,25 +198,30 @@ def forecast(contract_id: str, simulations: int = typer.Option(1000, "--simulati
     from contracts.registry import get_contract
     from store.db import open_store
 
+    said = w()
     engine = open_store()
     stored = get_contract(engine, contract_id)
     run, result = _latest_forecast(engine, stored, simulations, seed)
     if as_json:
-        print_json({"contract": contract_id, "evaluation_run": run.id, **result.as_dict()})
+        data = result.as_dict()
+        print_json({"contract": contract_id, "evaluation_run": run.id,
+                    **dict(data, notes=[said.explained(n) for n in data["notes"]])})
         return
     cur = stored.currency
-    out.print(f"Forecast for {contract_id!r} from evaluation run {run.id} ({simulations:,} simulations, seed {seed}):")
+    out.print(said._("Forecast for '{contract}' from evaluation run {run} ({n} simulations, seed {seed}):",
+                     contract=contract_id, run=run.id, n=simulations, seed=str(seed)))
     table = Table("", "P10", "P50", "P90")
-    table.add_row("total outcome payments", *(fmt.money(result.total[k], cur) for k in ("p10", "p50", "p90")))
+    table.add_row(said._("total outcome payments"), *(said.money(result.total[k], cur) for k in ("p10", "p50", "p90")))
     for payer, band in result.by_payer.items():
-        table.add_row(f"  {payer}", *(fmt.money(band[k], cur) for k in ("p10", "p50", "p90")))
+        table.add_row(f"  {payer}", *(said.money(band[k], cur) for k in ("p10", "p50", "p90")))
     if any(v is not None for v in result.irr.values()):
-        table.add_row("investor IRR", *(fmt.percent(float(result.irr[k]), 1) if result.irr[k] else "—"
-                                        for k in ("p10", "p50", "p90")))
+        table.add_row(said._("investor IRR"), *(said.percent(float(result.irr[k]), 1) if result.irr[k] else "—"
+                                                for k in ("p10", "p50", "p90")))
     out.print(table)
-    out.print(f"Probability of any payment: {Decimal(result.probability_of_any_payment):.1%}")
+    out.print(said._("Probability of any payment: {share:percent}",
+                     share=Decimal(result.probability_of_any_payment)))
     for note in result.notes:
-        out.print(f"Note: {note}")
+        out.print(said._("Note: {note}", note=said.message(note)))
 
 
 @app.command()
@@ -206,15 +230,17 @@ def schedule(contract_id: str, with_forecast: bool = typer.Option(False, "--fore
              xlsx_file: Optional[Path] = typer.Option(None, "--xlsx", help="Write schedule and entries as Excel."),
              as_json: bool = JSON_OPTION) -> None:
     """The repayment schedule per period and payer: committed, approved, invoiced, paid (and forecast)."""
+    from api.exports import readable_entries
     from contracts.registry import get_contract
     from payments.ledger import current_status, read_ledger
-    from payments.schedule import entry_rows, write_csv, write_xlsx
-    from payments.schedule import schedule as build
+    from payments.schedule import entry_rows, schedule as build, write_csv, write_xlsx
     from store.db import open_store
 
+    said = w()
     for target in (csv_file, xlsx_file):
         if target is not None and not target.parent.exists():
-            raise UserError(f"cannot write {target}: folder {target.parent} does not exist")
+            raise UserError(said._("cannot write {path}: folder {folder} does not exist", path=target,
+                                   folder=target.parent))
     engine = open_store()
     stored = get_contract(engine, contract_id)
     contract = stored.latest.terms
@@ -224,24 +250,27 @@ def schedule(contract_id: str, with_forecast: bool = typer.Option(False, "--fore
     if csv_file is not None:
         write_csv(rows, csv_file)
     if xlsx_file is not None:
-        write_xlsx({"Schedule": rows, "Entries": entry_rows(ledger, statuses)}, xlsx_file, contract.currency)
+        entries = readable_entries(entry_rows(ledger, statuses), _names(stored))
+        write_xlsx({"Schedule": rows, "Entries": entries}, xlsx_file, contract.currency)
     if as_json:
         print_json({"contract": contract_id, "currency": contract.currency,
                     "rows": [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in rows]})
         return
-    table = Table("period", "payer", "committed", "approved", "invoiced", "paid", "rejected",
-                  *(["forecast P10–P90"] if band else []))
+    table = Table(said._("period"), said._("outcome payer"), said._("committed"), said._("approved"),
+                  said._("invoiced"), said._("paid"), said._("rejected"),
+                  *([said._("forecast P10–P90")] if band else []))
     for r in rows:
         if not any(r[k] for k in ("committed", "rejected")) and not (band and r["forecast_p90"]):
             continue
-        extra = [f"{fmt.money(r['forecast_p10'], contract.currency)} – {fmt.money(r['forecast_p90'], contract.currency)}"
+        extra = [f"{said.money(r['forecast_p10'], contract.currency)} – {said.money(r['forecast_p90'], contract.currency)}"
                  if r["forecast_p10"] is not None else ""] if band else []
-        table.add_row(r["period"], r["payer"], *(fmt.money(r[k], contract.currency)
-                                                  for k in ("committed", "approved", "invoiced", "paid", "rejected")), *extra)
+        table.add_row(r["period"], r["payer"], *(said.money(r[k], contract.currency)
+                                                  for k in ("committed", "approved", "invoiced", "paid", "rejected")),
+                      *extra)
     out.print(table)
     for target in (csv_file, xlsx_file):
         if target is not None:
-            out.print(f"Wrote {target}")
+            out.print(said._("Wrote {path}", path=target))
 
 
 @app.command()
@@ -252,11 +281,12 @@ def returns(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     from payments.returns import investor_returns, payments_by_period, run_waterfall
     from store.db import open_store
 
+    said = w()
     engine = open_store()
     stored = get_contract(engine, contract_id)
     contract = stored.latest.terms
     if contract.investment is None:
-        raise UserError(f"contract {contract_id!r} has no investment terms")
+        raise UserError(said._("contract '{contract}' has no investment terms", contract=contract_id))
     payments = payments_by_period(read_ledger(engine, contract_id), current_status(engine, contract_id))
     results = investor_returns(contract, payments)
     flows = run_waterfall(contract, payments)
@@ -264,11 +294,13 @@ def returns(contract_id: str, as_json: bool = JSON_OPTION) -> None:
         print_json({"contract": contract_id, "currency": contract.currency, "investors": [r.as_dict() for r in results],
                     "retained_by_payer": str(flows.retained), "waterfall": flows.steps})
         return
-    table = Table("investor", "committed", "drawn", "distributed", "net", "multiple", "IRR")
+    table = Table(said._("investor"), said._("committed"), said._("drawn"), said._("distributed"), said._("net"),
+                  said._("multiple"), said._("IRR"))
     for r in results:
-        table.add_row(r.investor, *(fmt.money(v, contract.currency) for v in (r.committed, r.drawn, r.distributed, r.net)),
-                      f"×{r.multiple:.2f}" if r.multiple is not None else "—",
-                      fmt.percent(float(r.irr), 1) if r.irr is not None else "—")
+        table.add_row(r.investor, *(said.money(v, contract.currency) for v in (r.committed, r.drawn, r.distributed, r.net)),
+                      f"×{said.number(r.multiple, 2)}" if r.multiple is not None else "—",
+                      said.percent(float(r.irr), 1) if r.irr is not None else "—")
     out.print(table)
     if flows.retained:
-        out.print(f"Above the return cap, kept by the payer: {fmt.money(flows.retained, contract.currency)}")
+        out.print(said._("Above the return cap, kept by the outcome payer: {amount}",
+                         amount=said.money(flows.retained, contract.currency)))

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from api.cli.common import UserError, app, out, parse_day, progress
+from api.cli.common import UserError, app, out, parse_day, progress, w
 
 
 @app.command()
@@ -19,24 +19,24 @@ def report(contract_id: str, out_file: Path = typer.Option(..., "--out", help="T
            format: Optional[str] = typer.Option(None, "--format", help="pdf or html (default: from --out)."),
            run: Optional[int] = typer.Option(None, "--run", help="A stored evaluation run instead of --as-of.")) -> None:
     """Write the independent evaluation report of a contract (PDF or HTML, Swedish or English)."""
-    from api.reports.report import ReportError, build_report, write_report
+    from api.reports.report import build_report, write_report
     from store.db import open_store
 
+    said = w()
     kind = (format or out_file.suffix.lstrip(".") or "pdf").lower()
     if kind not in ("pdf", "html"):
-        raise UserError(f"--format {kind!r} is not allowed; expected pdf or html")
+        raise UserError(said._("--format '{format}' is not allowed; expected pdf or html", format=kind))
     if lang is not None and lang not in ("sv", "en"):
-        raise UserError(f"--lang {lang!r} is not available; expected sv or en")
+        raise UserError(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
     if not out_file.parent.exists():
-        raise UserError(f"cannot write {out_file}: folder {out_file.parent} does not exist")
+        raise UserError(said._("cannot write {path}: folder {folder} does not exist", path=out_file,
+                               folder=out_file.parent))
     day = parse_day(as_of) if as_of is not None else None
     engine = open_store()
-    with progress(f"Writing the report of {contract_id}"):
-        try:
-            doc = build_report(engine, contract_id, run, as_of=day, lang=lang)
-        except ReportError as exc:
-            raise UserError(str(exc)) from None
+    with progress(said._("Writing the report of {contract}", contract=contract_id)):
+        doc = build_report(engine, contract_id, run, as_of=day, lang=lang)
         write_report(doc, out_file, kind)
-    notes = f" ({' '.join(doc['notices'])})" if doc["notices"] else ""
-    out.print(f"Wrote {out_file}: evaluation run {doc['run'].id} as of {doc['run'].as_of}, in "
-              f"{'Swedish' if doc['lang'] == 'sv' else 'English'}.{notes}")
+    language = said._("in Swedish") if doc["lang"] == "sv" else said._("in English")
+    line = said._("Wrote {path}: evaluation run {run} as of {as_of}, {language}.", path=out_file, run=doc["run"].id,
+                  as_of=doc["run"].as_of.isoformat(), language=language)
+    out.print(line + (f" ({' '.join(doc['notices'])})" if doc["notices"] else ""))

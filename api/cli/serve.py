@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli.common import app, err
+from api.cli.common import app, err, w
 
 
 @app.command()
@@ -17,6 +17,6 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     from store.db import open_store
 
     open_store().dispose()  # refuse to start on a missing or outdated store
-    err.print(f"Pages: http://{host}:{port}/login (log in with a token from 'sib users add'); "
-              f"API: http://{host}:{port}/docs")
+    site = f"http://{host}:{port}"
+    err.print(w()._("Pages: {site}/login (log in with a token from 'sib users add'); API: {site}/docs", site=site))
     uvicorn.run(create_app(), host=host, port=port, log_level="info")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli.common import app, out
+from api.cli.common import app, out, w
 
 keys_app = typer.Typer(no_args_is_help=True, help="The pseudonymisation key.")
 app.add_typer(keys_app, name="keys")
@@ -18,9 +18,12 @@ def init() -> None:
     url = database_url()
     before, after = init_store(url)
     if before == after:
-        out.print(f"The store {describe(url)} is already at schema {after}.")
+        out.print(w()._("The store {store} is already at schema {schema}.", store=describe(url), schema=after))
+    elif before:
+        out.print(w()._("The store {store} is at schema {schema} (was {before}).", store=describe(url), schema=after,
+                        before=before))
     else:
-        out.print(f"The store {describe(url)} is at schema {after}" + (f" (was {before})." if before else " (new)."))
+        out.print(w()._("The store {store} is at schema {schema} (new).", store=describe(url), schema=after))
 
 
 @keys_app.command("init")
@@ -29,5 +32,5 @@ def keys_init() -> None:
     from outcomes.pseudonym import init_key
 
     path = init_key()
-    out.print(f"Created a new pseudonymisation key at {path} (mode 0600). Keep it secret and back it up: "
-              "without it, new files cannot be linked to stored participants.")
+    out.print(w()._("Created a new pseudonymisation key at {path} (mode 0600). Keep it secret and back it up: "
+                    "without it, new files cannot be linked to stored participants.", path=path))

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, UserError, app, out, print_json
+from api.cli.common import JSON_OPTION, app, out, print_json, w
 
 users_app = typer.Typer(no_args_is_help=True, help="API users and their tokens.")
 app.add_typer(users_app, name="users")
@@ -19,20 +19,18 @@ def users_add(name: str, role: str = typer.Option(..., "--role", help="intermedi
               all_contracts: bool = typer.Option(False, "--all-contracts", help="Every contract (intermediaries only)."),
               as_json: bool = JSON_OPTION) -> None:
     """Add an API user; its token is printed once and only its hash is kept."""
-    from api.access import UserError as AuthError
     from api.access import add_user
     from contracts.registry import list_contracts
     from store.db import open_store
 
     engine = open_store()
-    try:
-        token = add_user(engine, name, role, contract or [], all_contracts, {c["id"] for c in list_contracts(engine)})
-    except AuthError as exc:
-        raise UserError(str(exc)) from None
+    token = add_user(engine, name, role, contract or [], all_contracts, {c["id"] for c in list_contracts(engine)})
     if as_json:
         print_json({"name": name, "role": role, "token": token})
     else:
-        out.print(f"Added {name} ({role}). The token, shown this once:")
+        said = w()
+        out.print(said._("Added {name} ({role}). The token, shown this once:", name=name,
+                         role=said.label("role", role)))
         out.print(token, markup=False)
 
 
@@ -46,9 +44,11 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json({"users": rows})
         return
-    table = Table("id", "name", "role", "contracts", "token", "revoked")
+    said = w()
+    table = Table(said._("id"), said._("name"), said._("role"), said._("contracts"), said._("token"), said._("revoked"))
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["role"], "all" if r["all_contracts"] else ", ".join(r["contracts"]),
+        table.add_row(str(r["id"]), r["name"], said.label("role", r["role"]),
+                      said._("all") if r["all_contracts"] else ", ".join(r["contracts"]),
                       r["token_hint"] + "…", f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")
     out.print(table)
 
@@ -56,12 +56,8 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
 @users_app.command("revoke")
 def users_revoke(user_id: int) -> None:
     """Revoke a user's token at once."""
-    from api.access import UserError as AuthError
     from api.access import revoke_user
     from store.db import open_store
 
-    try:
-        name = revoke_user(open_store(), user_id)
-    except AuthError as exc:
-        raise UserError(str(exc)) from None
-    out.print(f"Revoked user {user_id} ({name}).")
+    name = revoke_user(open_store(), user_id)
+    out.print(w()._("Revoked user {user} ({name}).", user=user_id, name=name))

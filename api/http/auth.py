@@ -15,6 +15,7 @@ from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
 
 from api.access import Principal, authenticate
+from api.http.errors import TEXTS as A
 from api.http.errors import ApiError
 from contracts.registry import StoredContract, UnknownContract, get_contract
 from store.db import open_store
@@ -42,7 +43,7 @@ async def principal(request: Request, db: Engine = Depends(reader)) -> Principal
     with db.connect() as conn:
         who = authenticate(conn, token)
     if who is None:
-        raise ApiError(401, "unauthenticated", "a valid API token is needed: Authorization: Bearer <token>")
+        raise ApiError(401, "unauthenticated", A("unauthenticated"))
     return who
 
 
@@ -51,12 +52,12 @@ def access(action: str) -> Callable[..., tuple[Principal, StoredContract]]:
     async def check(contract_id: str = PathParam(..., max_length=64), who: Principal = Depends(principal),
                     db: Engine = Depends(reader)) -> tuple[Principal, StoredContract]:
         if not who.sees(contract_id):
-            raise ApiError(404, "not_found", f"no contract {contract_id!r}")
+            raise ApiError(404, "not_found", A("no_contract", contract=contract_id))
         try:
             stored = get_contract(db, contract_id)
         except UnknownContract:
-            raise ApiError(404, "not_found", f"no contract {contract_id!r}") from None
+            raise ApiError(404, "not_found", A("no_contract", contract=contract_id)) from None
         if not who.may(action):
-            raise ApiError(403, "forbidden", f"a {who.role} may not do this ({action})")
+            raise ApiError(403, "forbidden", A("forbidden", role=who.role, action=action))
         return who, stored
     return check

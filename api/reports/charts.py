@@ -16,8 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from evaluation.result import POOLED, EffectResult  # noqa: E402
-from language import i18n  # noqa: E402
+from evaluation.result import EffectResult  # noqa: E402
+from language.formats import NBSP  # noqa: E402
 
 INK, ACCENT, MUTED, GOOD = "#1a1a1a", "#1f4e9c", "#6b6b6b", "#1b6e3a"  # contrast ≥ 4.5:1 on white
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "sib", "font.family": "DejaVu Sans", "font.size": 8,
@@ -33,13 +33,13 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype so the SVG can sit inline in HTML
 
 
-def _comma(lang: str):
+def _ticks(names: Any):
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda value, _pos: i18n.number(value, lang, None).replace(i18n.NBSP, " "))
+    return FuncFormatter(lambda value, _pos: names.w.number(value, None).replace(NBSP, " "))
 
 
-def metric_chart(results: Sequence[EffectResult], target: float | None, lang: str) -> str | None:
+def metric_chart(results: Sequence[EffectResult], target: float | None, names: Any) -> str | None:
     """Per cohort (and pooled): the effect with its 95 % CI around zero, or for monitoring the mean with its CI.
 
     ``None`` when no cohort has a value to draw: the report then says so in words instead of an empty chart.
@@ -56,24 +56,20 @@ def metric_chart(results: Sequence[EffectResult], target: float | None, lang: st
                          else tuple(r.diagnostics.get("mean_ci") or (None, None)))
             if low is not None and high is not None:
                 ax.plot([low, high], [y, y], color=ACCENT, linewidth=2, solid_capstyle="butt")
-            ax.plot([value], [y], "o", color=INK if r.cohort == POOLED else ACCENT, markersize=6)
-        ax.set_yticks(range(len(rows)), [_cohort_label(r, lang) for r in reversed(rows)])
+            ax.plot([value], [y], "o", color=INK if r.cohort == "all" else ACCENT, markersize=6)
+        ax.set_yticks(range(len(rows)), [names.cohort(r.cohort) for r in reversed(rows)])
         if is_effect:
             ax.axvline(0, color=MUTED, linewidth=1, linestyle="--")
-            ax.set_xlabel({"sv": "Effekt mot jämförelsen (95 % KI)", "en": "Effect against the counterfactual (95 % CI)"}[lang])
+            ax.set_xlabel(names.w._("Effect against the counterfactual (95 % CI)"))
         else:
             if target is not None:
-                ax.axvline(target, color=GOOD, linewidth=1, linestyle="--", label={"sv": "mål", "en": "target"}[lang])
+                ax.axvline(target, color=GOOD, linewidth=1, linestyle="--", label=names.w._("target"))
                 ax.legend(loc="best", frameon=False)
-            ax.set_xlabel({"sv": "Medelvärde (95 % KI)", "en": "Mean (95 % CI)"}[lang])
-        ax.xaxis.set_major_formatter(_comma(lang))
+            ax.set_xlabel(names.w._("Mean (95 % CI)"))
+        ax.xaxis.set_major_formatter(_ticks(names))
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.spines[["top", "right"]].set_visible(False)
         return _svg(fig)
-
-
-def _cohort_label(result: EffectResult, lang: str) -> str:
-    return i18n.t("all_cohorts", lang) if result.cohort == POOLED else result.cohort
 
 
 def sparkline(points: Sequence[tuple[str, float]], target: float | None, label: str) -> str:

@@ -23,8 +23,10 @@ from contracts.registry import get_contract
 from evaluation.power import PowerError, contract_power_warnings, minimum_detectable_effect
 from evaluation.result import POOLED
 from evaluation.run import EvaluationRun, evaluate, get_run, run_outcomes
-from language import i18n
+from language import LANGUAGES, N_, MessageError, Texts
 from language.jinja import environment
+from language.names import Names
+from language.words import default_language, words
 from payments.calculate import owed_to_date, payable_period
 from payments.ledger import current_status, read_ledger, verify_chain
 from payments.money import ZERO
@@ -34,9 +36,42 @@ from store.version import code_version
 TEMPLATES = Path(__file__).parent / "templates"
 STATUS_ORDER = ("calculated", "approved", "invoiced", "paid", "rejected")
 
+# The methodology of each design, as section 5 states it (only the designs the contract uses).
+METHODS = {
+    "monitoring": N_("Monitoring: the cohort's mean with its confidence interval. There is no counterfactual, so "
+                     "the figure describes the participants and is never reported as an effect."),
+    "fixed_baseline": N_("Fixed baseline: the cohort's mean against the reference value written into the "
+                         "contract. Proportions use an exact binomial test with a Wilson interval; other outcomes a "
+                         "one-sample t-test. The baseline is an assumption of the contract, not an observed "
+                         "comparison group."),
+    "pre_post": N_("Pre-post: the same participants after against before (paired t-test). The change also "
+                   "contains whatever else changed over the period."),
+    "historical_cohort": N_("Historical cohort: the cohort against an earlier cohort (Welch's two-sample t-test)."),
+    "randomised": N_("Randomised: treatment arm against control arm (Welch's two-sample t-test); with covariates, "
+                     "the treatment coefficient of an OLS regression on them, with HC2 standard errors (Lin, "
+                     "2013)."),
+    "matched_comparison": N_("Matched comparison: a propensity score (logistic regression) on the contract's "
+                             "covariates; each participant matched to the nearest pool members on the logit of the "
+                             "score within a caliper, exactly on the stated categorical covariates and on the cohort "
+                             "(period); treated participants outside the pool's common support trimmed. Standard "
+                             "errors by Abadie and Imbens (2006), which account for pool members used more than "
+                             "once."),
+    "difference_in_differences": N_("Difference-in-differences: treated and comparison units over periods counted "
+                                    "from each unit's start; two-way fixed effects (unit and period) by OLS on "
+                                    "within-unit deviations, standard errors clustered by unit; an event study tests "
+                                    "that treated and comparison units moved in parallel before the start."),
+}
 
-class ReportError(Exception):
-    pass
+TEXTS = Texts("reports", {
+    "no_language": N_("--lang {lang} is not available; expected sv or en"),
+    "run_or_as_of": N_("give either --as-of or --run, not both"),
+    "no_run": N_("no evaluation run for '{contract}'; give --as-of DATE to evaluate first, or run 'sib evaluate "
+                 "{contract}'"),
+})
+
+
+class ReportError(MessageError):
+    """A report that cannot be made as asked."""
 
 
 def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *, as_of: date | None = None,
@@ -45,20 +80,21 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
     unchanged store gives back the stored run, checked number by number), so the report is never older
     than the data."""
     stored = get_contract(engine, contract_id)
-    if lang is not None and lang not in i18n.LANGUAGES:
-        raise ReportError(f"--lang {lang!r} is not available; expected one of {', '.join(i18n.LANGUAGES)}")
+    if lang is not None and lang not in LANGUAGES:
+        raise ReportError(TEXTS("no_language", lang=lang))
     if as_of is not None:
         if run_id is not None:
-            raise ReportError("give either --as-of or --run, not both")
+            raise ReportError(TEXTS("run_or_as_of"))
         run: EvaluationRun | None = evaluate(engine, stored, as_of, actor_name=actor_name)
     else:
         run = get_run(engine, contract_id, run_id)
     if run is None:
-        raise ReportError(f"no evaluation run for {contract_id!r}; give --as-of DATE to evaluate first, "
-                          f"or run 'sib evaluate {contract_id}'")
+        raise ReportError(TEXTS("no_run", contract=contract_id))
     version = next(v for v in stored.versions if v.version == run.contract_version)
     contract = version.terms
-    lang = lang or i18n.default_language(contract.currency)
+    lang = lang or default_language(contract.currency)
+    w = words(lang, contract.currency)
+    names = Names(contract, w)
 
     ledger = read_ledger(engine, contract_id)
     ledger = ledger[ledger["evaluation_run_id"] <= run.id] if len(ledger) else ledger
@@ -69,67 +105,104 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         by_status[e["status"]] = by_status.get(e["status"], ZERO) + e["amount"]
     total = sum((e["amount"] for e in entries), ZERO)
 
-    metrics = [_metric_section(metric, run, lang) for metric in contract.metrics]
+    metrics = [_metric_section(metric, run, names) for metric in contract.metrics]
     warnings = sum(len(m["warnings"]) for m in metrics)
     coverage = run.coverage
     chain = verify_chain(engine, contract_id)
-    notices = _first_page_notices(run, coverage, warnings, chain, lang)
+    owed = [dict(o.__dict__, calculation=names.calculation(o.basis))
+            for o in owed_to_date(contract, run, run_outcomes(engine, run.id))]
     designs_used = sorted({m.evaluation.design for m in contract.metrics})
     return {
         "lang": lang, "contract": contract, "stored": stored, "version": version, "run": run, "metrics": metrics,
-        "notices": notices, "has_results": any(m["pooled"] is not None and m["pooled"].n_treated for m in metrics),
-        "coverage": coverage, "designs": [(d, i18n.DESIGNS.get(d, {}).get(lang, d)) for d in designs_used],
+        "names": names, "notices": _first_page_notices(run, coverage, warnings, chain, names),
+        "has_results": any(m["pooled"] is not None and m["pooled"].n_treated for m in metrics),
+        "coverage": coverage, "coverage_line": _coverage_line(coverage, names), "designs": [(d, w._(METHODS[d])) for d in designs_used if d in METHODS],
         "matched": [r for r in run.results if r.design == "matched_comparison" and r.diagnostics.get("balance")
                     and r.subgroup is None],
-        "did_results": [r for r in run.results if r.design == "difference_in_differences" and r.subgroup is None],
-        "power": _power(contract, run, lang),
-        "mechanisms": [(mech, mechanism_terms(mech, contract.currency, lang)) for mech in contract.payments.mechanisms],
-        "payers_line": _payers_line(contract, lang),
-        "eligibility": [_rule(rule, lang) for rule in contract.target_group.eligibility],
-        "owed": owed_to_date(contract, run, run_outcomes(engine, run.id)), "period": payable_period(contract, run.as_of),
+        "did_results": [_did(r, names) for r in run.results
+                        if r.design == "difference_in_differences" and r.subgroup is None],
+        "power": _power(contract, run, names),
+        "mechanisms": [(mech, mechanism_terms(mech, names)) for mech in contract.payments.mechanisms],
+        "payers_line": _payers_line(contract, names),
+        "eligibility": [_rule(rule, names) for rule in contract.target_group.eligibility],
+        "owed": owed, "period": payable_period(contract, run.as_of),
         "ledger": entries, "total": total, "chain": chain,
-        "status_parts": ", ".join(f"{i18n.label(status, lang)} {i18n.money(by_status[status], contract.currency, lang)}"
+        "chain_problem": None if chain.ok else names.message(chain.reason),
+        "status_parts": ", ".join(f"{w.label('status', status)} {w.money(by_status[status])}"
                                   for status in STATUS_ORDER if status in by_status),
         "investor": investor_result(contract, ledger, statuses),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version(),
     }
 
 
-def _metric_section(metric: Metric, run: EvaluationRun, lang: str) -> dict[str, Any]:
+def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[str, Any]:
+    w = names.w
     results = [r for r in run.results if r.metric == metric.id]
     question = None
     if metric.instrument:
         q = INSTRUMENTS[metric.instrument].question(metric.question or "")
-        question = (q.sv if lang == "sv" else q.en) if q else None
+        question = (q.sv if w.lang == "sv" else q.en) if q else None
     where: dict[str, list[str]] = {}  # each warning once, with the cohorts it applies to
     for r in results:
-        cohort = i18n.t("all_cohorts", lang) if r.cohort == POOLED else r.cohort
-        for w in r.warnings:
-            where.setdefault(w, []).append(cohort + (f" · {r.subgroup}" if r.subgroup else ""))
-    warnings = [f"{', '.join(dict.fromkeys(cohorts))}: {w}" for w, cohorts in where.items()]
-    svg = charts.metric_chart(results, None if metric.target is None else float(metric.target), lang)
+        cohort = names.cohort(r.cohort) + (f" · {names.subgroup(r.subgroup)}" if r.subgroup else "")
+        for warning in r.warnings:
+            where.setdefault(names.message(warning), []).append(cohort)
+    warnings = [f"{', '.join(dict.fromkeys(cohorts))}: {text}" for text, cohorts in where.items()]
+    svg = charts.metric_chart(results, None if metric.target is None else float(metric.target), names)
     return {"metric": metric, "question": question, "results": results, "warnings": warnings,
             "pooled": next((r for r in results if r.cohort == POOLED and r.subgroup is None), None),
             "chart": None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
             "achieved": any(r.n_achieved is not None for r in results)}
 
 
-def _first_page_notices(run: EvaluationRun, coverage: dict[str, Any], warnings: int, chain: Any, lang: str) -> list[str]:
+def _coverage_line(coverage: dict[str, Any], names: Names) -> str:
+    """Who and what the run counted: participants by arm, measurements and the share verified."""
+    w = names.w
+    arms = ", ".join(f"{w.integer(n)} {names.arm(arm)}" for arm, n in (coverage.get("participants") or {}).items())
+    line = w._("Participants: {arms}.", arms=arms or w.integer(0))
+    if coverage.get("verified_share") is not None:
+        return line + " " + w._("Measurements used: {n}, of which {share:percent} verified.",
+                                n=coverage.get("measurements") or 0, share=coverage["verified_share"])
+    return line + " " + w._("Measurements used: {n}.", n=coverage.get("measurements") or 0)
+
+
+def _first_page_notices(run: EvaluationRun, coverage: dict[str, Any], warnings: int, chain: Any,
+                        names: Names) -> list[str]:
     """What a reader must know before any figure: said in words on page one, never left to an empty chart."""
+    w = names.w
     notices = []
     if not coverage.get("measurements") or coverage.get("verified_share") == 0:
-        notices.append(i18n.t("no_verified", lang))
+        notices.append(w._("There are no verified measurements yet: the report shows no results and no amounts."))
     if run.include_unverified:
-        notices.append(i18n.t("interim", lang))
+        notices.append(w._("Interim view: this evaluation includes measurements that have not been verified. It "
+                           "must not be used for payment."))
     if warnings:
-        notices.append(i18n.t("warnings_count", lang, n=warnings))
+        notices.append(w.ngettext("The results carry {n} warning; it is listed under its metric in section 4.",
+                                  "The results carry {n} warnings; they are listed under each metric in section 4.",
+                                  warnings))
     if not chain.ok:
-        notices.append(i18n.t("chain_broken", lang, reason=f"{chain.broken_at}: {chain.reason}"))
+        notices.append(w._("Ledger hash chain BROKEN at entry {seq}: {reason}", seq=chain.broken_at,
+                           reason=names.message(chain.reason)))
     return notices
 
 
-def _power(contract: Contract, run: EvaluationRun, lang: str) -> list[str]:
+def _did(result: Any, names: Names) -> dict[str, Any]:
+    """A difference-in-differences result's pre-trend test and standard errors, in words."""
+    w = names.w
+    pre = result.diagnostics.get("pre_trends", {})
+    if pre.get("tested"):
+        test = w._("Joint test that treated and comparison units moved in parallel over the {periods} period(s) "
+                   "before the start: p = {p:p}.", periods=pre["periods_tested"], p=pre["p_value"])
+    else:
+        test = names.message(pre["warning"]) if pre.get("warning") else "—"
+    clusters = result.diagnostics.get("clusters")
+    errors = w._("Standard errors clustered by unit ({n} clusters).", n=clusters) if clusters else ""
+    return {"result": result, "test": test, "errors": errors}
+
+
+def _power(contract: Contract, run: EvaluationRun, names: Names) -> list[str]:
     """The smallest effect each metric's actual numbers could detect, and the contract's own planning warnings."""
+    w = names.w
     lines = []
     for metric in contract.metrics:
         ev = metric.evaluation
@@ -143,65 +216,77 @@ def _power(contract: Contract, run: EvaluationRun, lang: str) -> list[str]:
             continue
         sd = float(ev.planning_sd) if ev.planning_sd is not None else None
         if kind == "mean" and sd is None:
-            lines.append(i18n.t("power_no_sd", lang, metric=metric.name))
+            lines.append(w._("{metric}: power not computed, because the contract gives no evaluation.planning_sd "
+                             "for the metric.", metric=metric.name))
             continue
         ratio = (pooled.n_comparison / pooled.n_treated) if layout == "two_sample" and pooled.n_comparison else 1.0
         try:
             mde = minimum_detectable_effect(kind, layout, pooled.n_treated, float(baseline), sd,  # type: ignore[arg-type]
                                             float(ev.alpha), 0.8, ratio)
         except PowerError as exc:
-            lines.append(f"{metric.name}: {exc}")
+            lines.append(f"{metric.name}: {names.message(exc.message)}")
             continue
-        lines.append(i18n.t("power_line", lang, metric=metric.name, n=pooled.n_treated,
-                            mde=i18n.number(mde.effect, lang), alpha=i18n.number(float(ev.alpha), lang, 2)))
-    lines.extend(message for _where, message in contract_power_warnings(contract))
+        lines.append(w._("{metric}: with the {n} participants evaluated (all cohorts), an effect of {mde:num3} can "
+                         "be detected with 80 % power (α {alpha:num2}).", metric=metric.name, n=pooled.n_treated,
+                         mde=mde.effect, alpha=float(ev.alpha)))
+    lines.extend(names.message(message) for _where, message in contract_power_warnings(contract))
     return lines
 
 
-def mechanism_terms(mech: Any, currency: str, lang: str) -> str:
+def mechanism_terms(mech: Any, names: Names) -> str:
     """A payment mechanism's terms in one sentence of the reader's language."""
-    def money(amount: Any) -> str:
-        return i18n.money(amount, currency, lang)
+    w = names.w
 
     def share(value: Any) -> str:
-        return i18n.percent(value, lang, 1, signed=False)
+        return w.percent(value, 1, signed=False)
 
     if mech.type == "rate_card":
-        parts = [i18n.t("rc_price", lang, price=money(o.price), metric=o.metric) for o in mech.priced()]
+        parts = [w._("{price} per participant achieving {metric}", price=w.money(o.price), metric=names.metric(o.metric))
+                 for o in mech.priced()]
         text = "; ".join(parts)
         for group in mech.exclusive or []:
-            text += i18n.t("rc_exclusive", lang, options=(" " + i18n.t("or", lang) + " ").join(group))
+            text += w._("; only the higher of {options}",
+                        options=w.either(names.metric(m) for m in group))
         if mech.cap_per_participant is not None:
-            text += i18n.t("rc_cap_pp", lang, amount=money(mech.cap_per_participant))
+            text += w._("; at most {amount} per participant", amount=w.money(mech.cap_per_participant))
     elif mech.type == "milestone":
-        text = i18n.t("ms_amount", lang, amount=money(mech.amount))
+        text = w._("{amount} per verified event", amount=w.money(mech.amount))
     elif mech.type == "savings_share":
-        text = i18n.t("ss_terms", lang, unit=money(mech.unit_value), upto=money(mech.repay_up_to),
-                      share=share(mech.share_above))
+        text = w._("savings valued at {unit} per unit, repaid one-for-one up to {upto}, then {share} above",
+                   unit=w.money(mech.unit_value), upto=w.money(mech.repay_up_to), share=share(mech.share_above))
     else:
-        text = i18n.t("ct_terms", lang, price=money(mech.price_per_unit), threshold=share(mech.cohort_threshold))
+        text = w._("{price} per unit of improvement per participant, if the cohort improves by {threshold}",
+                   price=w.money(mech.price_per_unit), threshold=share(mech.cohort_threshold))
         if mech.overall_threshold is not None:
-            text += i18n.t("ct_overall", lang, threshold=share(mech.overall_threshold))
+            text += w._(" or all cohorts together by {threshold}", threshold=share(mech.overall_threshold))
     if mech.cap is not None:
-        text += i18n.t("capped", lang, amount=money(mech.cap))
+        text += w._("; capped at {amount}", amount=w.money(mech.cap))
     return text
 
 
-def _payers_line(contract: Contract, lang: str) -> str:
+def _payers_line(contract: Contract, names: Names) -> str:
+    w = names.w
     payments = contract.payments
-    payers = ", ".join(f"{p.party} ({i18n.percent(p.share, lang, 2, signed=False)})" for p in payments.payers)
-    text = i18n.t("payers_line", lang, payers=payers, frequency=i18n.label(payments.schedule.frequency, lang),
-                  lag=payments.schedule.lag_days)
+    payers = ", ".join(f"{names.party(p.party)} ({w.percent(p.share, 2, signed=False)})" for p in payments.payers)
+    text = w._("Outcome payers: {payers}. Schedule: {frequency}, payable {lag} days after verification.",
+               payers=payers, frequency=w.label("frequency", payments.schedule.frequency),
+               lag=payments.schedule.lag_days)
     if payments.caps.total is not None:
-        text += i18n.t("contract_cap", lang, amount=i18n.money(payments.caps.total, contract.currency, lang))
+        text += w._(" Contract cap: {amount}.", amount=w.money(payments.caps.total))
     return text
 
 
-def _rule(rule: Any, lang: str) -> str:
+def _rule(rule: Any, names: Names) -> str:
+    w = names.w
     value = rule.value
-    if isinstance(value, (list, tuple)):
-        value = (" " + i18n.t("and", lang) + " " if rule.op == "between" else ", ").join(str(v) for v in value)
-    text = f"{rule.attribute} {i18n.label(rule.op, lang)} {value}"
+    if isinstance(value, (list, tuple)) and rule.op == "between" and len(value) == 2:
+        value = w._("{low} and {high}", low=names.level(rule.attribute, value[0]),
+                    high=names.level(rule.attribute, value[1]))
+    elif isinstance(value, (list, tuple)):
+        value = ", ".join(names.level(rule.attribute, v) for v in value)
+    else:
+        value = names.level(rule.attribute, value)
+    text = f"{names.attribute(rule.attribute)} {w.label('op', rule.op)} {value}"
     return f"{text} ({rule.description})" if getattr(rule, "description", None) else text
 
 

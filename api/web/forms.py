@@ -15,7 +15,7 @@ from api.http.auth import store
 from api.web.pages import schedule_page
 from api.web.render import PageError
 from api.web.session import page_access
-from language import i18n
+from language.words import words
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,16 +27,20 @@ def _step(status: str) -> Callable[..., Response]:
         from payments.ledger import StepRefused, take_step
 
         lang = ctx["lang"]
+        w = words(lang)
         if not hmac.compare_digest(csrf, ctx["csrf"]):
-            raise PageError(403, i18n.t("pg_csrf", lang), lang)
+            raise PageError(403, w._("The form has expired or came from another site; reload the page and try "
+                                     "again."), lang)
         if not ctx["who"].may("ledger.approve"):
-            raise PageError(403, i18n.t("pg_forbidden", lang, role=i18n.label(ctx["who"].role, lang)), lang)
+            raise PageError(403, w._("The {role} role does not have this page.",
+                                     role=w.label("role", ctx["who"].role)), lang)
         if status == "rejected" and not reason.strip():
-            return schedule_page(ctx, db, error=i18n.t("pg_reason_needed", lang, entry=seq), status=422)
+            return schedule_page(ctx, db, error=w._("Entry {entry} was not rejected: give the reason.", entry=seq),
+                                 status=422)
         try:
             take_step(db, ctx["stored"].id, [seq], status, ctx["who"].actor, reason.strip() or None)
         except StepRefused as exc:
-            return schedule_page(ctx, db, error=str(exc), status=409)
+            return schedule_page(ctx, db, error=w.message(exc.message), status=409)
         query = urlencode({"done": status, "entry": seq, "lang": lang})
         return RedirectResponse(f"/contracts/{ctx['stored'].id}/schedule?{query}#entry-{seq}", status_code=303)
     return handler

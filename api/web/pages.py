@@ -22,9 +22,10 @@ from api.http.auth import reader, store
 from api.privacy import suppress_basis
 from api.reports import charts
 from api.web.render import SECURITY_HEADERS, PageError, render
-from api.web.session import COOKIE, PAGES, csrf_token, language, page_access, session
+from api.web.session import COOKIE, PAGES, csrf_token, page_access, session
 from contracts.registry import list_contracts
-from language import i18n
+from language.names import Names
+from language.words import choose, words
 from payments.money import ZERO
 from store.tables import AuditEventRow
 
@@ -42,7 +43,7 @@ def home(request: Request) -> Response:
 def contracts(lang: str | None = Query(None, max_length=2), user: tuple[Principal, str] = Depends(session),
               db: Engine = Depends(reader)) -> Response:
     who, token = user
-    chosen = language(lang, "sv")
+    chosen = choose(lang, "sv")
     visible = [c for c in list_contracts(db) if who.sees(c["id"])]
     return render("contracts.html.j2", chosen, who=who, contracts=visible, pages=PAGES[who.role],
                   csrf=csrf_token(token), page="contracts", path="/contracts")
@@ -53,7 +54,9 @@ def contract_home(ctx_user: tuple[Principal, str] = Depends(session),
                   contract_id: str = PathParam(..., max_length=64)) -> Response:
     pages = PAGES[ctx_user[0].role]
     if not pages:
-        raise PageError(403, i18n.t("pg_forbidden", "en", role=ctx_user[0].role))
+        w = words("en")
+        raise PageError(403, w._("The {role} role has no web pages; use the API.",
+                                 role=w.label("role", ctx_user[0].role)))
     return RedirectResponse(f"/contracts/{quote(contract_id)}/{pages[0]}", status_code=303)
 
 
@@ -87,10 +90,13 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
     stored, who = ctx["stored"], ctx["who"]
     rows, entries = schedule_rows(db, stored, with_forecast=True)
     threshold = stored.latest.terms.suppression_threshold
+    names = Names(stored.latest.terms, words(ctx["lang"], stored.currency))
     bases = {e["seq"]: (suppress_basis(e["basis"] or {}, threshold) if who.aggregate_only else e["basis"] or {})
              for e in read_ledger(db, stored.id).to_dict(orient="records")}
     for e in entries:
-        e["calculation"] = bases.get(e["entry"], {}).get("explanation") or i18n.t("pg_suppressed_basis", ctx["lang"])
+        basis = bases.get(e["entry"], {})
+        e["calculation"] = (names.calculation(basis) if basis.get("trail") or basis.get("explanation")
+                            else names.w._("basis hidden: it counts too few people"))
     totals = {k: sum((r[k] for r in rows), ZERO) for k in ("committed", "approved", "invoiced", "paid", "rejected")}
     active = [r for r in rows if any(r[k] for k in AMOUNT_COLUMNS)]  # quiet periods stay in the downloads
     return render("schedule.html.j2", currency=stored.currency, status=status, rows=active, entries=entries,
@@ -101,7 +107,7 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
 
 def _download(kind: str) -> Callable[..., Response]:
     def handler(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine = Depends(store)) -> Response:
-        data, media, name = schedule_file(db, ctx["stored"], kind)
+        data, media, name = schedule_file(db, ctx["stored"], kind, ctx["lang"])
         return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                          **SECURITY_HEADERS})
     return handler
@@ -144,6 +150,6 @@ def _sparkline(metric: dict[str, Any], lang: str) -> str | None:
     points = [(p["as_of"], p["value"]) for p in metric["trend"]]
     if len(points) < 2:
         return None
-    label = i18n.t("pg_trend_label", lang, metric=metric["name"], n=len(points),
-                   first=i18n.number(points[0][1], lang, None), last=i18n.number(points[-1][1], lang, None))
+    label = words(lang)._("{metric}: from {first} to {last} over {n} evaluations", metric=metric["name"],
+                          n=len(points), first=points[0][1], last=points[-1][1])
     return charts.sparkline(points, None if metric["target"] is None else float(metric["target"]), label)

@@ -9,6 +9,8 @@ import jinja2
 from fastapi.responses import HTMLResponse
 
 from language.jinja import environment
+from language.names import Names
+from language.words import words
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = {
@@ -40,6 +42,11 @@ def render(name: str, lang: str, currency: str = "SEK", status: int = 200, **val
     values.setdefault("page", None)
     values.setdefault("path", "/")
     values["lang"] = lang
+    w = words(lang, currency)
+    values["page_names"] = {"dashboard": w._("Investor dashboard"), "schedule": w._("Repayment schedule"),
+                            "work": w._("Intermediary work")}
+    if values.get("contract") is not None:
+        values["names"] = Names(values["contract"], w)
     html = env.get_template(name).render(**values)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 

@@ -19,7 +19,7 @@ from api.access import Principal, authenticate
 from api.http.auth import reader
 from api.web.render import PageError, render
 from contracts.registry import UnknownContract, get_contract
-from language import i18n
+from language.words import choose, default_language, words
 
 COOKIE = "sib_session"
 # Which pages each role has; a role without a page here sees none (it uses the API).
@@ -41,10 +41,6 @@ def csrf_token(token: str) -> str:
     return hmac.new(token.encode("utf-8"), b"sib-csrf", hashlib.sha256).hexdigest()[:32]
 
 
-def language(value: str | None, fallback: str) -> str:
-    return value if value in i18n.LANGUAGES else fallback
-
-
 async def session(request: Request, db: Engine = Depends(reader)) -> tuple[Principal, str]:
     """The logged-in user and their token, or a redirect to the login page."""
     token = request.cookies.get(COOKIE)
@@ -62,16 +58,19 @@ def page_access(page: str) -> Callable[..., Any]:
                     user: tuple[Principal, str] = Depends(session),
                     db: Engine = Depends(reader)) -> dict[str, Any]:
         who, token = user
-        fallback = language(lang, "en")
+        fallback = choose(lang, "en")
+        missing = words(fallback)._("There is no contract “{contract}” that you have access to.", contract=contract_id)
         if not who.sees(contract_id):
-            raise PageError(404, i18n.t("pg_no_contract", fallback, contract=contract_id), fallback)
+            raise PageError(404, missing, fallback)
         try:
             stored = get_contract(db, contract_id)
         except UnknownContract:
-            raise PageError(404, i18n.t("pg_no_contract", fallback, contract=contract_id), fallback) from None
-        chosen = language(lang, i18n.default_language(stored.currency))
+            raise PageError(404, missing, fallback) from None
+        chosen = choose(lang, default_language(stored.currency))
         if page not in PAGES[who.role]:
-            raise PageError(403, i18n.t("pg_forbidden", chosen, role=i18n.label(who.role, chosen)), chosen)
+            w = words(chosen)
+            raise PageError(403, w._("The {role} role does not have this page.", role=w.label("role", who.role)),
+                            chosen)
         return {"who": who, "token": token, "stored": stored, "lang": chosen, "page": page,
                 "pages": PAGES[who.role], "csrf": csrf_token(token), "contract": stored.latest.terms}
     return check
@@ -83,18 +82,19 @@ router = APIRouter(include_in_schema=False)
 @router.get("/login")
 def login_form(lang: str | None = Query(None, max_length=2), next: str = Query("/contracts", max_length=300)
                ) -> Response:
-    return render("login.html.j2", language(lang, "sv"), next=safe_next(next), error=None)
+    return render("login.html.j2", choose(lang, "sv"), next=safe_next(next), error=None)
 
 
 @router.post("/login")
 def login(token: str = Form("", max_length=300), next: str = Form("/contracts", max_length=300),
           lang: str = Form("sv", max_length=2), db: Engine = Depends(reader)) -> Response:
-    chosen = language(lang, "sv")
+    chosen = choose(lang, "sv")
     with db.connect() as conn:
         who = authenticate(conn, token.strip())
     if who is None:
         return render("login.html.j2", chosen, status=401, next=safe_next(next),
-                      error=i18n.t("pg_bad_token", chosen))
+                      error=words(chosen)._("That token is not valid: it is wrong, or revoked. Ask the "
+                                            "intermediary for a new one (sib users add)."))
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/",
                         secure=False, max_age=8 * 3600)  # served over TLS in production by the proxy in front

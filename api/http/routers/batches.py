@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
 
 from api.http.auth import access, store
-from api.http.errors import ApiError
+from api.http.errors import TEXTS as A
+from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import ERRORS, Batch, ErrorResponse, Page, Participant, UploadResult, page_of
+from language import Message
 from store.db import MAX_ID, record_audit
 from store.tables import EnrolmentRow, ParticipantRow
 
@@ -38,14 +40,14 @@ def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(
 
     found = next((b for b in list_batches(db, ctx[1].id) if b["id"] == batch_id), None)
     if found is None:
-        raise ApiError(404, "not_found", f"no batch {batch_id} in contract {ctx[1].id!r}")
+        raise ApiError(404, "not_found", A("no_batch", batch=batch_id, contract=ctx[1].id))
     return Batch(**found)
 
 
 @router.post(CONTRACT + "/batches", response_model=UploadResult, status_code=201,
              responses=ERRORS | {413: {"model": ErrorResponse, "description": "Too large"},
                                  503: {"model": ErrorResponse, "description": "No pseudonymisation key"}})
-def upload(kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
+def upload(request: Request, kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
            dry_run: bool = Query(False), ctx: tuple = Depends(access("batch.upload")),
            db: Engine = Depends(store)) -> UploadResult:
     from outcomes.ingest import IngestError, IngestRefused, ingest_file
@@ -56,8 +58,7 @@ def upload(kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
     try:
         key = load_key()
     except MissingKeyError:
-        raise ApiError(503, "not_configured", "the server has no pseudonymisation key; run 'sib keys init' "
-                                              "where the server runs") from None
+        raise ApiError(503, "not_configured", A("no_key")) from None
     name = Path(file.filename or "upload.csv").name[:200] or "upload.csv"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ("upload" + (Path(name).suffix.lower()[:8] or ".csv"))
@@ -68,11 +69,17 @@ def upload(kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
             report = ingest_file(db, stored.latest.terms, path, kind, key, dry_run=dry_run, actor_name=who.actor,
                                  filename=name)
         except IngestRefused as refused:
-            raise ApiError(422, "refused", str(refused), refused.report.as_dict()) from None
+            raise ApiError.of(422, "refused", refused, refused.report.as_dict) from None
         except (UnreadableFile, IngestError) as exc:
-            raise ApiError(422, "unreadable", str(exc).replace(str(path), name)) from None
+            raise ApiError(422, "unreadable", _as_uploaded(exc.message, path, name)) from None
     return UploadResult(status=report.status, batch=report.batch_id, rows=report.rows, counts=report.counts,
-                        notes=report.notes)
+                        notes=[request_words(request).message(n) for n in report.notes])
+
+
+def _as_uploaded(message: Message, path: Path, name: str) -> Message:
+    """A message about the temporary file, naming the file as it was uploaded."""
+    params = {k: (name if v in (str(path), path.name) else v) for k, v in message.params.items()}
+    return Message(message.code, params)
 
 
 @router.post(CONTRACT + "/batches/{batch_id}/verify", response_model=Batch,
@@ -83,11 +90,11 @@ def verify(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends
 
     who, stored = ctx
     if not any(b["id"] == batch_id for b in list_batches(db, stored.id)):
-        raise ApiError(404, "not_found", f"no batch {batch_id} in contract {stored.id!r}")
+        raise ApiError(404, "not_found", A("no_batch", batch=batch_id, contract=stored.id))
     try:
         verify_batch(db, batch_id, who.actor)
     except BatchError as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
+        raise ApiError.of(409, "conflict", exc) from None
     return Batch(**next(b for b in list_batches(db, stored.id) if b["id"] == batch_id))
 
 

@@ -6,32 +6,35 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
 
 from api.access import Principal
 from api.http.auth import access, store
-from api.http.errors import ApiError
+from api.http.errors import TEXTS as A
+from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import ERRORS, EvaluateRequest, Loose, Page, Run, RunSummary, page_of
 from api.privacy import NOTE, suppress_results
 from contracts.registry import StoredContract
+from language.words import Words
 from store.db import MAX_ID
 
 router = APIRouter()
 
 
 @router.post(CONTRACT + "/evaluations", response_model=Run, status_code=201, responses=ERRORS)
-def evaluate(body: EvaluateRequest, ctx: tuple = Depends(access("evaluation.run")), db: Engine = Depends(store)) -> Run:
+def evaluate(request: Request, body: EvaluateRequest, ctx: tuple = Depends(access("evaluation.run")),
+             db: Engine = Depends(store)) -> Run:
     from evaluation.run import evaluate as run_evaluation
 
     who, stored = ctx
     as_of = body.as_of or date.today()
     if not date(1900, 1, 1) < as_of < date(2200, 1, 1):
-        raise ApiError(422, "invalid", f"as_of {as_of} is not a plausible date")
+        raise ApiError(422, "invalid", A("implausible_date", as_of=as_of.isoformat()))
     run = run_evaluation(db, stored, as_of, include_unverified=body.include_unverified, actor_name=who.actor)
-    return _run(run.as_dict(), who, stored)
+    return _run(run.as_dict(), who, stored, request_words(request))
 
 
 @router.get(CONTRACT + "/evaluations", response_model=Page, responses=ERRORS)
@@ -50,15 +53,16 @@ def evaluations(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(a
 
 
 @router.get(CONTRACT + "/evaluations/{run_id}", response_model=Run, responses=ERRORS)
-def evaluation(run_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("evaluation.read")),
-               db: Engine = Depends(store)) -> Run:
+def evaluation(request: Request, run_id: int = PathParam(..., ge=1, le=MAX_ID),
+               ctx: tuple = Depends(access("evaluation.read")), db: Engine = Depends(store)) -> Run:
     who, stored = ctx
-    return _run(_stored_run(db, stored, run_id).as_dict(), who, stored)
+    return _run(_stored_run(db, stored, run_id).as_dict(), who, stored, request_words(request))
 
 
 @router.get(CONTRACT + "/evaluations/{run_a}/diff/{run_b}", response_model=Loose, responses=ERRORS)
-def evaluation_diff(run_a: int = PathParam(..., ge=1, le=MAX_ID), run_b: int = PathParam(..., ge=1, le=MAX_ID),
-                    ctx: tuple = Depends(access("evaluation.read")), db: Engine = Depends(store)) -> Loose:
+def evaluation_diff(request: Request, run_a: int = PathParam(..., ge=1, le=MAX_ID),
+                    run_b: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("evaluation.read")),
+                    db: Engine = Depends(store)) -> Loose:
     from evaluation.diff import diff_runs
 
     who, stored = ctx
@@ -71,7 +75,14 @@ def evaluation_diff(run_a: int = PathParam(..., ge=1, le=MAX_ID), run_b: int = P
                 for k, v in visible.items():
                     if k in result.__dataclass_fields__:
                         setattr(result, k, v)
-    return Loose(**diff_runs(a, b, {v.version: v.reason for v in stored.versions}))
+    said = request_words(request)
+    result = diff_runs(a, b, {v.version: v.reason for v in stored.versions})
+    result["explanation"] = [said.explained(m) for m in result["explanation"]]
+    for entry in result["results"]:
+        for key in ("warnings_added", "warnings_removed"):
+            if key in entry:
+                entry[key] = [said.explained(m) for m in entry[key]]
+    return Loose(**result)
 
 
 def _stored_run(db: Engine, stored: StoredContract, run_id: int) -> Any:
@@ -79,13 +90,16 @@ def _stored_run(db: Engine, stored: StoredContract, run_id: int) -> Any:
 
     run = get_run(db, stored.id, run_id)
     if run is None:
-        raise ApiError(404, "not_found", f"no evaluation run {run_id} in contract {stored.id!r}")
+        raise ApiError(404, "not_found", A("no_such_run", run=run_id, contract=stored.id))
     return run
 
 
-def _run(data: dict[str, Any], who: Principal, stored: StoredContract) -> Run:
+def _run(data: dict[str, Any], who: Principal, stored: StoredContract, said: Words) -> Run:
+    """A run as the caller may see it, each warning with its code, parameters and text in the caller's language."""
     if who.aggregate_only:
         threshold = stored.latest.terms.suppression_threshold
         data = dict(data, results=suppress_results(data["results"], threshold), coverage={},
-                    suppression=NOTE.format(k=threshold))
+                    suppression=said._(NOTE, k=threshold))
+    data = dict(data, results=[dict(r, warnings=[said.explained(w) for w in r.get("warnings", [])])
+                               for r in data["results"]])
     return Run(**data)

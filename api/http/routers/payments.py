@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
@@ -13,11 +13,13 @@ from sqlalchemy.engine import Engine
 from api.access import Principal
 from api.exports import XLSX, schedule_file, schedule_rows
 from api.http.auth import access, store
-from api.http.errors import ApiError
+from api.http.errors import TEXTS as A
+from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import ERRORS, ErrorResponse, LedgerEntry, Page, PaymentsRequest, RejectRequest, Step, page_of
 from api.privacy import suppress_basis
 from contracts.registry import StoredContract
+from language.names import Names
 from store.db import MAX_ID
 
 router = APIRouter()
@@ -25,7 +27,7 @@ router = APIRouter()
 
 @router.post(CONTRACT + "/payments", response_model=list[LedgerEntry], status_code=201,
              responses=ERRORS | {409: {"model": ErrorResponse}})
-def payments(body: PaymentsRequest, ctx: tuple = Depends(access("payments.calculate")),
+def payments(request: Request, body: PaymentsRequest, ctx: tuple = Depends(access("payments.calculate")),
              db: Engine = Depends(store)) -> list[LedgerEntry]:
     from evaluation.run import get_run
     from payments.calculate import ConcurrentCalculation, PaymentError, calculate
@@ -33,22 +35,25 @@ def payments(body: PaymentsRequest, ctx: tuple = Depends(access("payments.calcul
     who, stored = ctx
     run = get_run(db, stored.id, body.run)
     if run is None:
-        raise ApiError(404, "not_found", f"no evaluation run{f' {body.run}' if body.run else ''} for {stored.id!r}")
+        raise ApiError(404, "not_found", A("no_such_run", run=body.run, contract=stored.id) if body.run
+                       else A("no_run", contract=stored.id))
     try:
         added = calculate(db, stored, run, actor_name=who.actor)
     except (PaymentError, ConcurrentCalculation) as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
-    return [_entry(e, "calculated", who, stored) for e in added]
+        raise ApiError.of(409, "conflict", exc) from None
+    names = Names(stored.latest.terms, request_words(request))
+    return [_entry(e, "calculated", who, stored, names) for e in added]
 
 
 @router.get(CONTRACT + "/ledger", response_model=Page, responses=ERRORS)
-def ledger(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("ledger.read")),
+def ledger(request: Request, limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("ledger.read")),
            db: Engine = Depends(store)) -> Page:
     from payments.ledger import current_status, read_ledger
 
     who, stored = ctx
     statuses = current_status(db, stored.id)
-    entries = [_entry(e, statuses.get(e["seq"], "calculated"), who, stored)
+    names = Names(stored.latest.terms, request_words(request))
+    entries = [_entry(e, statuses.get(e["seq"], "calculated"), who, stored, names)
                for e in read_ledger(db, stored.id).to_dict(orient="records")]
     return page_of(entries, limit, offset)
 
@@ -62,9 +67,8 @@ def _step(status: str, action: str) -> Callable[..., list[Step]]:
         try:
             taken = take_step(db, stored.id, [seq], status, who.actor, reason)
         except StepRefused as exc:
-            message = str(exc)
-            code = 404 if message == f"no entry {seq}" else 409
-            raise ApiError(code, "not_found" if code == 404 else "conflict", message) from None
+            missing = exc.message.code == "payments.no_entry"
+            raise ApiError.of(404 if missing else 409, "not_found" if missing else "conflict", exc) from None
         return [Step(entry=t["entry_seq"], status=t["status"], at=t["at"], by=t["by"]) for t in taken]
     return handler
 
@@ -90,8 +94,8 @@ def schedule(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends
 
 
 def _export(kind: str) -> Callable[..., Response]:
-    def download(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Response:
-        data, media, name = schedule_file(db, ctx[1], kind)
+    def download(request: Request, ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Response:
+        data, media, name = schedule_file(db, ctx[1], kind, request_words(request).lang)
         return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return download
 
@@ -102,11 +106,14 @@ router.get(CONTRACT + "/exports/schedule.xlsx", responses=ERRORS | {200: {"conte
            response_class=Response)(_export("xlsx"))
 
 
-def _entry(e: dict[str, Any], status: str, who: Principal, stored: StoredContract) -> LedgerEntry:
+def _entry(e: dict[str, Any], status: str, who: Principal, stored: StoredContract, names: Names) -> LedgerEntry:
+    """An entry as the caller may see it, with its calculation in the caller's language (none if suppressed)."""
     basis = e["basis"] or {}
     if who.aggregate_only:
         basis = suppress_basis(basis, stored.latest.terms.suppression_threshold)
+    shown = names.calculation(basis) if basis.get("trail") or basis.get("explanation") else None
     return LedgerEntry(seq=e["seq"], period=e["period"], mechanism=e["mechanism"], payer=e["payer"],
                        cohort=e["cohort"], kind=e["kind"], amount=str(e["amount"]), currency=e["currency"],
                        status=status, evaluation_run=e["evaluation_run_id"], contract_version=e["contract_version"],
-                       basis=basis, created_at=e["created_at"], created_by=e["created_by"], hash=e["hash"])
+                       basis=basis, calculation=shown, created_at=e["created_at"], created_by=e["created_by"],
+                       hash=e["hash"])
