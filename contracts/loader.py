@@ -17,7 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from language import Message
+
 from contracts.checks import check_contract
+from contracts.messages import TEXTS as C
 from contracts.model import Contract, FileMapping
 from contracts.problems import ContractFileError, Problem, describe_error, problem_at, show
 from contracts.yamlfile import Path, YamlDocument, YamlSyntaxError, parse_yaml
@@ -94,11 +97,11 @@ def load_contract_file(path: str | FsPath) -> ContractFile:
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContractFileError([Problem(name, 0, "", "no such file")]) from None
+        raise ContractFileError([Problem(name, 0, "", C("no_file"))]) from None
     except IsADirectoryError:
-        raise ContractFileError([Problem(name, 0, "", "is a directory, not a contract file")]) from None
+        raise ContractFileError([Problem(name, 0, "", C("directory"))]) from None
     except UnicodeDecodeError:
-        raise ContractFileError([Problem(name, 0, "", "is not UTF-8 text")]) from None
+        raise ContractFileError([Problem(name, 0, "", C("not_utf8"))]) from None
     return load_contract_text(text, name)
 
 
@@ -106,13 +109,13 @@ def load_contract_text(text: str, name: str = "<contract>") -> ContractFile:
     try:
         doc = parse_yaml(text)
     except YamlSyntaxError as exc:
-        raise ContractFileError([Problem(name, exc.line, "", exc.message)]) from None
+        raise ContractFileError([Problem(name, exc.line, "", C("yaml", problem=exc.problem))]) from None
     if doc.data is None:
-        raise ContractFileError([Problem(name, 1, "", "the file is empty; expected a contract (a mapping with id, name, term, ...)")])
+        raise ContractFileError([Problem(name, 1, "", C("empty_file"))])
     if not isinstance(doc.data, dict):
-        raise ContractFileError([Problem(name, 1, "", f"expected a mapping (key: value) at the top, got {show(doc.data)}")])
+        raise ContractFileError([Problem(name, 1, "", C("top_not_mapping", got=show(doc.data)))])
 
-    problems = [problem_at(name, doc, loc, f"duplicate key {show(loc[-1])}; each key may appear once", line)
+    problems = [problem_at(name, doc, loc, C("duplicate_key", key=show(loc[-1])), line)
                 for loc, line in doc.duplicates]
     contract, found = _validate(doc.data, doc, name)
     problems += found
@@ -127,17 +130,23 @@ def load_contract_text(text: str, name: str = "<contract>") -> ContractFile:
 
 
 def _validate(data: dict[str, Any], doc: YamlDocument, name: str, *, line: int | None = None,
-              prefix: str = "") -> tuple[Contract | None, list[Problem]]:
-    """Structural validation, then (if the structure is sound) the cross-field checks."""
+              amendment: tuple[int, int] | None = None) -> tuple[Contract | None, list[Problem]]:
+    """Structural validation, then (if the structure is sound) the cross-field checks; problems of an amended
+    version say which amendment (version, index) made it."""
+    def said(message: Message) -> Message:
+        if amendment is None:
+            return message
+        return C("in_version", version=str(amendment[0]), i=str(amendment[1]), problem=message.as_dict())
+
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
             loc, message = describe_error(Contract, error, data)
-            problems.append(problem_at(name, doc, loc, prefix + message, line))
+            problems.append(problem_at(name, doc, loc, said(message), line))
         return None, problems
-    return contract, [problem_at(name, doc, loc, prefix + message, line) for loc, message in check_contract(contract)]
+    return contract, [problem_at(name, doc, loc, said(message), line) for loc, message in check_contract(contract)]
 
 
 def _resolve_versions(contract: Contract, doc: YamlDocument, name: str) -> tuple[list[ContractVersion], list[Problem]]:
@@ -154,8 +163,7 @@ def _resolve_versions(contract: Contract, doc: YamlDocument, name: str) -> tuple
             if error:
                 problems.append(problem_at(name, doc, set_loc + (dotted,), error))
         # Problems inside an amended version are reported at the amendment's line.
-        amended, found = _validate(current, doc, name, line=doc.line_of(set_loc),
-                                   prefix=f"in version {amendment.version} (amendments[{i}]): ")
+        amended, found = _validate(current, doc, name, line=doc.line_of(set_loc), amendment=(amendment.version, i))
         problems += found
         if amended is not None:
             versions.append(_version(amendment.version, amendment.effective, amendment.reason, amended))
@@ -168,11 +176,11 @@ def _version(number: int, effective: date, reason: str, terms: Contract) -> Cont
     return ContractVersion(number, effective, reason, resolved, fingerprint_terms(payload))
 
 
-def _apply(data: dict[str, Any], dotted: str, value: Any) -> str | None:
+def _apply(data: dict[str, Any], dotted: str, value: Any) -> Message | None:
     """Set ``dotted`` (list items named by id) to ``value`` in ``data``; return an error or None."""
     parts = dotted.split(".")
     if parts[0] in ("id", "amendments") or parts[-1] == "id":
-        return f"{show(dotted)} cannot be amended; ids and the amendment list stay as they are"
+        return C("not_amendable", path=show(dotted))
     current: Any = data
     for depth, part in enumerate(parts[:-1]):
         where = ".".join(parts[: depth + 1])
@@ -180,15 +188,15 @@ def _apply(data: dict[str, Any], dotted: str, value: Any) -> str | None:
             match = [item for item in current if isinstance(item, dict) and item.get("id") == part]
             if not match:
                 ids = ", ".join(str(item.get("id")) for item in current if isinstance(item, dict))
-                return f"no item with id {show(part)} in {'.'.join(parts[:depth])}; ids: {ids}"
+                return C("no_item", id=show(part), where=".".join(parts[:depth]), ids=ids)
             current = match[0]
         elif isinstance(current, dict):
             if part not in current or not isinstance(current[part], (dict, list)):
-                return f"{show(where)} does not exist in the original contract"
+                return C("not_in_original", path=show(where))
             current = current[part]
     last = parts[-1]
     if isinstance(current, list):
-        return f"{show(dotted)} names a list; amend an item's field, e.g. {'.'.join(parts)}.<id>.<field>"
+        return C("names_a_list", path=show(dotted), example=".".join(parts))
     current[last] = value
     return None
 
@@ -199,15 +207,15 @@ def load_mapping_file(path: str | FsPath) -> FileMapping:
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
-        raise ContractFileError([Problem(name, 0, "", "no such file")]) from None
+        raise ContractFileError([Problem(name, 0, "", C("no_file"))]) from None
     except UnicodeDecodeError:
-        raise ContractFileError([Problem(name, 0, "", "is not UTF-8 text")]) from None
+        raise ContractFileError([Problem(name, 0, "", C("not_utf8"))]) from None
     try:
         doc = parse_yaml(text)
     except YamlSyntaxError as exc:
-        raise ContractFileError([Problem(name, exc.line, "", exc.message)]) from None
+        raise ContractFileError([Problem(name, exc.line, "", C("yaml", problem=exc.problem))]) from None
     if not isinstance(doc.data, dict):
-        raise ContractFileError([Problem(name, 1, "", "expected a mapping (key: value) with columns, formats and units")])
+        raise ContractFileError([Problem(name, 1, "", C("mapping_not_mapping"))])
     try:
         return FileMapping.model_validate(doc.data)
     except ValidationError as exc:

@@ -2,7 +2,9 @@
 
 Every problem names the file, the line, the field path, the bad value and
 what is allowed.  Pydantic's error records are translated here so that the
-messages are ours, stable across pydantic versions, and tested word for word.
+messages are ours, stable across pydantic versions, and tested word for word;
+each is a code and its parameters (``contracts.messages``), said in the reader's
+language where it is shown.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.messages import TEXTS as C
 from contracts.yamlfile import Path, YamlDocument
+from language import Message
 
 SKIPPED_LOC_PARTS = {"[key]"}
 
@@ -27,15 +31,19 @@ class Problem:
     file: str
     line: int
     path: str
-    message: str
+    message: Message
 
     def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        return self.text()
 
-    def text(self, words: object = None) -> str:
-        """The problem as one line for the reader (problems with contract files are written in English)."""
-        return str(self)
+    def text(self, words: Any = None) -> str:
+        """The problem as one line, in the language of ``words`` (a ``language.words.Words``; default English)."""
+        if words is None:
+            from language.words import words as language
+
+            words = language("en")
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}: {where}{words.message(self.message)}"
 
 
 class ContractFileError(Exception):
@@ -161,17 +169,21 @@ def allowed_literals(tp: Any) -> list[str] | None:
     return None
 
 
-def _kind_of(value: Any) -> str:
+def _kind_of(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
-        return "a mapping"
+        return C("kind_mapping").as_dict()
     if isinstance(value, list):
-        return "a list"
+        return C("kind_list").as_dict()
     if isinstance(value, str):
-        return f"the text {show(value)}"
-    return show(value)
+        return C("kind_text", value=show(value)).as_dict()
+    return C("kind_value", value=show(value)).as_dict()
 
 
-def describe_error(root: type[BaseModel], error: dict[str, Any], data: Any) -> tuple[Path, str]:
+RANGES = {"greater_than_equal": ("at_least", "ge"), "greater_than": ("greater_than", "gt"),
+          "less_than_equal": ("at_most", "le"), "less_than": ("less_than", "lt")}
+
+
+def describe_error(root: type[BaseModel], error: dict[str, Any], data: Any) -> tuple[Path, Message]:
     """Translate one pydantic error into (clean location, message)."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -184,55 +196,50 @@ def describe_error(root: type[BaseModel], error: dict[str, Any], data: Any) -> t
         tags = _union_tags(tp)
         loc = loc + ("type",)
         if kind == "union_tag_not_found":
-            return loc, f"required field is missing; expected one of: {', '.join(tags)}"
-        return loc, f"{show(ctx.get('tag'))} is not allowed; expected one of: {', '.join(tags)}"
+            return loc, C("missing_tag", allowed=", ".join(tags))
+        return loc, C("not_allowed", got=show(ctx.get("tag")), allowed=", ".join(tags))
 
     tp, container = annotation_at(root, loc, data)
     field = loc[-1] if loc else ""
 
     if kind == "missing":
-        return loc, "required field is missing"
+        return loc, C("missing")
     if kind == "extra_forbidden":
         allowed = list(container.model_fields) if _is_model(container) else []
         hint = difflib.get_close_matches(str(field), allowed, n=1)
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return loc, f"unknown field{suggestion}; allowed fields: {', '.join(allowed)}"
+        if hint:
+            return loc, C("unknown_field_hint", hint=hint[0], allowed=", ".join(allowed))
+        return loc, C("unknown_field", allowed=", ".join(allowed))
     if kind == "literal_error":
         allowed = allowed_literals(tp) or [ctx.get("expected", "")]
-        return loc, f"{got} is not allowed; expected one of: {', '.join(allowed)}"
+        return loc, C("not_allowed", got=got, allowed=", ".join(allowed))
     if kind in ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"):
-        return loc, f"{got} is not a valid date; expected YYYY-MM-DD"
+        return loc, C("not_a_date", got=got)
     if kind in ("decimal_parsing", "decimal_type", "float_parsing", "float_type", "finite_number"):
-        return loc, f"{got} is not a number"
+        return loc, C("not_a_number", got=got)
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return loc, f"{got} is not a whole number"
+        return loc, C("not_whole", got=got)
     if kind in ("bool_parsing", "bool_type"):
-        return loc, f"{got} is not allowed; expected true or false"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        words = {
-            "greater_than_equal": ("at least", "ge"),
-            "greater_than": ("greater than", "gt"),
-            "less_than_equal": ("at most", "le"),
-            "less_than": ("less than", "lt"),
-        }[kind]
-        return loc, f"{got} is out of range; must be {words[0]} {ctx.get(words[1])}"
+        return loc, C("not_boolean", got=got)
+    if kind in RANGES:
+        code, bound = RANGES[kind]
+        return loc, C(code, got=got, limit=str(ctx.get(bound)))
     if kind == "string_pattern_mismatch":
-        if field == "currency":
-            return loc, f"{got} is not an ISO 4217 currency code; expected three capital letters such as SEK"
-        return loc, f"{got} is not a valid id; use lower-case letters, digits, '-' and '_'"
+        return loc, C("currency" if field == "currency" else "slug", got=got)
     if kind == "string_too_short":
-        return loc, "must not be empty"
+        return loc, C("empty")
     if kind == "string_too_long":
-        return loc, f"{got} is too long; at most {ctx.get('max_length')} characters"
+        return loc, C("too_long", got=got, limit=str(ctx.get("max_length")))
     if kind == "too_short":
-        return loc, f"needs at least {ctx.get('min_length')} item(s), got {len(value) if hasattr(value, '__len__') else 0}"
+        return loc, C("too_few_items", limit=str(ctx.get("min_length")),
+                      n=str(len(value) if hasattr(value, "__len__") else 0))
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return loc, f"expected a mapping (key: value), got {_kind_of(value)}"
+        return loc, C("expected_mapping", kind=_kind_of(value))
     if kind == "list_type":
-        return loc, f"expected a list, got {_kind_of(value)}"
+        return loc, C("expected_list", kind=_kind_of(value))
     if kind == "string_type":
-        return loc, f"expected text, got {_kind_of(value)}"
-    return loc, f"{error.get('msg', 'invalid value')} (got {got})"
+        return loc, C("expected_text", kind=_kind_of(value))
+    return loc, C("invalid", reason=error.get("msg", "invalid value"), got=got)
 
 
 def _union_tags(tp: Any) -> list[str]:
@@ -245,5 +252,5 @@ def _union_tags(tp: Any) -> list[str]:
     return tags
 
 
-def problem_at(file: str, doc: YamlDocument, loc: Path, message: str, line: int | None = None) -> Problem:
+def problem_at(file: str, doc: YamlDocument, loc: Path, message: Message, line: int | None = None) -> Problem:
     return Problem(file=file, line=line or doc.line_of(loc), path=format_path(loc), message=message)

@@ -50,10 +50,12 @@ class YamlDocument:
 
 
 class YamlSyntaxError(Exception):
-    def __init__(self, line: int, message: str):
-        super().__init__(message)
+    """Text that is not YAML: the line, and the YAML parser's own words for the problem."""
+
+    def __init__(self, line: int, problem: str):
+        super().__init__(f"YAML syntax error: {problem}")
         self.line = line
-        self.message = message
+        self.problem = problem
 
 
 def parse_yaml(text: str) -> YamlDocument:
@@ -69,9 +71,9 @@ def parse_yaml(text: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or exc.context or "not valid YAML"
-        raise YamlSyntaxError(line, f"YAML syntax error: {problem}") from None
+        raise YamlSyntaxError(line, str(problem)) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(1, f"YAML syntax error: {exc}") from None
+        raise YamlSyntaxError(1, str(exc)) from None
     finally:
         loader.dispose()
 

@@ -87,12 +87,6 @@ LABELS: dict[str, dict[str, str]] = {
         "comparison": C_("arm", "in the comparison group"),
         "control": C_("arm", "in the control group"),
     },
-    "cap": {
-        "per_participant": C_("cap", "per participant"),
-        "per_cohort": C_("cap", "per cohort"),
-        "per participant": C_("cap", "per participant"),  # as bases written before 2026-11 name them
-        "per cohort": C_("cap", "per cohort"),
-    },
     "file": {
         "participants": C_("file", "participants"),
         "enrolments": C_("file", "enrolments"),

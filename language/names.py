@@ -12,6 +12,7 @@ from language.labels import LABELS
 from language.words import Words
 
 POOLED = "all"  # evaluation.result.POOLED: the result over every cohort
+CAPS = ("per_participant", "per_cohort", "mechanism", "contract_total", "payer")  # payments' kinds of cap
 
 
 class Names:
@@ -102,9 +103,12 @@ class Names:
 
     def cap(self, cap: dict[str, Any]) -> str:
         """One cap that reduced an amount: which cap, its limit, by how much."""
-        kind = str(cap.get("cap", ""))
-        known = kind in ("per_participant", "per_cohort", "mechanism", "contract_total", "payer")
-        which: Any = {"code": f"payments.cap_{kind}", "params": {"of": cap.get("of")}} if known else kind
+        kind, of = str(cap.get("cap", "")), cap.get("of")
+        if kind not in CAPS:  # as bases written before caps had codes name them: "per participant", "payer city"
+            first, _, rest = kind.partition(" ")
+            kind, of = (kind.replace(" ", "_"), of) if kind in ("per participant", "per cohort", "contract total") \
+                else (first, rest or of)
+        which: Any = {"code": f"payments.cap_{kind}", "params": {"of": of}} if kind in CAPS else str(cap.get("cap"))
         return self.message({"code": "payments.cap_reduced",
                              "params": {"cap": which, "limit": cap.get("limit"), "by": cap.get("reduced_by")}})
 

@@ -139,7 +139,36 @@ def test_every_message_code_renders_in_swedish() -> None:
     assert missing_sv() == []
     # Only messages made of names and numbers read the same in both languages.
     assert set(same) <= {"payments.count_of", "payments.price_of", "payments.several", "api.invalid",
-                         "outcomes.rule_op", "evaluation.diff_inputs"}, same
+                         "outcomes.rule_op", "evaluation.diff_inputs", "contracts.kind_value"}, same
+
+
+def test_runs_and_ledger_bases_stored_before_codes_still_read(site, tmp_path: Path) -> None:
+    """Warnings stored as English text (runs before messages had codes), and a ledger basis with an English
+    explanation and the old names of caps: shown as written, beside everything else in Swedish."""
+    from contracts.registry import get_contract
+    from language.names import Names
+    from store.db import open_store
+    from store.tables import EvaluationRunRow
+
+    shutil.copy(Path(str(site["engine"].url.database)), tmp_path / "sib.db")
+    engine = open_store(f"sqlite:///{tmp_path / 'sib.db'}")
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.results)
+                           .where(EvaluationRunRow.contract_id == "hasselby-school")).all()[-1]
+        results = dict(row.results)
+        results["results"] = [dict(r, warnings=["only 3 participants with outcomes (as an old run wrote it)"])
+                              for r in results["results"]]
+        conn.execute(sa.update(EvaluationRunRow).where(EvaluationRunRow.id == row.id).values(results=results))
+    html, _ = _report(engine, "hasselby-school", run_id=row.id)
+    assert "only 3 participants with outcomes (as an old run wrote it)" in html
+    assert "Resultaten har" in html  # the first page still counts them, in Swedish
+    contract = get_contract(engine, "hasselby-school").latest.terms
+    old = {"explanation": "197 outcomes paid for 197 participants", "payer_share": "0.6", "line_amount": "2758000",
+           "caps": [{"cap": "per participant", "limit": "20000", "reduced_by": "400"}]}
+    assert Names(contract, words("sv", "SEK")).calculation(old).replace("\u00a0", " ") == (
+        "197 outcomes paid for 197 participants; taket per deltagare (20 000,00 kr) minskade beloppet med 400,00 kr; "
+        "utfallsbetalarens andel 60,0 % av 2 758 000,00 kr")
+    engine.dispose()
 
 
 def test_text_stored_before_messages_had_codes_is_shown_as_written() -> None:
@@ -346,8 +375,16 @@ def test_a_report_without_data_says_so_in_swedish(engine, tmp_path: Path) -> Non
 # -- the CLI and the API ------------------------------------------------------------------------------------------------
 
 def test_the_cli_speaks_swedish_when_asked(demo_copy, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, sib = demo_copy
+    folder, sib = demo_copy
     monkeypatch.setenv("SIB_LANG", "sv")
+    bad = folder / "fel.yaml"
+    bad.write_text((Path(__file__).parent / "data" / "minimal.yaml").read_text(encoding="utf-8")
+                   .replace("currency: SEK", "currency: X").replace("kind: rate", "kind: ratio"), encoding="utf-8")
+    refused = sib("contract", "validate", bad)
+    assert refused.code == 1 and refused.err.splitlines() == [
+        f"{bad}:4: currency: 'X' är ingen valutakod enligt ISO 4217; förväntat tre versaler som SEK",
+        f"{bad}:25: metrics[0].kind: 'ratio' är inte tillåtet; förväntat ett av: binary, rate, count, continuous, "
+        "ordinal, time_to_event"]
     shown = sib("ledger", "show", "hasselby-school")
     assert shown.code == 0 and "utfallsbetalare" in shown.out and "beräknad" in shown.out
     verified = sib("ledger", "verify", "hasselby-school")
