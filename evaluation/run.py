@@ -281,6 +281,17 @@ def _from_row(row: Any, reused: bool = False) -> EvaluationRun:
     )
 
 
+def list_runs(engine: Engine, contract_id: str, newest_first: bool = False) -> list[Any]:
+    """A contract's runs without their results: id, as-of date, version, interim or not, fingerprint, code, who."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.contract_version,
+                      EvaluationRunRow.include_unverified, EvaluationRunRow.inputs_fingerprint,
+                      EvaluationRunRow.code_version, EvaluationRunRow.created_at, EvaluationRunRow.created_by)
+            .where(EvaluationRunRow.contract_id == contract_id)
+            .order_by(EvaluationRunRow.id.desc() if newest_first else EvaluationRunRow.id)).all()
+
+
 def get_run_by_id(engine: Engine, run_id: int) -> EvaluationRun:
     if not storable_id(run_id):
         raise UnknownRun(W("unknown_run", run=run_id))

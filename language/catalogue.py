@@ -39,6 +39,14 @@ class _Untranslated(gettext.NullTranslations):
         self._note(singular)
         return singular if n == 1 else plural
 
+    def pgettext(self, context: str, message: str) -> str:
+        self._note(f"{context}|{message}")
+        return message
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        self._note(f"{context}|{singular}")
+        return singular if n == 1 else plural
+
 
 def po_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from language import MessageError
 from outcomes.messages import TEXTS as O
 from store.db import actor, record_audit, storable_id
-from store.tables import ImportBatchRow, MeasurementRow, ParticipantRow
+from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow
 from store.types import utcnow
 
 
@@ -36,6 +36,20 @@ def list_batches(engine: Engine, contract_id: str) -> list[dict[str, Any]]:
     )
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def participants(engine: Engine, contract_id: str, limit: int, offset: int, who: str) -> tuple[int, list[Any]]:
+    """One page of a contract's enrolled participants (pseudonym, cohort, arm, start) and the total; a read of
+    participant-level data, so it is audited."""
+    query = (sa.select(ParticipantRow.pseudonym, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start)
+             .join(EnrolmentRow, EnrolmentRow.participant_id == ParticipantRow.id)
+             .where(ParticipantRow.contract_id == contract_id).order_by(ParticipantRow.id))
+    with engine.begin() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
+        record_audit(conn, "participants.read", contract_id, {"limit": limit, "offset": offset, "rows": len(rows)},
+                     who)
+    return total, rows
 
 
 def verify_batch(engine: Engine, batch_id: int, who: str | None = None) -> str:

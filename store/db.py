@@ -182,6 +182,15 @@ def record_audit(conn: sa.Connection, action: str, contract_id: str | None, deta
     )
 
 
+def audit_events(engine: Engine, contract_id: str, action: str | None = None, newest_first: bool = False) -> list[Any]:
+    """A contract's audit events (of one ``action``, if given), in the order they were written or newest first."""
+    query = sa.select(AuditEventRow).where(AuditEventRow.contract_id == contract_id)
+    if action is not None:
+        query = query.where(AuditEventRow.action == action)
+    with engine.connect() as conn:
+        return conn.execute(query.order_by(AuditEventRow.id.desc() if newest_first else AuditEventRow.id)).all()
+
+
 def retrying(attempt: Callable[[], Any], attempts: int = 25) -> Any:
     """Run a read-then-append transaction again when a concurrent one took the same sequence number.
 

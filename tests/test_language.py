@@ -442,3 +442,13 @@ def test_api_errors_and_warnings_follow_accept_language(site) -> None:
     warning = next(w for r in run["results"] for w in r["warnings"] if w["code"] == "evaluation.monitoring_only")
     assert warning == {"code": "evaluation.monitoring_only", "params": {},
                        "text": "endast uppföljning: designen har ingen jämförelse, så siffran är ingen effekt"}
+
+
+def test_an_id_missing_from_the_swedish_catalogue_is_shown_in_english_and_recorded() -> None:
+    sv = words("sv")
+    assert sv._("A sentence nobody translated") == "A sentence nobody translated"
+    assert sv.pgettext("status", "a status nobody translated") == "a status nobody translated"
+    assert sv.ngettext("{n} thing", "{n} things", 2) == "2 things"
+    assert missing_sv() == ["A sentence nobody translated", "status|a status nobody translated", "{n} thing"]
+    words("en")._("Another untranslated sentence")
+    assert len(missing_sv()) == 3  # English is the source language: nothing is missing from it

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Callable
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
@@ -27,7 +26,7 @@ from contracts.registry import list_contracts
 from language.names import Names
 from language.words import choose, words
 from payments.money import ZERO
-from store.tables import AuditEventRow
+from store.db import audit_events
 
 AMOUNT_COLUMNS = ("committed", "approved", "invoiced", "paid", "rejected", "forecast_p10", "forecast_p50", "forecast_p90")
 
@@ -119,23 +118,15 @@ router.get("/contracts/{contract_id}/schedule.xlsx")(_download("xlsx"))
 
 @router.get("/contracts/{contract_id}/work")
 def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depends(store)) -> Response:
+    from evaluation.run import list_runs
     from indigo.compare import compare, comparison_json
     from indigo.importer import load_reference
     from outcomes.batches import list_batches
     from payments.ledger import current_status, read_ledger, verify_chain
-    from store.tables import EvaluationRunRow
 
     stored = ctx["stored"]
-    with db.connect() as conn:
-        refused = conn.execute(sa.select(AuditEventRow).where(
-            AuditEventRow.contract_id == stored.id, AuditEventRow.action == "ingest.refused")
-            .order_by(AuditEventRow.id.desc())).all()
-        runs = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.contract_version,
-                                      EvaluationRunRow.include_unverified, EvaluationRunRow.inputs_fingerprint,
-                                      EvaluationRunRow.code_version, EvaluationRunRow.created_at,
-                                      EvaluationRunRow.created_by)
-                            .where(EvaluationRunRow.contract_id == stored.id)
-                            .order_by(EvaluationRunRow.id.desc())).all()
+    refused = audit_events(db, stored.id, "ingest.refused", newest_first=True)
+    runs = list_runs(db, stored.id, newest_first=True)
     statuses = current_status(db, stored.id)
     ledger = [dict(e, status=statuses.get(e["seq"], "calculated"))
               for e in read_ledger(db, stored.id).to_dict(orient="records")]

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
@@ -17,8 +16,7 @@ from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import ERRORS, Batch, ErrorResponse, Page, Participant, UploadResult, page_of
 from language import Message
-from store.db import MAX_ID, record_audit
-from store.tables import EnrolmentRow, ParticipantRow
+from store.db import MAX_ID
 
 KINDS_LITERAL = Literal["participants", "enrolments", "measurements", "survey", "comparison"]
 
@@ -101,14 +99,9 @@ def verify(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends
 @router.get(CONTRACT + "/participants", response_model=Page, responses=ERRORS)
 def participants(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("participants.read")),
                  db: Engine = Depends(store)) -> Page:
+    from outcomes.batches import participants as enrolled
+
     who, stored = ctx
-    query = (sa.select(ParticipantRow.pseudonym, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start)
-             .join(EnrolmentRow, EnrolmentRow.participant_id == ParticipantRow.id)
-             .where(ParticipantRow.contract_id == stored.id).order_by(ParticipantRow.id))
-    with db.begin() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.limit(limit).offset(offset)).all()
-        record_audit(conn, "participants.read", stored.id, {"limit": limit, "offset": offset, "rows": len(rows)},
-                     who.actor)
+    total, rows = enrolled(db, stored.id, limit, offset, who.actor)
     return Page(items=[Participant(participant=r.pseudonym[:12], cohort=r.cohort, arm=r.arm, start=r.start)
                        for r in rows], total=total, limit=limit, offset=offset)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
@@ -40,14 +39,9 @@ def evaluate(request: Request, body: EvaluateRequest, ctx: tuple = Depends(acces
 @router.get(CONTRACT + "/evaluations", response_model=Page, responses=ERRORS)
 def evaluations(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("evaluation.read")),
                 db: Engine = Depends(store)) -> Page:
-    from store.tables import EvaluationRunRow
+    from evaluation.run import list_runs
 
-    with db.connect() as conn:
-        rows = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.contract_version,
-                                      EvaluationRunRow.include_unverified, EvaluationRunRow.inputs_fingerprint,
-                                      EvaluationRunRow.code_version, EvaluationRunRow.created_at,
-                                      EvaluationRunRow.created_by)
-                            .where(EvaluationRunRow.contract_id == ctx[1].id).order_by(EvaluationRunRow.id)).all()
+    rows = list_runs(db, ctx[1].id)
     return page_of([RunSummary(run=r.id, **{k: v for k, v in r._mapping.items() if k != "id"}) for r in rows],
                    limit, offset)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
@@ -10,7 +9,7 @@ from sqlalchemy.engine import Engine
 from api.http.auth import access, reader, store
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import ERRORS, AuditEvent, Loose, Page, page_of
-from store.tables import AuditEventRow
+from store.db import audit_events
 
 router = APIRouter()
 
@@ -26,7 +25,4 @@ def status(ctx: tuple = Depends(access("status.read")), db: Engine = Depends(rea
 @router.get(CONTRACT + "/audit", response_model=Page, responses=ERRORS)
 def audit(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("audit.read")),
           db: Engine = Depends(store)) -> Page:
-    with db.connect() as conn:
-        rows = conn.execute(sa.select(AuditEventRow).where(AuditEventRow.contract_id == ctx[1].id)
-                            .order_by(AuditEventRow.id)).all()
-    return page_of([AuditEvent(**r._mapping) for r in rows], limit, offset)
+    return page_of([AuditEvent(**r._mapping) for r in audit_events(db, ctx[1].id)], limit, offset)
