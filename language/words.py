@@ -146,7 +146,12 @@ class Words:
         if text is None:  # a code from another version of the engine: say what is known
             return msg.code + (f" {dict(msg.params)}" if msg.params else "")
         filler = self._filler if names is None else _Filler(self, names)
-        return filler.vformat(self._catalogue.gettext(text), (), _as_identifiers(dict(msg.params)))
+        try:
+            return filler.vformat(self._catalogue.gettext(text), (), _as_identifiers(dict(msg.params)))
+        except (KeyError, IndexError, ValueError, TypeError, ArithmeticError):
+            # Parameters that do not fit the template (stored by another version of the engine): say what is known
+            # rather than fail the whole page.
+            return msg.code + (f" {dict(msg.params)}" if msg.params else "")
 
     def messages(self, values: Iterable[Any], names: Any = None) -> list[str]:
         return [self.message(v, names) for v in values]

@@ -144,10 +144,13 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
         return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name)
     except IngestRefused as refused:
         if not dry_run:
-            summary = refused.report.as_dict()
+            from language.words import words
+
+            report = refused.report  # the first errors, as the error report words them (in English)
             _record_refusal(engine, contract.id, actor_name, {
-                "kind": kind, "file": name, "sha256": summary["sha256"], "rows": summary["rows"],
-                "errors_total": summary["errors_total"], "errors": summary["errors"][:REFUSAL_ERRORS_KEPT]})
+                "kind": kind, "file": name, "sha256": report.sha256, "rows": report.rows,
+                "errors_total": report.errors_total,
+                "errors": [error_dict(e, words("en")) for e in report.errors[:REFUSAL_ERRORS_KEPT]]})
         raise
     except UnreadableFile as unreadable:
         if not dry_run and Path(path).is_file():  # a mistyped path is not a delivery

@@ -24,7 +24,7 @@ def ingest(contract_id: str, file: Path,
     """Validate a delivered file and store it as one batch (all rows or none)."""
     from contracts.loader import load_mapping_file
     from contracts.registry import get_contract
-    from outcomes.ingest import IngestRefused, ingest_file
+    from outcomes.ingest import IngestRefused, error_dict, ingest_file
     from outcomes.pseudonym import load_key
     from outcomes.report import write_error_report
     from store.db import open_store
@@ -45,11 +45,10 @@ def ingest(contract_id: str, file: Path,
         except IngestRefused as refused:
             if errors is not None:
                 write_error_report(refused.report, errors, said)
-            shown = refused.report.as_dict(said)
             if as_json:
-                print_json(shown)
+                print_json(refused.report.as_dict(said))
             else:
-                for e in shown["errors"][:50]:
+                for e in (error_dict(x, said) for x in refused.report.errors[:50]):
                     where = (said._("row {row}, column {column}", row=e["row"], column=e["column"]) if e["column"]
                              else said._("row {row}", row=e["row"]))
                     err.print(f"{file.name}: {where}: {e['reason']}", markup=False)
