@@ -97,6 +97,16 @@ def screenshot(driver: Any, name: str) -> Path:
     return path
 
 
+def after_submit(driver: Any, css: str) -> Any:
+    """The element ``css`` on the page a form submission leads to: the POST, its redirect and the new page (which
+    may recompute the forecast) can take longer than the click, so wait for it rather than race it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 60).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
 def log_in(driver: Any, server: dict[str, Any], role: str, next_path: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -106,7 +116,10 @@ def log_in(driver: Any, server: dict[str, Any], role: str, next_path: str) -> No
     assert driver.find_element(By.CSS_SELECTOR, "label[for=token]").text  # the field has a visible label
     field.send_keys(server["tokens"][role])
     field.submit()
-    assert driver.current_url == f"{server['base']}{next_path}"
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(expected_conditions.url_to_be(f"{server['base']}{next_path}"))
 
 
 def api(server: dict[str, Any], role: str, path: str) -> Any:
@@ -168,7 +181,7 @@ def test_municipal_finance_approves_with_the_mouse_and_rejects_with_the_keyboard
     assert plain(row.find_element(By.CSS_SELECTOR, "[data-field=amount]").text) == plain(
         i18n.money(ledger[first]["amount"], "SEK", "sv"))
     browser.find_element(By.ID, f"approve-{first}").click()
-    notice = browser.find_element(By.CSS_SELECTOR, "p.done[role=status]")
+    notice = after_submit(browser, "p.done[role=status]")
     assert notice.text == f"Post {first} är godkänd."
     assert browser.find_element(By.CSS_SELECTOR, f"#entry-{first} [data-field=status]").text == "godkänd"
     assert plain(browser.find_element(By.ID, "total-approved").text) == plain(
@@ -187,7 +200,7 @@ def test_municipal_finance_approves_with_the_mouse_and_rejects_with_the_keyboard
         browser.switch_to.active_element.send_keys(Keys.TAB)
     assert browser.switch_to.active_element == reason, "the reason field cannot be reached with the keyboard"
     reason.send_keys("Fel kohort enligt avtalet", Keys.ENTER)
-    assert browser.find_element(By.CSS_SELECTOR, "p.done").text == f"Post {second} är avvisad."
+    assert after_submit(browser, "p.done").text == f"Post {second} är avvisad."
 
     after = {e["seq"]: e["status"] for e in api(server, "payer", "ledger?limit=500")["items"]}
     assert (after[first], after[second]) == ("approved", "rejected")
