@@ -17,14 +17,16 @@ from contracts.registry import StoredContract
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def schedule_rows(db: Engine, stored: StoredContract, with_forecast: bool = False
+def schedule_rows(db: Engine, stored: StoredContract, with_forecast: bool = False, ledger: Any = None
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(one row per period and payer, one row per ledger entry); the forecast band if asked for."""
+    """(one row per period and payer, one row per ledger entry); the forecast band if asked for.  ``ledger``:
+    the contract's ledger when the caller has read it already."""
     from api.status import forecast
     from payments.ledger import current_status, read_ledger
     from payments.schedule import entry_rows, schedule
 
-    ledger, statuses = read_ledger(db, stored.id), current_status(db, stored.id)
+    ledger = read_ledger(db, stored.id) if ledger is None else ledger
+    statuses = current_status(db, stored.id)
     band = forecast(db, stored) if with_forecast else None
     return schedule(stored.latest.terms, ledger, statuses, band), entry_rows(ledger, statuses)
 

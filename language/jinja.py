@@ -1,10 +1,10 @@
 """Jinja2 environments that speak one language: ``_()``, ``ngettext()`` and number filters from ``Words``.
 
 The report and the web pages are both rendered through these, so a figure reads the same in both.  In a
-template, ``{{ _("Ledger entries") }}`` is a message id of the catalogues (``pybabel extract`` finds it),
-``{{ amount|money }}``, ``{{ value|number }}``, ``{{ share|percent }}``, ``{{ p|p_value }}``,
-``{{ day|day }}`` write numbers and dates, ``{{ status|label("status") }}`` a contract value in words, and
-``{{ warning|message }}`` a stored message.
+template, ``{{ _("Ledger entries") }}`` is a message id of the catalogues (``python -m language.update``
+extracts it), ``{{ amount|money }}``, ``{{ value|number }}``, ``{{ share|percent }}``, ``{{ p|p_value }}``,
+``{{ day|day }}`` write numbers and dates, and ``{{ status|label("status") }}`` a contract value in words;
+stored messages are rendered with the contract's names by ``names.message(...)``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ def environment(lang: str, currency: str, folders: Iterable[Path]) -> jinja2.Env
         p_value=w.p_value,
         day=w.day,
         label=lambda value, group: w.label(group, value),
-        message=w.message,
     )
     env.globals.update(_=w.gettext, gettext=w.gettext, ngettext=w.ngettext, pgettext=w.pgettext, words=w, lang=lang)
     return env

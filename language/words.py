@@ -178,6 +178,16 @@ class Words:
             return str(value)
         return f"”{value}”" if self.lang == "sv" else repr(value)
 
+    def explained_results(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Evaluation results (as a run stores them) with each warning explained (``explained``)."""
+        return [dict(r, warnings=[self.explained(w) for w in r.get("warnings", [])]) for r in results]
+
+    def explained_diff(self, diff: dict[str, Any]) -> dict[str, Any]:
+        """A run diff (``evaluation.diff.diff_runs``) with its explanation and changed warnings explained."""
+        entries = [dict(e, **{k: [self.explained(m) for m in e[k]] for k in ("warnings_added", "warnings_removed")
+                              if k in e}) for e in diff["results"]]
+        return dict(diff, explanation=[self.explained(m) for m in diff["explanation"]], results=entries)
+
     def label(self, group: str, value: Any) -> str:
         """A contract or ledger value in words; a value the group does not know is shown as written."""
         if value is None:

@@ -201,3 +201,24 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
     data = json.loads(json.dumps(yaml.safe_load(MINIMAL.replace("kind: rate", "kind: ratio")), default=str))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+def test_names_added_to_the_format_later_leave_stored_fingerprints_alone() -> None:
+    """An attribute's ``label`` and a mechanism's ``name`` came after contracts were stored: unset, they are not
+    part of the fingerprint (reloading an old contract's file changes nothing); set, they are."""
+    from contracts.loader import fingerprint_terms
+
+    terms = load_contract_file(DATA / "minimal.yaml").versions[0].terms_json()
+    assert terms["payments"]["mechanisms"][0]["name"] is None
+    without = json.loads(json.dumps(terms))
+    for mech in without["payments"]["mechanisms"]:
+        del mech["name"]
+    for attribute in without["target_group"]["attributes"]:
+        del attribute["label"]
+    assert fingerprint_terms(terms) == fingerprint_terms(without)
+    named = json.loads(json.dumps(terms))
+    named["payments"]["mechanisms"][0]["name"] = "Prislista för närvaro"
+    assert fingerprint_terms(named) != fingerprint_terms(terms)
+    named = json.loads(json.dumps(terms))
+    named["target_group"]["attributes"][0]["label"] = "årskurs"
+    assert fingerprint_terms(named) != fingerprint_terms(terms)

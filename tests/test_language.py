@@ -456,3 +456,47 @@ def test_an_id_missing_from_the_swedish_catalogue_is_shown_in_english_and_record
     assert missing_sv() == ["A sentence nobody translated", "status|a status nobody translated", "{n} thing"]
     words("en")._("Another untranslated sentence")
     assert len(missing_sv()) == 3  # English is the source language: nothing is missing from it
+
+
+def test_the_excel_download_speaks_the_request_s_language(site) -> None:
+    import io
+
+    import openpyxl
+
+    client = TestClient(site["app"])
+    bearer = {"Authorization": f"Bearer {site['tokens']['intermediary']}"}
+    path = "/api/v1/contracts/hasselby-school/exports/schedule.xlsx"
+    calculation = {}
+    for lang in ("sv", "en"):
+        got = client.get(path, headers=bearer | {"Accept-Language": lang})
+        sheet = openpyxl.load_workbook(io.BytesIO(got.content))["Entries"]
+        header = [c.value for c in sheet[1]]
+        calculation[lang] = sheet.cell(row=2, column=header.index("calculation") + 1).value
+        assert "calculation" in header and "caps_applied" in header  # column names never change
+    assert calculation["sv"].startswith("betalda utfall: ") and "Andel skoldagar med närvaro" in calculation["sv"]
+    assert calculation["en"].startswith("outcomes paid: ")
+    assert missing_sv() == []
+
+
+def test_a_catalogue_edited_after_the_build_is_read_from_its_po(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """A checkout whose .po was just edited (its .mo missing or older) is not shown stale words."""
+    folder = tmp_path / "sv" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    po = folder / "sib.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+                  'msgid "Ledger"\nmsgstr "Huvudboken, nyss ändrad"\n', encoding="utf-8")
+    monkeypatch.setattr(catalogue, "LOCALE_DIR", tmp_path)
+    catalogue.translations.cache_clear()
+    try:
+        assert catalogue.translations("sv").gettext("Ledger") == "Huvudboken, nyss ändrad"
+        mo = po.with_suffix(".mo")
+        mo.write_bytes(b"")  # a compiled catalogue older than its source is passed over
+        import os
+
+        os.utime(mo, (po.stat().st_mtime - 60, po.stat().st_mtime - 60))
+        catalogue.translations.cache_clear()
+        assert catalogue.translations("sv").gettext("Ledger") == "Huvudboken, nyss ändrad"
+    finally:
+        monkeypatch.undo()
+        catalogue.translations.cache_clear()

@@ -211,3 +211,17 @@ def test_report_before_any_run_says_what_to_do(sib, tmp_path: Path) -> None:
     done = sib("report", "test-contract", "--out", tmp_path / "r.pdf")
     assert done.code == 1 and done.err == ("error: no evaluation run for 'test-contract'; give --as-of DATE to "
                                            "evaluate first, or run 'sib evaluate test-contract'\n")
+
+
+def test_a_table_row_is_never_split_across_pages(demo) -> None:
+    """Names wrap over lines where identifiers did not: each ledger row must still be read whole on one page
+    (its mechanism's name beside its status and amount)."""
+    folder, rows, _ = demo
+    pdf = folder / "sib-demo" / "norrkoping-foster-care-report.pdf"
+    pages = [pdf_text(pdf, n, n) for n in range(1, page_count(pdf) + 1)]
+    ledger = [p for p in pages if "Huvudbokens status" in p]
+    assert len(ledger) == 1
+    status = ledger[0].split("Huvudbokens status", 1)[1]
+    amount = plain(i18n.money(Decimal(rows["norrkoping-foster-care"]["payments_due"]), "SEK", "sv"))
+    for word in ("Delade besparingar", "institutionsvård", "Norrköpings", "beräknad", amount):  # cells wrap: by word
+        assert word in status, word

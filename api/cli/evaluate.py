@@ -48,9 +48,7 @@ def evaluate(contract_id: str = typer.Argument(..., metavar="CONTRACT", help="A 
 
 def run_json(data: dict[str, Any]) -> dict[str, Any]:
     """A run as JSON, each warning with its code, parameters and text."""
-    said = w()
-    return dict(data, results=[dict(r, warnings=[said.explained(x) for x in r.get("warnings", [])])
-                               for r in data["results"]])
+    return dict(data, results=w().explained_results(data["results"]))
 
 
 def effect_text(estimate: float | None, low: float | None, high: float | None, digits: int | None = 3) -> str:
@@ -100,8 +98,7 @@ def _evaluate_diff(engine: Any, runs: list[int], as_json: bool) -> None:
     reasons = {v.version: v.reason for v in get_contract(engine, b.contract_id).versions}
     result = diff_runs(a, b, reasons)
     if as_json:
-        print_json(dict(result, explanation=[said.explained(m) for m in result["explanation"]],
-                        results=[_diff_entry_json(e) for e in result["results"]]))
+        print_json(said.explained_diff(result))
         return
     out.print(said._("From run {a} to run {b}:", a=a.id, b=b.id))
     for line in result["explanation"]:
@@ -124,15 +121,6 @@ def _evaluate_diff(engine: Any, runs: list[int], as_json: bool) -> None:
 
 def _value(value: Any) -> str:
     return w().number(value, None) if isinstance(value, float) else str(value)
-
-
-def _diff_entry_json(entry: dict[str, Any]) -> dict[str, Any]:
-    said = w()
-    out_entry = dict(entry)
-    for key in ("warnings_added", "warnings_removed"):
-        if key in out_entry:
-            out_entry[key] = [said.explained(m) for m in out_entry[key]]
-    return out_entry
 
 
 @design_app.command("power")

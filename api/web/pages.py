@@ -87,11 +87,12 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
     from payments.ledger import read_ledger
 
     stored, who = ctx["stored"], ctx["who"]
-    rows, entries = schedule_rows(db, stored, with_forecast=True)
+    ledger = read_ledger(db, stored.id)
+    rows, entries = schedule_rows(db, stored, with_forecast=True, ledger=ledger)
     threshold = stored.latest.terms.suppression_threshold
     names = Names(stored.latest.terms, words(ctx["lang"], stored.currency))
     bases = {e["seq"]: (suppress_basis(e["basis"] or {}, threshold) if who.aggregate_only else e["basis"] or {})
-             for e in read_ledger(db, stored.id).to_dict(orient="records")}
+             for e in ledger.to_dict(orient="records")}
     for e in entries:
         basis = bases.get(e["entry"], {})
         e["calculation"] = (names.calculation(basis) if basis.get("trail") or basis.get("explanation")

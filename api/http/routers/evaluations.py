@@ -69,14 +69,8 @@ def evaluation_diff(request: Request, run_a: int = PathParam(..., ge=1, le=MAX_I
                 for k, v in visible.items():
                     if k in result.__dataclass_fields__:
                         setattr(result, k, v)
-    said = request_words(request)
     result = diff_runs(a, b, {v.version: v.reason for v in stored.versions})
-    result["explanation"] = [said.explained(m) for m in result["explanation"]]
-    for entry in result["results"]:
-        for key in ("warnings_added", "warnings_removed"):
-            if key in entry:
-                entry[key] = [said.explained(m) for m in entry[key]]
-    return Loose(**result)
+    return Loose(**request_words(request).explained_diff(result))
 
 
 def _stored_run(db: Engine, stored: StoredContract, run_id: int) -> Any:
@@ -94,6 +88,4 @@ def _run(data: dict[str, Any], who: Principal, stored: StoredContract, said: Wor
         threshold = stored.latest.terms.suppression_threshold
         data = dict(data, results=suppress_results(data["results"], threshold), coverage={},
                     suppression=said._(NOTE, k=threshold))
-    data = dict(data, results=[dict(r, warnings=[said.explained(w) for w in r.get("warnings", [])])
-                               for r in data["results"]])
-    return Run(**data)
+    return Run(**dict(data, results=said.explained_results(data["results"])))
