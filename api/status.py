@@ -1,14 +1,22 @@
-"""The investor status of a contract: each metric against its target, payments received and forecast, returns.
+"""The investor status of a contract: each metric against its target, where the money is (received,
+expected, each status), the forecast, and returns (realised and projected).
 
 A pure function of stored state (the latest evaluation run, the ledger and its steps), so it is computed
 once per state and remembered: the key is the run and the last entry and step of the ledger.  The forecast
-(500 simulations) is remembered the same way, for the status and for the municipal schedule page.
+(``payments.forecast.contract_forecast``, the one function the CLI calls too, with the same defaults: 1000
+simulations, seed 20240601) is remembered the same way, per number of simulations and seed, for the status
+and for the municipal schedule page.
+
+Words for where money is, never merged: **received** is what was paid; **expected** is what is calculated,
+approved or invoiced and not yet paid; rejected entries count in neither, nor in the forecast.  Returns are
+**realised** (on what was received) and **projected** (on what was received and what is expected).
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from decimal import Decimal
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -17,17 +25,16 @@ from sqlalchemy.engine import Engine
 from api.privacy import small, suppress_results
 from contracts.registry import StoredContract
 from evaluation.result import POOLED
-from evaluation.run import get_run, run_outcomes
-from payments.calculate import check_run
-from payments.forecast import Forecast, simulate
+from evaluation.run import get_run
+from language.words import words
+from payments.forecast import SEED, SIMULATIONS, Forecast, contract_forecast
 from payments.ledger import current_status, read_ledger
-from payments.money import ZERO
-from payments.returns import investor_returns, payments_by_period
+from payments.money import ZERO, quantum
+from payments.returns import EXPECTED, PROJECTED, RECEIVED, amounts_by_status, investor_returns, payments_by_period
 from store.tables import EvaluationRunRow, LedgerEntryRow, LedgerStepRow
 
 _CACHE: "OrderedDict[tuple, Any]" = OrderedDict()
 CACHE_SIZE = 64
-FORECAST_SIMULATIONS = 500
 
 
 def state_key(engine: Engine, stored: StoredContract) -> tuple:
@@ -55,32 +62,39 @@ def remembered(key: tuple, make: Callable[[], Any]) -> Any:
     return value
 
 
-def investor_status(engine: Engine, stored: StoredContract) -> dict[str, Any]:
-    return json.loads(investor_status_json(engine, stored))
+def investor_status(engine: Engine, stored: StoredContract, lang: str = "en") -> dict[str, Any]:
+    return json.loads(investor_status_json(engine, stored, lang))
 
 
-def investor_status_json(engine: Engine, stored: StoredContract) -> bytes:
-    """The status as JSON bytes, computed once per state of the store."""
+def investor_status_json(engine: Engine, stored: StoredContract, lang: str = "en") -> bytes:
+    """The status as JSON bytes, computed once per state of the store (and written once per language: the
+    forecast's notes carry their text in the reader's language)."""
     key = state_key(engine, stored)
-    return remembered(key + ("status",), lambda: json.dumps(
-        _compute(engine, stored, key), separators=(",", ":"), default=str).encode("utf-8"))
+
+    def write() -> bytes:
+        data = remembered(key + ("status",), lambda: _compute(engine, stored, key))
+        if data["forecast"] is not None:
+            said = words(lang)
+            data = dict(data, forecast=dict(data["forecast"],
+                                            notes=[said.explained(n) for n in data["forecast"]["notes"]]))
+        return json.dumps(data, separators=(",", ":"), default=str).encode("utf-8")
+
+    return remembered(key + ("status-json", lang), write)
 
 
-def forecast(engine: Engine, stored: StoredContract, key: tuple | None = None) -> Forecast | None:
-    """The payment forecast of the latest run (None without a run, or for a run not fit for payment)."""
+def forecast(engine: Engine, stored: StoredContract, key: tuple | None = None, simulations: int = SIMULATIONS,
+             seed: int = SEED) -> Forecast | None:
+    """``payments.forecast.contract_forecast``, remembered per state of the store, simulations and seed (None
+    without a run, or for a run not fit for payment)."""
     key = key or state_key(engine, stored)
 
     def make() -> Forecast | None:
-        run = get_run(engine, stored.id)
-        if run is None:
-            return None
         try:
-            paid_under = check_run(stored, run)
-        except ValueError:
+            return contract_forecast(engine, stored, simulations, seed)
+        except ValueError:  # a run that may not be paid (an interim view, an outdated version): no forecast
             return None
-        return simulate(paid_under, run, run_outcomes(engine, run.id), FORECAST_SIMULATIONS)
 
-    return remembered(key + ("forecast",), make)
+    return remembered(key + ("forecast", simulations, seed), make)
 
 
 def trends(engine: Engine, stored: StoredContract) -> dict[str, list[dict[str, Any]]]:
@@ -109,8 +123,11 @@ def _compute(engine: Engine, stored: StoredContract, key: tuple) -> dict[str, An
     contract = stored.latest.terms
     run = get_run(engine, stored.id)
     ledger, statuses = read_ledger(engine, stored.id), current_status(engine, stored.id)
-    received = sum((e["amount"] for e in ledger.to_dict(orient="records") if statuses.get(e["seq"]) == "paid"), ZERO)
-    committed = sum((e["amount"] for e in ledger.to_dict(orient="records") if statuses.get(e["seq"]) != "rejected"), ZERO)
+    by_status = amounts_by_status(ledger, statuses)
+    q = quantum(contract.currency)
+
+    def unit(amount: Decimal) -> str:  # ledger sums are whole minor units already: this only writes them so
+        return str(amount.quantize(q))
     metrics = []
     predicted = None
     if run is not None:
@@ -135,13 +152,15 @@ def _compute(engine: Engine, stored: StoredContract, key: tuple) -> dict[str, An
                             "trend": history.get(metric.id, [])})
         made = forecast(engine, stored, key)
         predicted = made.as_dict() if made is not None else None
-    returns = [r.as_dict() for r in investor_returns(contract, payments_by_period(ledger, statuses))]
+    returns = {basis: [r.as_dict() for r in investor_returns(contract, payments_by_period(ledger, statuses, include))]
+               for basis, include in (("realised", RECEIVED), ("projected", PROJECTED))}
     return {
         "contract": stored.id, "currency": contract.currency, "evaluation_run": run.id if run else None,
         "as_of": run.as_of.isoformat() if run else None, "metrics": metrics,
-        "payments": {"received": str(received), "committed": str(committed),
-                     "forecast_total": predicted["total"] if predicted else None,
-                     "forecast_irr": predicted["irr"] if predicted else None},
+        "payments": {"received": unit(sum((by_status[s] for s in RECEIVED), ZERO)),
+                     "expected": unit(sum((by_status[s] for s in EXPECTED), ZERO)),
+                     "by_status": {s: unit(v) for s, v in by_status.items()}},
+        "forecast": predicted,
         "returns": returns,
     }
 

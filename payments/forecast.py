@@ -6,9 +6,27 @@ every participant whose outcome window is still open is given the outcome of
 a participant drawn at random (bootstrap) from those already observed in the
 same cohort.  Each simulated evaluation goes through the same mechanisms,
 caps, rounding and waterfall as a real one, so the forecast is a distribution
-of what the contract would actually pay.  Reported: P10, P50 and P90 of the
-total outcome payments, of each payer's share, of each period's payments, and
-of the investors' IRR.
+of what the contract would actually pay.
+
+Reported: P10, P50 and P90 of the total outcome payments, of each payer's
+share, of each period's payments, and of the investors' IRR; the expected
+(mean) total and each payer's; the probability of any payment and the
+probability that the investors lose money.
+
+The IRR is taken over every simulation, not only those that pay: a simulation
+in which nothing comes back to the investors has an IRR of -100 % (-1), one in
+which less comes back than was drawn has its (negative) IRR.  Leaving those
+out would report the median of the lucky simulations as the median.
+
+What the ledger already says is respected as the payment calculation respects
+it (``payments.calculate``): an amount rejected from the run being forecast is
+not offered again from that run, so for its mechanism, cohort and payer the
+forecast counts only what is booked and not rejected.
+
+``contract_forecast`` is the one entry point for a stored contract: the CLI,
+the API and the pages all call it (the API and pages through the cache in
+``api.status``) with the same defaults, so they show the same numbers for the
+same seed and state of the store.
 """
 
 from __future__ import annotations
@@ -17,7 +35,8 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -28,25 +47,85 @@ from evaluation.run import EvaluationRun
 from evaluation.sampling import draw_estimate, fill_pending
 from payments.calculate import owed_to_date, period_of
 from payments.messages import TEXTS as P
-from payments.money import ZERO
-from payments.returns import investor_returns, period_end
+from payments.money import ZERO, quantum
+from payments.returns import NOTHING_BACK, InvestorResult, investor_returns, period_end
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from contracts.registry import StoredContract
 
 PERCENTS = (10, 50, 90)
+SIMULATIONS = 1000  # the one default, wherever a forecast is shown
+SEED = 20240601
+
+Key = tuple[str, str, str]  # (mechanism, cohort, payer), as the ledger books amounts
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What the ledger holds, as a forecast of one run needs it (the same rule as ``payments.calculate``).
+
+    ``amounts``: per mechanism, cohort and payer, the sum of the entries that are not rejected;
+    ``rejected``: the keys with an entry rejected from the run being forecast, which that run does not
+    offer again: for them the forecast counts ``amounts`` only."""
+
+    amounts: dict[Key, Decimal] = dataclasses.field(default_factory=dict)
+    rejected: frozenset[Key] = frozenset()
+
+
+def booked_of(ledger: pd.DataFrame, statuses: dict[int, str], run_id: int) -> Booked:
+    """The ledger (``payments.ledger.read_ledger``) and its statuses (``current_status``), for a forecast of
+    run ``run_id``."""
+    amounts: dict[Key, Decimal] = {}
+    rejected: set[Key] = set()
+    for entry in ledger.to_dict(orient="records") if len(ledger) else ():
+        key = (entry["mechanism"], entry["cohort"], entry["payer"])
+        if statuses.get(entry["seq"]) == "rejected":
+            if entry["evaluation_run_id"] == run_id:
+                rejected.add(key)
+            continue
+        amounts[key] = amounts.get(key, ZERO) + entry["amount"]
+    return Booked(amounts, frozenset(rejected))
 
 
 @dataclass(frozen=True)
 class Forecast:
     simulations: int
     seed: int
+    evaluation_run: int
     total: dict[str, str]  # P10, P50, P90 of total outcome payments
     by_payer: dict[str, dict[str, str]]
     by_period: dict[str, dict[str, str]]
-    irr: dict[str, str | None]
+    irr: dict[str, str | None]  # P10, P50, P90 over every simulation (-1: nothing back); None without investment
+    expected_total: str  # the mean of the total payments, to the minor unit (half-up): a forecast, not an amount owed
+    expected_by_payer: dict[str, str]
     probability_of_any_payment: str  # a decimal fraction of the simulations
+    probability_of_loss: str | None  # share of simulations in which investors get back less than was drawn
     notes: list[dict[str, Any]]  # stored messages (``payments.messages``)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Path:
+    """One simulation: what the contract pays in total, per payer and per period, and what the investors get."""
+
+    total: Decimal
+    by_payer: dict[str, Decimal]
+    by_period: dict[str, Decimal]
+    investors: InvestorResult | None  # all investors together; None without investment terms
+
+    @property
+    def irr(self) -> Decimal | None:
+        """The investors' IRR: -1 when nothing comes back; None without investment (or no rate at all)."""
+        r = self.investors
+        if r is None:
+            return None
+        if r.irr is None and r.drawn > 0 and r.distributed <= 0:
+            return NOTHING_BACK
+        return r.irr
 
 
 def _quantiles(values: list[Any]) -> dict[str, Any]:
@@ -54,6 +133,18 @@ def _quantiles(values: list[Any]) -> dict[str, Any]:
     ordered = sorted(values)
     n = len(ordered)
     return {f"p{percent}": ordered[max(0, -(-percent * n // 100) - 1)] for percent in PERCENTS}
+
+
+def _mean(values: list[Decimal], currency: str) -> Decimal:
+    """The mean, exactly (as a fraction), then rounded half-up to the currency's minor unit."""
+    q = quantum(currency)
+    scaled = Fraction(sum(values, ZERO)) / len(values) / Fraction(q)
+    units = (abs(scaled) + Fraction(1, 2)) // 1
+    return Decimal(units if scaled >= 0 else -units) * q
+
+
+def _share(count: int, of: int) -> str:
+    return str((Decimal(count) / Decimal(of)).quantize(Decimal("0.001")))
 
 
 def _payable(contract: Contract, cohort_id: str, metric_id: str, as_of: date) -> str:
@@ -65,49 +156,99 @@ def _payable(contract: Contract, cohort_id: str, metric_id: str, as_of: date) ->
                      contract.payments.schedule.frequency)
 
 
-def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = 1000,
-             seed: int = 20240601) -> Forecast:
+def paths(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,
+          seed: int = SEED, booked: Booked | None = None) -> Iterator[Path]:
+    """Each simulation in turn (the same ones, in the same order, for the same seed)."""
     rng = np.random.default_rng(seed)
+    booked = booked or Booked()
     results = {(r.metric, r.cohort): r for r in run.results if r.subgroup is None}
-    totals: list[Decimal] = []
-    payer_totals: dict[str, list[Decimal]] = {p.party: [] for p in contract.payments.payers}
-    period_totals: dict[str, list[Decimal]] = {}
-    irrs: list[Decimal | None] = []
-    notes = []
-    pending = {key: r.n_pending for key, r in results.items() if r.n_pending}
-    if pending:
-        notes.append(P("forecast_pending", n=sum(v for (m, c), v in pending.items() if c != POOLED)).as_dict())
     for _ in range(simulations):
         drawn = {key: draw_estimate(r, rng) for key, r in results.items()}
         simulated = dataclasses.replace(run, results=list(drawn.values()))
         sim_outcomes = fill_pending(outcomes, results, rng)
-        owed = owed_to_date(contract, simulated, sim_outcomes)
-        total = sum((o.amount for o in owed), ZERO)
-        totals.append(total)
-        for payer in payer_totals:
-            payer_totals[payer].append(sum((o.amount for o in owed if o.payer == payer), ZERO))
+        total = ZERO
+        by_payer = {p.party: ZERO for p in contract.payments.payers}
         by_period: dict[str, Decimal] = {}
-        for o in owed:
+        for o in owed_to_date(contract, simulated, sim_outcomes):
+            key = (o.mechanism, o.cohort, o.payer)
+            amount = booked.amounts.get(key, ZERO) if key in booked.rejected else o.amount
+            total += amount
+            by_payer[o.payer] = by_payer.get(o.payer, ZERO) + amount
             metric = o.basis.get("metric") or (o.basis.get("metrics") or [None])[0]
             period = _payable(contract, o.cohort, metric, run.as_of) if metric else period_of(run.as_of, "yearly")
-            by_period[period] = by_period.get(period, ZERO) + o.amount
-        for period, amount in by_period.items():
-            period_totals.setdefault(period, []).append(amount)
+            by_period[period] = by_period.get(period, ZERO) + amount
+        investors = None
         if contract.investment is not None:
             payments = sorted((period_end(p), a) for p, a in by_period.items())
-            irrs.append(investor_returns(contract, payments, together_only=True)[0].irr)
+            investors = investor_returns(contract, payments, together_only=True)[0]
+        yield Path(total, by_payer, by_period, investors)
+
+
+def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,
+             seed: int = SEED, booked: Booked | None = None) -> Forecast:
+    """The forecast of ``run``; ``booked`` is what the ledger holds (``booked_of``), so that an amount rejected
+    from this run is not counted again."""
+    totals: list[Decimal] = []
+    payer_totals: dict[str, list[Decimal]] = {p.party: [] for p in contract.payments.payers}
+    period_totals: dict[str, list[Decimal]] = {}
+    irrs: list[Decimal] = []
+    undefined = nothing_back = losses = 0
+    notes = []
+    results = {(r.metric, r.cohort): r for r in run.results if r.subgroup is None}
+    pending = sum(r.n_pending for (_, cohort), r in results.items() if r.n_pending and cohort != POOLED)
+    if pending:
+        notes.append(P("forecast_pending", n=pending).as_dict())
+    for path in paths(contract, run, outcomes, simulations, seed, booked):
+        totals.append(path.total)
+        for payer, amount in path.by_payer.items():
+            payer_totals.setdefault(payer, []).append(amount)
+        for period, amount in path.by_period.items():
+            period_totals.setdefault(period, []).append(amount)
+        if path.investors is not None:
+            irr = path.irr
+            if irr is None:
+                undefined += 1
+            else:
+                irrs.append(irr)
+                nothing_back += irr == NOTHING_BACK and path.investors.distributed <= 0
+            losses += path.investors.distributed < path.investors.drawn
     for period, values in period_totals.items():  # a period without payments in some runs paid nothing in them
         values += [ZERO] * (simulations - len(values))
-    known = [i for i in irrs if i is not None]
-    irr = {k: (str(v) if v is not None else None) for k, v in _quantiles(known).items()} if known else \
-        {f"p{p}": None for p in PERCENTS}
-    if contract.investment is not None and len(known) < simulations:
-        notes.append(P("forecast_no_irr", none=simulations - len(known), simulations=simulations).as_dict())
+    invested = contract.investment is not None
+    irr = ({k: str(v) for k, v in _quantiles(irrs).items()} if irrs else {f"p{p}": None for p in PERCENTS})
+    if nothing_back:
+        notes.append(P("forecast_nothing_back", none=nothing_back, simulations=simulations,
+                       irr=str(NOTHING_BACK)).as_dict())
+    if undefined:
+        notes.append(P("forecast_irr_undefined", none=undefined, simulations=simulations).as_dict())
     paying = sum(1 for t in totals if t > 0)
-    return Forecast(simulations, seed, _strings(_quantiles(totals)),
-                    {p: _strings(_quantiles(v)) for p, v in payer_totals.items()},
-                    {p: _strings(_quantiles(v)) for p, v in sorted(period_totals.items())},
-                    irr, str((Decimal(paying) / Decimal(simulations)).quantize(Decimal("0.001"))), notes)
+    currency = contract.currency
+    return Forecast(
+        simulations=simulations, seed=seed, evaluation_run=run.id, total=_strings(_quantiles(totals)),
+        by_payer={p: _strings(_quantiles(v)) for p, v in payer_totals.items()},
+        by_period={p: _strings(_quantiles(v)) for p, v in sorted(period_totals.items())},
+        irr=irr, expected_total=str(_mean(totals, currency)),
+        expected_by_payer={p: str(_mean(v, currency)) for p, v in payer_totals.items()},
+        probability_of_any_payment=_share(paying, simulations),
+        probability_of_loss=_share(losses, simulations) if invested else None, notes=notes)
+
+
+def contract_forecast(engine: Engine, stored: StoredContract, simulations: int = SIMULATIONS,
+                      seed: int = SEED) -> Forecast | None:
+    """The forecast of a stored contract from its latest evaluation run and its ledger: the one function that
+    the CLI (``sib forecast``, ``sib schedule --forecast``), the API and the pages show.
+
+    None without an evaluation run; a run that may not be paid (``check_run``) is refused with its reason."""
+    from evaluation.run import get_run, run_outcomes
+    from payments.calculate import check_run
+    from payments.ledger import current_status, read_ledger
+
+    run = get_run(engine, stored.id)
+    if run is None:
+        return None
+    contract = check_run(stored, run)
+    booked = booked_of(read_ledger(engine, stored.id), current_status(engine, stored.id), run.id)
+    return simulate(contract, run, run_outcomes(engine, run.id), simulations, seed, booked)
 
 
 def _strings(values: dict[str, Decimal]) -> dict[str, str]:

@@ -14,28 +14,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, localcontext
+from typing import Iterable
 
 import pandas as pd
 
 from contracts.model import Contract
+from contracts.periods import period_end  # noqa: F401  (re-exported: callers import it from here)
 from payments.money import ZERO, quantum, round_money, split
 
 YEAR = Decimal(365)
-
-
-def period_end(period: str) -> date:
-    """The last day of a schedule period label (2019, 2019-H2, 2019-Q4, 2019-12)."""
-    year = int(period[:4])
-    rest = period[5:]
-    if not rest:
-        month = 12
-    elif rest.startswith("H"):
-        month = 6 * int(rest[1:])
-    elif rest.startswith("Q"):
-        month = 3 * int(rest[1:])
-    else:
-        month = int(rest)
-    return (pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)).date()
 
 
 def _years(start: date, day: date) -> Decimal:
@@ -50,10 +37,18 @@ def npv(flows: list[tuple[date, Decimal]], rate: Decimal) -> Decimal:
 
 
 TOLERANCE = Decimal("0.000001")
+LOW, HIGH = Decimal("-0.9999"), Decimal("100")  # the usual bracket: -99.99 % to +10,000 % a year
+NOTHING_BACK = Decimal("-1.0000")  # the IRR of flows in which nothing comes back: the whole investment lost
 
 
 def xirr(flows: list[tuple[date, Decimal]]) -> Decimal | None:
-    """The annual rate that makes the flows' present value zero, by bisection in Decimal; None if none exists.
+    """The annual rate that makes the flows' present value zero, by bisection in Decimal, to 0.0001.
+
+    None when there is no such rate: no flows, only outflows (nothing comes back: the caller may call that
+    -100 %, ``NOTHING_BACK``), only inflows, or all on one day.  When the root lies outside the usual bracket
+    (-99.99 % to +10,000 %) the bracket is widened rather than the answer dropped: towards -100 % (so little
+    comes back, so late, that even -99.99 % a year values it above the outlay; such a rate is reported as it
+    is, and may round to -1.0000) and upwards by doubling.
 
     Remembered per set of flows: a forecast asks for the same flows again and again."""
     return _xirr(tuple(flows))
@@ -63,10 +58,13 @@ def xirr(flows: list[tuple[date, Decimal]]) -> Decimal | None:
 def _xirr(flows: tuple[tuple[date, Decimal], ...]) -> Decimal | None:
     if not flows or all(a >= 0 for _, a in flows) or all(a <= 0 for _, a in flows):
         return None
-    low, high = Decimal("-0.9999"), Decimal("100")
+    low, high = LOW, HIGH
     f_low, f_high = npv(flows, low), npv(flows, high)
     if f_low * f_high > 0:
-        return None
+        bracket = _widen(flows, f_low, f_high)
+        if bracket is None:
+            return None
+        low, f_low, high = bracket
     with localcontext() as ctx:
         ctx.prec = 34
         while high - low > TOLERANCE:  # about 27 halvings: the answer is kept to 0.0001
@@ -77,6 +75,27 @@ def _xirr(flows: tuple[tuple[date, Decimal], ...]) -> Decimal | None:
             else:
                 low, f_low = mid, f_mid
     return ((low + high) / 2).quantize(Decimal("0.0001"))
+
+
+def _widen(flows: tuple[tuple[date, Decimal], ...], f_low: Decimal, f_high: Decimal
+           ) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(low, npv at low, high) of a bracket outside the usual one with a change of sign, or None."""
+    if f_low < 0:  # the value is below the outlay even at -99.99 %: the rate lies between -100 % and that
+        high = LOW
+        for digits in range(5, 60):
+            low = Decimal(1).scaleb(-digits) - 1
+            f = npv(flows, low)
+            if f * f_high <= 0:
+                return low, f, high
+            high = low
+        return None
+    low, high = HIGH, HIGH * 2  # the value is above the outlay even at +10,000 %
+    for _ in range(60):
+        f = npv(flows, high)
+        if f * f_low <= 0:
+            return low, f_low, high
+        low, f_low, high = high, f, high * 2
+    return None
 
 
 @dataclass
@@ -124,7 +143,7 @@ def run_waterfall(contract: Contract, payments: list[tuple[date, Decimal]]) -> W
 @dataclass(frozen=True)
 class InvestorResult:
     investor: str  # a party id, or "all"
-    committed: Decimal
+    commitment: Decimal  # the capital the investor committed (not an outcome payment)
     drawn: Decimal
     distributed: Decimal
     net: Decimal
@@ -132,18 +151,18 @@ class InvestorResult:
     irr: Decimal | None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"investor": self.investor, "committed": str(self.committed), "drawn": str(self.drawn),
+        return {"investor": self.investor, "commitment": str(self.commitment), "drawn": str(self.drawn),
                 "distributed": str(self.distributed), "net": str(self.net),
                 "multiple": None if self.multiple is None else str(self.multiple),
                 "irr": None if self.irr is None else str(self.irr)}
 
 
-def _result(name: str, committed: Decimal, drawdowns: list[tuple[date, Decimal]],
+def _result(name: str, commitment: Decimal, drawdowns: list[tuple[date, Decimal]],
             distributions: list[tuple[date, Decimal]]) -> InvestorResult:
     drawn = sum((a for _, a in drawdowns), ZERO)
     distributed = sum((a for _, a in distributions), ZERO)
     flows = [(d, -a) for d, a in drawdowns] + [(d, a) for d, a in distributions if a]
-    return InvestorResult(name, committed, drawn, distributed, distributed - drawn,
+    return InvestorResult(name, commitment, drawn, distributed, distributed - drawn,
                           (distributed / drawn).quantize(Decimal("0.0001")) if drawn else None, xirr(flows))
 
 
@@ -169,18 +188,43 @@ def investor_returns(contract: Contract, payments: list[tuple[date, Decimal]], *
     return results
 
 
-def payments_by_period(ledger: pd.DataFrame, statuses: dict[int, str] | None = None) -> list[tuple[date, Decimal]]:
-    """Committed (not rejected) ledger amounts, summed per period and dated at the period's end."""
+# Where money is, in one set of words: an entry is calculated, (attested by a first of two approvers,) approved,
+# invoiced, paid or rejected: its last step.  Investors count what was paid as received, and what is calculated,
+# attested, approved or invoiced as expected; rejected entries count nowhere.
+RECEIVED = ("paid",)
+EXPECTED = ("calculated", "attested", "approved", "invoiced")
+PROJECTED = RECEIVED + EXPECTED  # received and expected together, for a projection: never called received
+STATUSES = ("calculated", "attested", "approved", "invoiced", "paid", "rejected")
+
+
+def amounts_by_status(ledger: pd.DataFrame, statuses: dict[int, str] | None = None) -> dict[str, Decimal]:
+    """The ledger's amounts per status (an entry without steps is calculated), every status present; a status
+    not named in ``STATUSES`` keeps a total of its own, never merged into another."""
     statuses = statuses or {}
+    totals = {s: ZERO for s in STATUSES}
+    for seq, amount in zip(ledger["seq"], ledger["amount"]) if len(ledger) else ():
+        status = statuses.get(int(seq), "calculated")
+        totals[status] = totals.get(status, ZERO) + amount
+    return totals
+
+
+def payments_by_period(ledger: pd.DataFrame, statuses: dict[int, str] | None, include: Iterable[str]
+                       ) -> list[tuple[date, Decimal]]:
+    """Ledger amounts whose status is in ``include`` (e.g. ``RECEIVED``, or ``PROJECTED``), summed per period
+    and dated at the period's end.  Rejected entries are never included, whatever ``include`` says."""
+    statuses = statuses or {}
+    wanted = set(include) - {"rejected"}
     totals: dict[str, Decimal] = {}
     for entry in ledger.to_dict(orient="records"):
-        if statuses.get(entry["seq"]) == "rejected":
+        if statuses.get(entry["seq"], "calculated") not in wanted:
             continue
         totals[entry["period"]] = totals.get(entry["period"], ZERO) + entry["amount"]
     return sorted((period_end(p), a) for p, a in totals.items())
 
 
-def investor_result(contract: Contract, ledger: pd.DataFrame, statuses: dict[int, str] | None = None) -> InvestorResult | None:
-    """All investors together, on the committed ledger."""
-    results = investor_returns(contract, payments_by_period(ledger, statuses))
+def investor_result(contract: Contract, ledger: pd.DataFrame, statuses: dict[int, str] | None = None,
+                    include: Iterable[str] = PROJECTED) -> InvestorResult | None:
+    """All investors together, on the ledger amounts whose status is in ``include`` (by default received and
+    expected: a projection, as the report has always shown it)."""
+    results = investor_returns(contract, payments_by_period(ledger, statuses, include))
     return results[0] if results else None

@@ -33,11 +33,24 @@ class PageError(Exception):
 _ENVIRONMENTS: dict[tuple[str, str], jinja2.Environment] = {}
 
 
-def render(name: str, lang: str, currency: str = "SEK", status: int = 200, **values: Any) -> HTMLResponse:
-    """A page from the templates in ``lang``, with the security headers every page carries."""
+def _environment(lang: str, currency: str) -> jinja2.Environment:
     env = _ENVIRONMENTS.get((lang, currency))
     if env is None:
         env = _ENVIRONMENTS[(lang, currency)] = environment(lang, currency, [TEMPLATES])
+    return env
+
+
+def fragment(name: str, lang: str, currency: str = "SEK", **values: Any) -> str:
+    """A part of a page (HTML text) from the templates in ``lang``, for a page that keeps it per state."""
+    values["lang"] = lang
+    if values.get("contract") is not None:
+        values["names"] = Names(values["contract"], words(lang, currency))
+    return _environment(lang, currency).get_template(name).render(**values)
+
+
+def render(name: str, lang: str, currency: str = "SEK", status: int = 200, **values: Any) -> HTMLResponse:
+    """A page from the templates in ``lang``, with the security headers every page carries."""
+    env = _environment(lang, currency)
     values.setdefault("who", None)
     values.setdefault("page", None)
     values.setdefault("path", "/")

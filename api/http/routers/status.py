@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 
 from api.http.auth import access, reader, store
 from api.http.routers import CONTRACT, LIMIT, OFFSET
-from api.http.schemas import ERRORS, AuditEvent, Loose, Page, page_of
+from api.http.errors import request_words
+from api.http.schemas import ERRORS, AuditEvent, InvestorStatus, Page, page_of
 from store.db import audit_events
 
 router = APIRouter()
 
 
-@router.get(CONTRACT + "/status", response_model=Loose, responses=ERRORS)
-def status(ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
+@router.get(CONTRACT + "/status", response_model=InvestorStatus, responses=ERRORS)
+def status(request: Request, ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
+    """Metrics against targets; payments received (paid) and expected (calculated, approved or invoiced), and
+    each status apart; the forecast (the same as ``sib forecast`` for the same state); returns, realised and
+    projected."""
     from api.status import investor_status_json
 
-    # The same bytes for the same state of the store: computed once, then served as they are.
-    return Response(investor_status_json(db, ctx[1]), media_type="application/json")
+    # The same bytes for the same state of the store and language: computed once, then served as they are.
+    said = request_words(request)
+    return Response(investor_status_json(db, ctx[1], said.lang), media_type="application/json",
+                    headers={"Content-Language": said.lang})
 
 
 @router.get(CONTRACT + "/audit", response_model=Page, responses=ERRORS)
