@@ -19,6 +19,7 @@ from contracts.yamlfile import Path
 from language import Message
 
 Finding = tuple[Path, Message]
+PER_OUTCOME = ("rate_card", "milestone")  # mechanisms that pay a price per verified outcome
 
 
 def check_contract(c: Contract) -> list[Finding]:
@@ -26,6 +27,30 @@ def check_contract(c: Contract) -> list[Finding]:
     for check in (_parties, _term_and_cohorts, _target_group, _metrics, _mechanisms, _payers, _investment, _amendments):
         findings.extend(check(c))
     return findings
+
+
+def contract_warnings(c: Contract) -> list[Finding]:
+    """What `sib contract validate` warns about in a valid contract: terms that are allowed but that a reader
+    should know about before signing."""
+    return list(_point_estimates_without_counterfactual(c))
+
+
+def _point_estimates_without_counterfactual(c: Contract) -> Iterator[Finding]:
+    """A mechanism that pays on the point estimate (``pays_on`` point_estimate, or unset) of a metric whose design
+    has no counterfactual pays on what was measured, not on an effect.  (comparison_threshold and savings_share on
+    such a design are refused outright; so this is a rate card or milestone on a monitored metric.)"""
+    metrics = {m.id: m for m in c.metrics}
+    for i, mech in enumerate(c.payments.mechanisms):
+        if (mech.pays_on or "point_estimate") != "point_estimate":
+            continue
+        for j, metric_id in enumerate(mech.metrics):
+            metric = metrics.get(metric_id)
+            if metric is None or metric.evaluation.design in DESIGNS_WITH_COUNTERFACTUAL:
+                continue
+            loc = ("payments", "mechanisms", i) + (
+                ("outcomes", j, "metric") if isinstance(mech, RateCard) and mech.outcomes else ("metric",))
+            yield loc, C("point_estimate_no_counterfactual", kind=mech.type, metric=show(metric.id),
+                         design=show(metric.evaluation.design))
 
 
 def _duplicates(items: list, section: Path, what: str) -> Iterator[Finding]:
@@ -174,6 +199,8 @@ def _mechanisms(c: Contract) -> Iterator[Finding]:
         loc = ("payments", "mechanisms", i)
         if isinstance(mech, RateCard):
             yield from _rate_card(mech, loc)
+        if mech.type in PER_OUTCOME and mech.pays_on == "lower_bound":
+            yield loc + ("pays_on",), C("pays_on_per_outcome", kind=mech.type)
         yield from _contained_caps(mech, loc, c)
         for j, metric_id in enumerate(mech.metrics):
             where = loc + (("outcomes", j, "metric") if isinstance(mech, RateCard) and mech.outcomes else ("metric",))
@@ -228,6 +255,10 @@ def _mechanism_metric(mech: object, metric: Any, where: Path) -> Iterator[Findin
         yield where, C("per_outcome_kind", kind=kind, metric=show(metric.id))
     if kind in ("comparison_threshold", "savings_share") and not has_counterfactual:
         yield where, C("needs_counterfactual", kind=kind, metric=show(metric.id), design=show(metric.evaluation.design))
+    rule = getattr(mech, "pays_on", None)
+    if kind in PER_OUTCOME and rule == "significant" and not has_counterfactual:
+        yield where[:3] + ("pays_on",), C("pays_on_needs_effect", rule=show(rule), metric=show(metric.id),
+                                          design=show(metric.evaluation.design))
     if kind == "savings_share" and metric.kind not in ("count", "continuous"):
         yield where, C("savings_kind", metric=show(metric.id), kind=metric.kind)
 

@@ -15,10 +15,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from contracts.model import ComparisonThreshold, Contract, Milestone, RateCard, SavingsShare
+from contracts.model import MAX_AMOUNT, ComparisonThreshold, Contract, Milestone, RateCard, SavingsShare
 from evaluation.result import POOLED, EffectResult
 from payments.messages import TEXTS as P
-from payments.money import ZERO, quantity
+from payments.money import ZERO, AmountTooLarge, product, quantity
+
+INT64_MAX = 2**63 - 1
 
 
 @dataclass
@@ -44,14 +46,25 @@ def _cohorts(contract: Contract) -> list[str]:
     return [c.id for c in contract.cohorts]
 
 
-def _scale(amounts: list[Decimal | None]) -> int:
-    """Minor units fine enough to hold every amount exactly (at least hundredths)."""
-    places = max([2] + [-a.as_tuple().exponent for a in amounts if a is not None and a.as_tuple().exponent < 0])
-    return 10 ** places
+def _places(amounts: list[Decimal | None]) -> int:
+    """Decimal places of minor units fine enough to hold every amount exactly (at least hundredths)."""
+    return max([2] + [-int(a.as_tuple().exponent) for a in amounts if a is not None and int(a.as_tuple().exponent) < 0])
 
 
-def _units(amount: Decimal, scale: int) -> int:
-    return int(amount * scale)
+def _units(amount: Decimal, places: int) -> int:
+    """``amount`` in whole units of 10^-places, exactly (``places`` is fine enough for it: ``_places``)."""
+    sign, digits, exponent = amount.as_tuple()
+    coefficient = int("".join(map(str, digits)) or "0")
+    return (-1 if sign else 1) * coefficient * 10 ** (int(exponent) + places)
+
+
+def _amount(units: int, places: int) -> Decimal:
+    """Whole units of 10^-places as a Decimal, exactly, written as ``Decimal(units) / 10**places`` writes it
+    (trailing zeros of the fraction dropped) but never rounded to the context's 28 digits."""
+    while places > 0 and units % 10 == 0:
+        units //= 10
+        places -= 1
+    return Decimal(f"{units}E-{places}") if places else Decimal(units)
 
 
 def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Evidence) -> list[Line]:
@@ -60,47 +73,64 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
     Per participant: only achieved outcomes the card prices; of each ``exclusive`` group only the
     highest-priced; at most ``max_outcomes_per_participant``, the highest-priced first; then
     ``cap_per_participant``.  Per cohort: the sum, then ``cap_per_cohort``.  Amounts are summed as whole
-    minor units (integers), so the sums are exact and fast; the cap that bites is said, with by how much.
+    minor units (integers), so the sums are exact: as 64-bit integers (fast) when the largest possible sum
+    provably fits in one, else as Python integers (any size).  The cap that bites is said, with by how much.
+
+    ``pays_on: significant`` pays an outcome only where its metric's effect in the cohort is a significant
+    improvement (p below the metric's alpha, improvement above zero); see ``_card_gate``.
     """
+    if mech.pays_on == "lower_bound":  # refused when the contract is validated (contracts.checks)
+        raise ValueError(f"{mech.type} cannot pay on a lower bound: it pays per outcome, not per unit of improvement")
     if isinstance(mech, RateCard):
         prices = {o.metric: o.price for o in mech.priced()}
         groups = {metric: f"exclusive {j}" for j, group in enumerate(mech.exclusive) for metric in group}
         most, cap_pp, cap_cohort = mech.max_outcomes_per_participant, mech.cap_per_participant, mech.cap_per_cohort
     else:
         prices, groups, most, cap_pp, cap_cohort = {mech.metric: mech.amount}, {}, 1, None, None
-    scale = _scale([*prices.values(), cap_pp, cap_cohort])
+    places = _places([*prices.values(), cap_pp, cap_cohort])
     outcomes = evidence.outcomes
     metrics = list(prices)
     # Integer codes throughout: a metric's position in the card, a group per exclusive set (or per metric).
     cohorts = [c.id for c in contract.cohorts]
     metric_code = pd.Index(metrics).get_indexer(outcomes["metric"])
     all_cohorts = pd.Index(cohorts).get_indexer(outcomes["cohort"])
-    keep = (metric_code >= 0) & (all_cohorts >= 0) & outcomes["achieved"].to_numpy(dtype=bool)
+    achieved = (metric_code >= 0) & (all_cohorts >= 0) & outcomes["achieved"].to_numpy(dtype=bool)
+    achieved_counts = np.bincount(all_cohorts[achieved] * len(metrics) + metric_code[achieved],
+                                  minlength=len(cohorts) * len(metrics))
+    gate = _card_gate(mech, contract, evidence, cohorts, metrics)
+    keep = achieved.copy()
+    if gate is not None:
+        keep[achieved] = gate.allowed[all_cohorts[achieved], metric_code[achieved]]
     code = metric_code[keep]
     person = outcomes["participant_id"].to_numpy()[keep].astype(np.int64)
     cohort_code = all_cohorts[keep]
-    achieved_counts = np.bincount(cohort_code * len(metrics) + code, minlength=len(cohorts) * len(metrics))
-    price_of = np.array([_units(prices[m], scale) for m in metrics], dtype=np.int64)
+    units = [_units(prices[m], places) for m in metrics]
+    limits = [_units(cap, places) for cap in (cap_pp, cap_cohort) if cap is not None]
+    # The largest sum possible is the largest price (or cap) times the number of outcomes: if that fits in a
+    # 64-bit integer, every sum below does; otherwise Python integers, which never wrap.
+    fits = max(units + limits + [0]) * max(1, len(code)) <= INT64_MAX
+    price_of = np.array(units, dtype=np.int64 if fits else object)
+    rank = {u: i for i, u in enumerate(sorted(set(units)))}
+    rank_of = np.array([rank[u] for u in units], dtype=np.int64)  # a price's order, for sorting without its size
     group_names = list(dict.fromkeys(groups.get(m, m) for m in metrics))
     group_of = np.array([group_names.index(groups.get(m, m)) for m in metrics], dtype=np.int64)
-    price = price_of[code]
     # Highest price first within each participant (ties by the card's order), then:
-    order = np.lexsort((code, -price, person))
-    person, code, price, cohort_code = person[order], code[order], price[order], cohort_code[order]
+    order = np.lexsort((code, -rank_of[code], person))
+    person, code, cohort_code = person[order], code[order], cohort_code[order]
     # ... of each exclusive group only the first (the highest-priced) ...
     group_key = person * len(group_names) + group_of[code]
     first = np.zeros(len(group_key), dtype=bool)
     first[np.unique(group_key, return_index=True)[1]] = True
     dropped_exclusive = int((~first).sum())
-    person, code, price, cohort_code = person[first], code[first], price[first], cohort_code[first]
+    person, code, cohort_code = person[first], code[first], cohort_code[first]
     # ... and at most ``most`` outcomes per participant.
     starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
-    rank = np.arange(len(person)) - np.repeat(starts, np.diff(np.r_[starts, len(person)]))
-    within = rank < most
+    within = (np.arange(len(person)) - np.repeat(starts, np.diff(np.r_[starts, len(person)]))) < most
     dropped_max = int((~within).sum())
-    person, code, price, cohort_code = person[within], code[within], price[within], cohort_code[within]
+    person, code, cohort_code = person[within], code[within], cohort_code[within]
+    price = price_of[code]
     starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
-    per_person = np.add.reduceat(price, starts) if len(person) else np.array([], dtype=np.int64)
+    per_person = np.add.reduceat(price, starts) if len(person) else np.array([], dtype=price_of.dtype)
     person_cohort = cohort_code[starts] if len(person) else np.array([], dtype=np.int64)
     lines = []
     for index, cohort in enumerate(cohorts):
@@ -114,66 +144,205 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
         caps = []
         amount = gross
         if cap_pp is not None:
-            limit = _units(cap_pp, scale)
+            limit = _units(cap_pp, places)
             capped = int(np.minimum(people, limit).sum())
             if capped < gross:
                 caps.append({"cap": "per_participant", "limit": str(cap_pp), "participants": int((people > limit).sum()),
-                             "reduced_by": str(Decimal(gross - capped) / scale)})
+                             "reduced_by": str(_amount(gross - capped, places))})
             amount = capped
-        if cap_cohort is not None and amount > _units(cap_cohort, scale):
+        if cap_cohort is not None and amount > _units(cap_cohort, places):
             caps.append({"cap": "per_cohort", "limit": str(cap_cohort),
-                         "reduced_by": str(Decimal(amount - _units(cap_cohort, scale)) / scale)})
-            amount = _units(cap_cohort, scale)
-        basis["trail"] = P("rate_card", outcomes=basis["outcomes_paid"], participants=basis["participants_paid"],
-                           achieved=[P("count_of", n=n, metric=m).as_dict() for m, n in basis["achieved"].items()],
-                           prices=[P("price_of", metric=m, price=str(p)).as_dict() for m, p in prices.items()],
-                           gross=str(Decimal(gross) / scale)).as_dict()
+                         "reduced_by": str(_amount(amount - _units(cap_cohort, places), places))})
+            amount = _units(cap_cohort, places)
+        trail = P("rate_card", outcomes=basis["outcomes_paid"], participants=basis["participants_paid"],
+                  achieved=[P("count_of", n=n, metric=m).as_dict() for m, n in basis["achieved"].items()],
+                  prices=[P("price_of", metric=m, price=str(p)).as_dict() for m, p in prices.items()],
+                  gross=str(_amount(gross, places))).as_dict()
+        if gate is not None:
+            basis |= {"pays_on": "significant", "significant": gate.paid[index], "p_values": gate.p_values[index],
+                      "alpha": gate.alpha}
+            trail = P("card_significant", checks=gate.checks[index], trail=trail).as_dict()
+        elif mech.pays_on == "point_estimate":
+            basis["pays_on"] = "point_estimate"
+            trail = P("pays_on_outcomes", trail=trail).as_dict()
+        basis["trail"] = trail
         if caps:
             basis["caps"] = caps
-        lines.append(Line(mech.id, cohort, Decimal(amount) / scale, basis))
+        lines.append(Line(mech.id, cohort, _amount(amount, places), basis))
     if lines and (dropped_exclusive or dropped_max):
         lines[0].basis["not_paid"] = {"exclusive": dropped_exclusive, "over_max_per_participant": dropped_max}
     return lines
+
+
+@dataclass(frozen=True)
+class _Gate:
+    """Which outcomes a rate card paying on significance may pay, per cohort and metric, and why."""
+
+    allowed: np.ndarray  # [cohort, metric] -> bool
+    checks: list[list[dict[str, Any]]]  # per cohort: a trail message per metric
+    paid: list[dict[str, bool]]  # per cohort: metric -> paid or not
+    p_values: list[dict[str, Any]]  # per cohort: metric -> p-value (None: none)
+    alpha: dict[str, str]  # metric -> its evaluation alpha
+
+
+def _card_gate(mech: RateCard | Milestone, contract: Contract, evidence: Evidence, cohorts: list[str],
+               metrics: list[str]) -> _Gate | None:
+    """For ``pays_on: significant``: which (cohort, metric) outcomes may be paid, and why.
+
+    An outcome is paid only where its metric's result for the cohort is a significant improvement: a p-value
+    below the metric's evaluation alpha and an improvement above zero (a significant change for the worse pays
+    nothing).  None when the mechanism pays on every verified outcome.
+    """
+    if mech.pays_on != "significant":
+        return None
+    allowed = np.zeros((len(cohorts), len(metrics)), dtype=bool)
+    alphas = {m: contract.metric(m).evaluation.alpha for m in metrics}
+    checks, passed, p_values = [], [], []
+    for i, cohort in enumerate(cohorts):
+        said, ok, ps = [], {}, {}
+        for j, metric in enumerate(metrics):
+            r = evidence.result(metric, cohort)
+            improvement = _estimate(r.improvement) if r is not None else None
+            p = r.p_value if r is not None and _estimate(r.p_value) is not None else None
+            ps[metric] = p
+            if improvement is None or p is None:
+                said.append(P("card_metric_no_result", metric=metric).as_dict())
+            elif _significant(r, alphas[metric]) and improvement > 0:
+                allowed[i, j] = True
+                said.append(P("card_metric_paid", metric=metric, improvement=str(improvement), p=p,
+                              alpha=str(alphas[metric])).as_dict())
+            else:
+                said.append(P("card_metric_unpaid", metric=metric, improvement=str(improvement), p=p,
+                              alpha=str(alphas[metric])).as_dict())
+            ok[metric] = bool(allowed[i, j])
+        checks.append(said)
+        passed.append(ok)
+        p_values.append(ps)
+    return _Gate(allowed, checks, passed, p_values, {m: str(a) for m, a in alphas.items()})
+
+
+def _estimate(value: Any) -> Decimal | None:
+    """A statistical estimate as a six-decimal quantity; None if there is none or it is not a finite number."""
+    if value is None:
+        return None
+    q = quantity(value)
+    return q if q.is_finite() else None
 
 
 def _significant(r: EffectResult, alpha: Decimal) -> bool:
     return r.p_value is not None and Decimal(str(r.p_value)) < alpha
 
 
+def _improvement_interval(r: EffectResult) -> tuple[Decimal, Decimal] | None:
+    """The confidence interval of the improvement (the estimate signed so that positive is better), low end first:
+    ``[ci_low, ci_high]`` for a metric where higher is better, ``[-ci_high, -ci_low]`` where lower is better."""
+    low, high = _estimate(r.ci_low), _estimate(r.ci_high)
+    if low is None or high is None:
+        return None
+    return (low, high) if r.direction == "higher_is_better" else (-high, -low)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What a mechanism's ``pays_on`` rule reads from one result."""
+
+    improvement: Decimal  # per participant, the value paid on
+    relative: Decimal | None  # relative improvement, as the rule reads it
+    basis: dict[str, Any]  # the rule and the values it used, for the line's basis
+    stop: dict[str, Any] | None  # the trail when the rule leaves nothing to pay on
+    frame: Callable[[dict[str, Any]], dict[str, Any]]  # the trail -> the trail as the rule frames it
+
+
+def _read(rule: str | None, r: EffectResult, alpha: Decimal) -> _Reading:
+    """Read result ``r`` (which has a finite improvement) as ``rule`` says.
+
+    - None (unset): the point estimate, as before the rule existed; nothing added to basis or trail;
+    - ``point_estimate``: the same, named in the basis and the trail;
+    - ``lower_bound``: the end of the confidence interval least favourable to payment (for an interval above zero,
+      the end nearer zero), floored at zero; no interval, nothing to pay on;
+    - ``significant``: the point estimate, but only if p < alpha (p equal to alpha is not significant).
+    """
+    point = _estimate(r.improvement) or ZERO
+    relative = _estimate(r.relative_improvement)
+    if rule is None:
+        return _Reading(point, relative, {}, None, lambda trail: trail)
+    basis: dict[str, Any] = {"pays_on": rule}
+    if rule == "point_estimate":
+        return _Reading(point, relative, basis | {"pays_on_value": str(point)}, None,
+                        lambda trail: P("pays_on_point_estimate", trail=trail).as_dict())
+    if rule == "significant":
+        basis["alpha"] = str(alpha)
+        p = r.p_value if _estimate(r.p_value) is not None else None
+        if p is None:
+            return _Reading(point, relative, basis, P("pays_on_no_p_value").as_dict(), lambda trail: trail)
+        if not _significant(r, alpha):
+            return _Reading(point, relative, basis, P("pays_on_not_significant", p=p, alpha=str(alpha)).as_dict(),
+                            lambda trail: trail)
+        return _Reading(point, relative, basis | {"pays_on_value": str(point)}, None,
+                        lambda trail: P("pays_on_significant", p=p, alpha=str(alpha), trail=trail).as_dict())
+    interval = _improvement_interval(r)
+    if interval is None:
+        return _Reading(point, relative, basis, P("pays_on_no_interval").as_dict(), lambda trail: trail)
+    bound = interval[0]
+    used = max(ZERO, bound)
+    if relative is not None:  # the bound's relative improvement, computed as the point estimate's is
+        at_bound = r.ci_low if r.direction == "higher_is_better" else -r.ci_high
+        relative = max(ZERO, _estimate(at_bound / abs(r.counterfactual_mean)) or ZERO)
+    values = {"bound": str(bound), "low": str(interval[0]), "high": str(interval[1]), "point": str(point),
+              "used": str(used)}
+    basis |= {"pays_on_value": str(used), "improvement_interval": [values["low"], values["high"]],
+              "point_improvement": str(point)}
+    return _Reading(used, relative, basis, None,
+                    lambda trail: P("pays_on_lower_bound", **values, trail=trail).as_dict())
+
+
+def _bounded(amount: Decimal, mech_id: str, cohort: str, metric: str) -> Decimal:
+    """An amount computed from an evaluation's estimate, refused if it is beyond the largest amount a contract may
+    hold (``MAX_AMOUNT``): such an estimate is broken, and no payment may rest on it."""
+    if amount > MAX_AMOUNT:
+        raise AmountTooLarge(P("amount_too_large", mechanism=mech_id, cohort=cohort, metric=metric,
+                               amount=f"{amount:.6E}", limit=str(MAX_AMOUNT)))
+    return amount
+
+
 def comparison_threshold(mech: ComparisonThreshold, contract: Contract, result: Results) -> list[Line]:
     """Peterborough: per cohort at ``cohort_threshold``; across cohorts at ``overall_threshold``.
 
-    A payment is price per unit × improvement per participant × participants.
-    The final, pooled payment is reduced by what the cohort payments already
+    A payment is price per unit × improvement per participant × participants, the improvement read as
+    ``pays_on`` says (``_read``).  The final, pooled payment is reduced by what the cohort payments already
     paid, so no improvement is paid twice.
     """
     alpha = contract.metric(mech.metric).evaluation.alpha
     lines: list[Line] = []
 
-    def owed(r: EffectResult | None, threshold: Decimal) -> tuple[Decimal, dict[str, Any]]:
-        if r is None or r.relative_improvement is None or r.improvement is None:
+    def owed(r: EffectResult | None, threshold: Decimal, cohort: str) -> tuple[Decimal, dict[str, Any]]:
+        if r is None or _estimate(r.relative_improvement) is None or _estimate(r.improvement) is None:
             return ZERO, {"triggered": False, "trail": P("no_estimate").as_dict()}
-        relative, improvement = quantity(r.relative_improvement), quantity(r.improvement)
+        reading = _read(mech.pays_on, r, alpha)
+        relative, improvement = reading.relative or ZERO, reading.improvement
         basis: dict[str, Any] = {
             "relative_improvement": str(relative), "threshold": str(threshold),
             "improvement_per_participant": str(improvement), "participants": r.n_treated,
-            "price_per_unit": str(mech.price_per_unit), "p_value": r.p_value, "triggered": False,
+            "price_per_unit": str(mech.price_per_unit), "p_value": r.p_value, "triggered": False, **reading.basis,
         }
+        if reading.stop is not None:
+            return ZERO, basis | {"trail": reading.stop}
         against = {"relative": str(relative), "threshold": str(threshold)}
         if relative < threshold:
-            return ZERO, basis | {"trail": P("threshold_below", **against).as_dict()}
+            return ZERO, basis | {"trail": reading.frame(P("threshold_below", **against).as_dict())}
         if mech.require_significance and not _significant(r, alpha):
-            return ZERO, basis | {"trail": P("threshold_not_significant", **against, alpha=str(alpha)).as_dict()}
-        amount = mech.price_per_unit * improvement * r.n_treated
-        return amount, basis | {"triggered": True, "trail": P(
+            return ZERO, basis | {"trail": reading.frame(
+                P("threshold_not_significant", **against, alpha=str(alpha)).as_dict())}
+        amount = _bounded(product(mech.price_per_unit, improvement, r.n_treated), mech.id, cohort, mech.metric)
+        return amount, basis | {"triggered": True, "trail": reading.frame(P(
             "threshold_reached", **against, price=str(mech.price_per_unit), improvement=str(improvement),
-            participants=r.n_treated, amount=str(amount)).as_dict()}
+            participants=r.n_treated, amount=str(amount)).as_dict())}
 
     for cohort in _cohorts(contract):
-        amount, basis = owed(result(mech.metric, cohort), mech.cohort_threshold)
+        amount, basis = owed(result(mech.metric, cohort), mech.cohort_threshold, cohort)
         lines.append(Line(mech.id, cohort, amount, basis | {"metric": mech.metric}))
     if mech.overall_threshold is not None and len(lines) > 1:
-        amount, basis = owed(result(mech.metric, POOLED), mech.overall_threshold)
+        amount, basis = owed(result(mech.metric, POOLED), mech.overall_threshold, POOLED)
         paid_by_cohorts = sum((line.amount for line in lines), ZERO)
         final = max(ZERO, amount - paid_by_cohorts) if amount > 0 else ZERO
         trail = (P("all_cohorts_less", trail=basis["trail"], paid=str(paid_by_cohorts), final=str(final)) if amount > 0
@@ -186,22 +355,28 @@ def comparison_threshold(mech: ComparisonThreshold, contract: Contract, result: 
 
 
 def savings_share(mech: SavingsShare, contract: Contract, result: Results) -> list[Line]:
-    """Norrköping: verified savings repaid one-for-one up to ``repay_up_to``, then ``share_above`` of the rest."""
+    """Norrköping: verified savings repaid one-for-one up to ``repay_up_to``, then ``share_above`` of the rest.
+
+    The improvement is read as ``pays_on`` says (``_read``); a negative one saves nothing."""
     r = result(mech.metric, POOLED)
-    if r is None or r.improvement is None:
+    if r is None or _estimate(r.improvement) is None:
         return [Line(mech.id, POOLED, ZERO, {"metric": mech.metric, "trail": P("no_estimate").as_dict()})]
-    improvement = max(ZERO, quantity(r.improvement))
-    savings = improvement * r.n_treated * mech.unit_value
+    reading = _read(mech.pays_on, r, contract.metric(mech.metric).evaluation.alpha)
+    if reading.stop is not None:
+        return [Line(mech.id, POOLED, ZERO, {"metric": mech.metric, "trail": reading.stop, **reading.basis})]
+    improvement = max(ZERO, reading.improvement)
+    savings = _bounded(product(improvement, r.n_treated, mech.unit_value), mech.id, POOLED, mech.metric)
     repaid = min(savings, mech.repay_up_to)
-    above = max(ZERO, savings - mech.repay_up_to) * mech.share_above
+    above = product(max(ZERO, savings - mech.repay_up_to), mech.share_above)
     return [Line(mech.id, POOLED, repaid + above, {
         "metric": mech.metric,
-        "trail": P("savings", improvement=str(improvement), participants=r.n_treated, unit=str(mech.unit_value),
-                   savings=str(savings), repaid=str(repaid), upto=str(mech.repay_up_to), share=str(mech.share_above),
-                   above=str(max(ZERO, savings - mech.repay_up_to)), amount=str(repaid + above)).as_dict(),
+        "trail": reading.frame(P(
+            "savings", improvement=str(improvement), participants=r.n_treated, unit=str(mech.unit_value),
+            savings=str(savings), repaid=str(repaid), upto=str(mech.repay_up_to), share=str(mech.share_above),
+            above=str(max(ZERO, savings - mech.repay_up_to)), amount=str(repaid + above)).as_dict()),
         "improvement_per_participant": str(improvement), "participants": r.n_treated,
         "unit_value": str(mech.unit_value), "savings": str(savings), "repay_up_to": str(mech.repay_up_to),
-        "share_above": str(mech.share_above),
+        "share_above": str(mech.share_above), **reading.basis,
     })]
 
 

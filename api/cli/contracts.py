@@ -16,15 +16,18 @@ app.add_typer(contract_app, name="contract")
 
 @contract_app.command("validate")
 def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
-    """Check a contract file and list every problem at once; warn where cohorts are too small for a threshold."""
+    """Check a contract file and list every problem at once; warn where cohorts are too small for a threshold or
+    a mechanism pays on a point estimate without a counterfactual."""
     from contracts import load_contract_file
+    from contracts.checks import contract_warnings
     from contracts.problems import format_path
     from evaluation.power import contract_power_warnings
 
     cf = load_contract_file(file)
     said = w()
     warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {said.message(message)}"
-                for version in cf.versions for loc, message in contract_power_warnings(version.terms)]
+                for version in cf.versions
+                for loc, message in contract_warnings(version.terms) + contract_power_warnings(version.terms)]
     warnings = list(dict.fromkeys(warnings))  # an unchanged term warns once, not once per version
     if as_json:
         print_json({"file": str(file), "valid": True, "id": cf.id, "versions": [v.version for v in cf.versions],
