@@ -48,6 +48,9 @@ TEXTS = Texts("access", {
     "unknown_contract": N_("no contract '{contract}' in the store; 'sib contract list' shows the loaded ones"),
     "no_user": N_("no user {user}; 'sib users list' shows them"),
     "already_revoked": N_("user {user} ({name}) is already revoked"),
+    "payer_party": N_("a payer user acts for one paying party: give --party (one of the contract's outcome payers)"),
+    "party_role": N_("only a payer user is bound to a paying party (--party); {role:label.role} users are not"),
+    "not_payer_of": N_("'{party}' is not an outcome payer of '{contract}'; its outcome payers: {payers}"),
 })
 
 
@@ -62,6 +65,14 @@ class Principal:
     role: str
     contracts: frozenset[str]
     all_contracts: bool
+    party: str | None = None  # payers: the one paying party it acts for
+
+    @property
+    def signer(self) -> Any:
+        """The user as the one who takes a ledger step."""
+        from payments.ledger import Signer
+
+        return Signer(self.name, self.id, self.role, self.party)
 
     def sees(self, contract_id: str) -> bool:
         return self.all_contracts or contract_id in self.contracts
@@ -83,10 +94,20 @@ def hash_token(token: str) -> str:
 
 
 def add_user(engine: Engine, name: str, role: str, contracts: list[str], all_contracts: bool = False,
-             known_contracts: set[str] | None = None) -> str:
-    """Create a user; return its token (shown once, never stored)."""
+             known_contracts: set[str] | None = None, party: str | None = None,
+             payers: dict[str, list[str]] | None = None) -> str:
+    """Create a user; return its token (shown once, never stored).
+
+    A payer user is bound to one paying ``party`` (``payers``: each contract's outcome payers, to check it)."""
     if role not in ROLES:
         raise UserError(TEXTS("bad_role", role=role, roles=", ".join(ROLES)))
+    if role == "payer" and not party:
+        raise UserError(TEXTS("payer_party"))
+    if party and role != "payer":
+        raise UserError(TEXTS("party_role", role=role))
+    for contract in contracts if party and payers is not None else []:
+        if contract in payers and party not in payers[contract]:
+            raise UserError(TEXTS("not_payer_of", party=party, contract=contract, payers=", ".join(payers[contract])))
     if all_contracts and role != "intermediary":
         raise UserError(TEXTS("all_only_intermediary"))
     if not contracts and not all_contracts:
@@ -98,16 +119,17 @@ def add_user(engine: Engine, name: str, role: str, contracts: list[str], all_con
     with engine.begin() as conn:
         conn.execute(sa.insert(UserRow), {"name": name, "role": role, "contracts": sorted(set(contracts)),
                                           "all_contracts": all_contracts, "token_hash": hash_token(token),
-                                          "token_hint": token[:10]})
+                                          "token_hint": token[:10], "party": party})
         record_audit(conn, "user.add", None, {"name": name, "role": role, "contracts": sorted(set(contracts)),
-                                              "all_contracts": all_contracts})
+                                              "all_contracts": all_contracts, **({"party": party} if party else {})})
     return token
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(UserRow.id, UserRow.name, UserRow.role, UserRow.contracts, UserRow.all_contracts,
-                                      UserRow.token_hint, UserRow.created_at, UserRow.revoked_at).order_by(UserRow.id))
+        rows = conn.execute(sa.select(UserRow.id, UserRow.name, UserRow.role, UserRow.party, UserRow.contracts,
+                                      UserRow.all_contracts, UserRow.token_hint, UserRow.created_at,
+                                      UserRow.revoked_at).order_by(UserRow.id))
         return [dict(r._mapping) for r in rows]
 
 
@@ -132,4 +154,4 @@ def authenticate(conn: sa.Connection, token: str | None) -> Principal | None:
     row = conn.execute(sa.select(UserRow).where(UserRow.token_hash == digest, UserRow.revoked_at.is_(None))).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    return Principal(row.id, row.name, row.role, frozenset(row.contracts or []), bool(row.all_contracts))
+    return Principal(row.id, row.name, row.role, frozenset(row.contracts or []), bool(row.all_contracts), row.party)

@@ -26,6 +26,7 @@ from payments.calculate import calculate
 from payments.ledger import current_status, read_ledger
 from payments.money import ZERO
 from payments.returns import investor_result
+from store.seal import key_file
 from store.db import init_store, open_store
 
 DEMO_ACTOR = "demo:intermediary"
@@ -57,11 +58,12 @@ def run_demo(directory: Path, step: Step = lambda *a, **k: None, said: Any = Non
     step(said._("Store and key created"), total=len(CONTRACT_FILES) * 6 + 1)
     rows, reports = [], []
     try:
-        for contract_id, path in CONTRACT_FILES.items():
-            rows.append(_one_contract(engine, contract_id, path, directory, key, step, reports, said))
+        with key_file(directory / "sib.key"):  # the demo's ledger and audit events are sealed with its own key
+            for contract_id, path in CONTRACT_FILES.items():
+                rows.append(_one_contract(engine, contract_id, path, directory, key, step, reports, said))
     finally:
         engine.dispose()
-    return {"database_url": url, "contracts": rows, "reports": reports}
+    return {"database_url": url, "key_file": str(directory / "sib.key"), "contracts": rows, "reports": reports}
 
 
 def _one_contract(engine: Any, contract_id: str, path: Path, directory: Path, key: bytes, step: Step,

@@ -83,4 +83,24 @@ def suppress_basis(basis: dict[str, Any], threshold: int) -> dict[str, Any]:
         out.pop("trail", None)
         for cap in out.get("caps", []):
             cap.pop("participants", None)
+    if isinstance(out.get("evidence"), dict):
+        out["evidence"] = suppress_evidence(out["evidence"], threshold)
     return out
+
+
+def suppress_evidence(evidence: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """The evidence an entry rests on, without counts of people below the threshold (nor what derives them)."""
+    results, hidden = [], False
+    for r in evidence.get("results", []):
+        r = dict(r)
+        hidden = hidden or small(r.get("n"), threshold) or (bool(r.get("counted_by_missing_rule"))
+                                                           and small(r.get("counted_by_missing_rule"), threshold))
+        if small(r.get("n"), threshold):
+            r.update({k: SUPPRESSED for k in ("n", "n_comparison", "estimate", "ci_low", "ci_high", "p_value")})
+            r["counted_by_missing_rule"] = r["missing_rule_share"] = SUPPRESSED
+        elif small(r.get("counted_by_missing_rule"), threshold) and r.get("counted_by_missing_rule"):
+            r["counted_by_missing_rule"] = r["missing_rule_share"] = SUPPRESSED
+        r["warnings"] = [w for w in r.get("warnings", []) if not (isinstance(w, dict) and w.get("params"))]
+        results.append(r)
+    flags = [{"code": f["code"], "params": {}} if hidden else f for f in evidence.get("flags", [])]
+    return dict(evidence, results=results, flags=flags)

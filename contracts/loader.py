@@ -37,6 +37,7 @@ class ContractVersion:
     reason: str
     terms: Contract
     fingerprint: str
+    retroactive: bool = False  # an amendment marked as a retroactive settlement (not part of the fingerprint)
 
     def terms_json(self) -> dict[str, Any]:
         return self.terms.model_dump(mode="json", exclude={"amendments"})
@@ -74,7 +75,7 @@ def version_as_of(versions: tuple[ContractVersion, ...] | list[ContractVersion],
 
 # Optional keys added to the format after contracts were stored: left out of the fingerprint while unset,
 # so a contract stored before they existed keeps its fingerprint (and reloading its file changes nothing).
-LATER_OPTIONAL_KEYS = frozenset({"label", "name"})
+LATER_OPTIONAL_KEYS = frozenset({"label", "name", "approval", "retroactive", "pays_on"})
 
 
 def _without_unset_later_keys(value: Any) -> Any:
@@ -166,14 +167,15 @@ def _resolve_versions(contract: Contract, doc: YamlDocument, name: str) -> tuple
         amended, found = _validate(current, doc, name, line=doc.line_of(set_loc), amendment=(amendment.version, i))
         problems += found
         if amended is not None:
-            versions.append(_version(amendment.version, amendment.effective, amendment.reason, amended))
+            versions.append(_version(amendment.version, amendment.effective, amendment.reason, amended,
+                                     bool(amendment.retroactive)))
     return versions, problems
 
 
-def _version(number: int, effective: date, reason: str, terms: Contract) -> ContractVersion:
+def _version(number: int, effective: date, reason: str, terms: Contract, retroactive: bool = False) -> ContractVersion:
     resolved = terms.model_copy(update={"amendments": []})
     payload = resolved.model_dump(mode="json", exclude={"amendments"})
-    return ContractVersion(number, effective, reason, resolved, fingerprint_terms(payload))
+    return ContractVersion(number, effective, reason, resolved, fingerprint_terms(payload), retroactive)
 
 
 def _apply(data: dict[str, Any], dotted: str, value: Any) -> Message | None:

@@ -41,6 +41,9 @@ TEXTS = Texts("contracts", {
     "greater_than": N_("{got} is out of range; must be greater than {limit}"),
     "at_most": N_("{got} is out of range; must be at most {limit}"),
     "less_than": N_("{got} is out of range; must be less than {limit}"),
+    "amount_too_large": N_("{got} is out of range; an amount may be at most {limit} (10^13) in the contract's "
+                           "currency"),
+    "decimal_places": N_("{got} has too many decimals; an amount may have at most {limit}"),
     "currency": N_("{got} is not an ISO 4217 currency code; expected three capital letters such as SEK"),
     "slug": N_("{got} is not a valid id; use lower-case letters, digits, '-' and '_'"),
     "empty": N_("must not be empty"),
@@ -105,6 +108,15 @@ TEXTS = Texts("contracts", {
     "needs_counterfactual": N_("{kind} pays on an effect, but metric {metric} has design {design}, which has no "
                                "counterfactual"),
     "savings_kind": N_("savings_share needs a count or continuous metric; {metric} is {kind}"),
+    "pays_on_per_outcome": N_("'lower_bound' is not allowed for {kind}: it pays a price per verified outcome, not "
+                              "per unit of improvement, so there is no improvement for a confidence bound to lower; "
+                              "expected point_estimate or significant"),
+    "pays_on_needs_effect": N_("pays_on {rule} needs an effect estimate with its p-value, but metric {metric} has "
+                               "design {design}, which has no counterfactual: the mechanism would never pay"),
+    # warnings: the file is valid, but a reader should know
+    "point_estimate_no_counterfactual": N_("{kind} pays on the point estimate (pays_on point_estimate, the default), "
+                                           "but metric {metric} has design {design}, which has no counterfactual: "
+                                           "what it pays is not shown to be the intervention's effect"),
     "duplicate_payer": N_("duplicate payer {payer}"),
     "shares": N_("payer shares add up to {total}; they must add up to 1"),
     "not_a_payer": N_("{name} is not a payer; payers: {payers}"),
@@ -118,4 +130,7 @@ TEXTS = Texts("contracts", {
     "amendment_order": N_("{version} is out of order; expected {expected} (versions count up from 1, the original)"),
     "amendment_date": N_("{effective} is not allowed; expected a date after {previous} and no later than the term "
                          "end {end}"),
+    "retroactive": N_("contract version {version} ({reason}) takes effect on {effective:day}, before the end of "
+                      "period {period}, which already has ledger entries; mark the amendment 'retroactive: true' to "
+                      "settle the difference as adjustments in the current period"),
 })

@@ -24,7 +24,14 @@ Slug = Annotated[
         description="Lower-case letters, digits, '-' and '_'; starts with a letter or digit.",
     ),
 ]
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, description="An amount in the contract currency.")]
+# Every amount, price, cap and principal in a contract file is bounded: at most MAX_AMOUNT in the currency's major
+# unit (ten trillion) and at most MAX_AMOUNT_PLACES decimals, so that every sum, product and rounding the engine makes
+# from them is exact (docs/contracts.md, "Amounts").
+MAX_AMOUNT = Decimal(10) ** 13
+MAX_AMOUNT_PLACES = 6
+Money = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=MAX_AMOUNT_PLACES, allow_inf_nan=False,
+                                 description="An amount in the contract currency: from 0 to 10000000000000 (10^13), "
+                                 "with at most 6 decimals.")]
 Share = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False, description="A fraction between 0 and 1.")]
 Number = Annotated[Decimal, Field(allow_inf_nan=False)]
 
@@ -46,6 +53,12 @@ DESIGNS_WITH_COUNTERFACTUAL = frozenset(
     {"fixed_baseline", "pre_post", "historical_cohort", "randomised", "matched_comparison", "difference_in_differences"}
 )
 Frequency = Literal["monthly", "quarterly", "half_yearly", "yearly"]
+PaysOn = Literal["point_estimate", "lower_bound", "significant"]
+PAYS_ON_RULES: tuple[str, ...] = ("point_estimate", "lower_bound", "significant")
+PAYS_ON_DESCRIPTION = (
+    "What the mechanism pays on (default point_estimate, as before): point_estimate, the effect as estimated; "
+    "lower_bound, the end of the confidence interval least favourable to payment, floored at zero (not for "
+    "rate_card or milestone); significant, nothing unless p < the metric's evaluation alpha. See docs/payments.md.")
 
 
 class Strict(BaseModel):
@@ -208,6 +221,7 @@ class RateCard(Strict):
     cap_per_participant: Money | None = None
     cap_per_cohort: Money | None = None
     cap: Money | None = None
+    pays_on: PaysOn | None = Field(default=None, description=PAYS_ON_DESCRIPTION)
 
     def priced(self) -> list[PricedOutcome]:
         if self.outcomes:
@@ -232,6 +246,7 @@ class ComparisonThreshold(Strict):
     price_per_unit: Money = Field(description="Price per unit of improvement per participant.")
     require_significance: bool = False
     cap: Money | None = None
+    pays_on: PaysOn | None = Field(default=None, description=PAYS_ON_DESCRIPTION)
 
     @property
     def metrics(self) -> list[str]:
@@ -250,6 +265,7 @@ class SavingsShare(Strict):
     repay_up_to: Money
     share_above: Share
     cap: Money | None = None
+    pays_on: PaysOn | None = Field(default=None, description=PAYS_ON_DESCRIPTION)
 
     @property
     def metrics(self) -> list[str]:
@@ -266,6 +282,7 @@ class Milestone(Strict):
     metric: Slug
     amount: Money
     cap: Money | None = None
+    pays_on: PaysOn | None = Field(default=None, description=PAYS_ON_DESCRIPTION)
 
     @property
     def metrics(self) -> list[str]:
@@ -290,11 +307,31 @@ class Caps(Strict):
     per_payer: dict[Slug, Money] = {}
 
 
+class Approval(Strict):
+    """What approving an entry takes: evidence flags to acknowledge, and two approvers for large amounts."""
+
+    max_missing_rule_share: Share | None = Field(
+        default=None, description="Flag an entry whose result counts more than this share of participants by the "
+        "missing-data rule (default 0.2).")
+    two_approvers_above: Money | None = Field(
+        default=None, description="Entries above this amount need two different approvers (attest in two steps).")
+
+    @property
+    def missing_rule_share(self) -> Decimal:
+        return self.max_missing_rule_share if self.max_missing_rule_share is not None else Decimal("0.2")
+
+
 class Payments(Strict):
     payers: list[PayerShare] = Field(min_length=1)
     schedule: Schedule = Schedule()
     mechanisms: list[Mechanism] = Field(min_length=1)
     caps: Caps = Caps()
+    approval: Approval | None = Field(default=None, description="What approving an entry takes (default: flags "
+                                      "acknowledged, one approver).")
+
+    @property
+    def approving(self) -> Approval:
+        return self.approval or Approval()
 
 
 class Commitment(Strict):
@@ -350,6 +387,9 @@ class Amendment(Strict):
     version: int = Field(ge=2)
     effective: date
     reason: str = Field(min_length=1)
+    retroactive: bool | None = Field(
+        default=None, description="A retroactive settlement: it may take effect before periods that already have "
+        "entries; its differences are booked in the current period as adjustments that name it.")
     set: dict[str, Any] = Field(
         min_length=1,
         description="Dotted paths to new values; list items are named by their id, "

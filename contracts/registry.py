@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from contracts.loader import ContractFile, ContractVersion, version_as_of
 from contracts.messages import TEXTS as C
 from contracts.model import Contract
+from contracts.periods import period_end
 from language import MessageError
 from store.db import record_audit
-from store.tables import ContractRow, ContractVersionRow
+from store.tables import ContractRow, ContractVersionRow, LedgerEntryRow, LedgerStepRow
 
 
 class UnknownContract(MessageError, LookupError):
@@ -78,15 +79,33 @@ def store_contract(engine: Engine, cf: ContractFile) -> LoadOutcome:
                 "id": cf.id, "name": cf.contract.name, "currency": cf.contract.currency, "source": cf.source,
             })
         added = [v for v in cf.versions if v.version not in existing]
+        if existing and added:
+            _refuse_silent_repricing(conn, cf, added)
         if added:
             conn.execute(sa.insert(ContractVersionRow), [
                 {"contract_id": cf.id, "version": v.version, "effective": v.effective, "reason": v.reason,
-                 "fingerprint": v.fingerprint, "terms": v.terms_json()}
+                 "fingerprint": v.fingerprint, "terms": v.terms_json(), "retroactive": v.retroactive or None}
                 for v in added
             ])
             conn.execute(sa.update(ContractRow).where(ContractRow.id == cf.id).values(name=cf.contract.name))
             record_audit(conn, "contract.load", cf.id, {"source": cf.source, "versions": [v.version for v in added]})
     return LoadOutcome(cf.id, tuple(v.version for v in added), tuple(sorted(existing)))
+
+
+def _refuse_silent_repricing(conn: sa.Connection, cf: ContractFile, added: list[ContractVersion]) -> None:
+    """An amendment may not take effect before the end of a period that already has (not rejected) entries,
+    unless it says it is a retroactive settlement: re-pricing closed periods is a decision, never a side effect."""
+    rejected = sa.select(LedgerStepRow.entry_seq).where(LedgerStepRow.contract_id == cf.id,
+                                                         LedgerStepRow.status == "rejected")
+    periods = conn.execute(sa.select(LedgerEntryRow.period).distinct().where(
+        LedgerEntryRow.contract_id == cf.id, LedgerEntryRow.seq.not_in(rejected))).scalars().all()
+    if not periods:
+        return
+    last = max(periods, key=period_end)
+    for v in added:
+        if v.version > 1 and not v.retroactive and v.effective <= period_end(last):
+            raise VersionConflict(C("retroactive", version=v.version, reason=v.reason, effective=v.effective,
+                                    period=last))
 
 
 def list_contracts(engine: Engine) -> list[dict]:
@@ -133,7 +152,8 @@ def _stored(row: Any, versions: list[Any]) -> StoredContract:
     return StoredContract(
         id=row.id, name=row.name, currency=row.currency, source=row.source,
         versions=tuple(
-            ContractVersion(v.version, v.effective, v.reason, Contract.model_validate(v.terms), v.fingerprint)
+            ContractVersion(v.version, v.effective, v.reason, Contract.model_validate(v.terms), v.fingerprint,
+                            bool(v.retroactive))
             for v in versions
         ),
     )

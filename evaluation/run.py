@@ -170,6 +170,10 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
         result.warnings.append(W("too_few", n=result.n_treated, min_n=ev.min_n))
     missing = int(treated["value"].isna().sum())
     result.diagnostics["missing_outcomes"] = missing
+    # Participants with no measurement in the window whose outcome the missing-data rule supplied (zero, or
+    # not achieved): a payer approving an amount must see how much of it rests on the rule, not on data.
+    by_rule = int((treated["n_measurements"] == 0).sum()) if metric.missing != "exclude" and "n_measurements" in treated else 0
+    result.diagnostics["counted_by_missing_rule"] = by_rule
     if missing and metric.missing == "exclude":
         result.warnings.append(W("missing_excluded", n=missing))
     return result

@@ -64,6 +64,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "status": {
         "calculated": C_("status", "calculated"),
+        "attested": C_("status", "attested (1 of 2)"),
         "approved": C_("status", "approved"),
         "invoiced": C_("status", "invoiced"),
         "paid": C_("status", "paid"),

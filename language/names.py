@@ -118,3 +118,28 @@ class Names:
 
     def messages(self, values: Any) -> list[str]:
         return [self.message(v) for v in values]
+
+    def evidence(self, summary: dict[str, Any]) -> str:
+        """One result an entry rests on, as the approver reads it: design, estimate, 95 % CI, p, n, and how
+        many participants the missing-data rule counted."""
+        w = self.w
+        where = {"metric": self.metric(summary.get("metric")), "cohort": self.cohort(summary.get("cohort")),
+                 "design": w.label("design", summary.get("design"))}
+        if summary.get("is_effect") and summary.get("estimate") is not None:
+            text = w._("{metric} ({cohort}): {design}; effect {estimate} (95 % CI {low} to {high}), p {p}; n = {n}",
+                       **where, estimate=w.significant(summary["estimate"]),
+                       low=w.significant(summary.get("ci_low")), high=w.significant(summary.get("ci_high")),
+                       p=w.p_value(summary.get("p_value")), n=w.integer(summary.get("n") or 0))
+        else:
+            text = w._("{metric} ({cohort}): {design}; no effect measured; n = {n}", **where,
+                       n=w.integer(summary.get("n") or 0))
+        if summary.get("counted_by_missing_rule"):
+            text += "; " + w._("{k} of them counted by the missing-data rule ({share})",
+                               k=w.integer(summary["counted_by_missing_rule"]),
+                               share=w.percent(float(summary["missing_rule_share"]), 1, signed=False))
+        return text
+
+    def flags(self, evidence: dict[str, Any] | None) -> list[str]:
+        """An entry's evidence flags in words (none: an empty list)."""
+        return [self.message(flag) for flag in (evidence or {}).get("flags", [])]
+

@@ -31,29 +31,22 @@ from sqlalchemy.exc import IntegrityError
 from language import MessageError
 
 from contracts.model import Contract
+from contracts.periods import period_of
 from contracts.registry import StoredContract
 from evaluation.run import EvaluationRun
+from payments.evidence import evidence
 from payments.ledger import GENESIS, current_status, entry_hash, read_ledger
 from payments.mechanisms import Evidence, Line, lines_for
 from payments.messages import TEXTS as P
-from payments.money import ZERO, round_money, split
+from payments.money import ZERO, PaymentError, round_money, split  # PaymentError: defined with AmountTooLarge
 from store.db import actor, record_audit, retrying
+from store.seal import required_key, seal
 from store.tables import LedgerEntryRow
 from store.types import iso_utc, utcnow
 
 
 class ConcurrentCalculation(MessageError):
     """Another calculation kept writing at the same moment."""
-
-
-def period_of(day: date, frequency: str) -> str:
-    if frequency == "monthly":
-        return f"{day.year}-{day.month:02d}"
-    if frequency == "quarterly":
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-    if frequency == "half_yearly":
-        return f"{day.year}-H{1 if day.month <= 6 else 2}"
-    return str(day.year)
 
 
 def payable_period(contract: Contract, as_of: date) -> str:
@@ -116,10 +109,6 @@ def owed_to_date(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame)
     return owed
 
 
-class PaymentError(MessageError, ValueError):
-    """A calculation that must not be made (a run of another contract or a superseded version)."""
-
-
 def check_run(stored: StoredContract, run: EvaluationRun) -> Contract:
     """The contract version a run may be paid under; refuse a run of another contract or an outdated version."""
     if run.contract_id != stored.id:
@@ -142,17 +131,27 @@ def calculate(engine: Engine, stored: StoredContract, run: EvaluationRun, *, act
     from evaluation.run import run_outcomes
 
     contract = check_run(stored, run)
+    key = required_key()
     owed = owed_to_date(contract, run, run_outcomes(engine, run.id))
     period = payable_period(contract, run.as_of)
     who = actor_name or actor()
     try:
-        return retrying(lambda: _append(engine, stored, run, contract, owed, period, who))
+        return retrying(lambda: _append(engine, stored, run, contract, owed, period, who, key))
     except IntegrityError:
         raise ConcurrentCalculation(P("concurrent", contract=stored.id)) from None
 
 
+def _settlement(stored: StoredContract, run: EvaluationRun) -> dict[str, Any] | None:
+    """The retroactive amendment a run's version settles, if it is one (``retroactive: true``)."""
+    version = next((v for v in stored.versions if v.version == run.contract_version), None)
+    if version is None or not version.retroactive:
+        return None
+    return P("retroactive_settlement", version=version.version, reason=version.reason,
+             effective=version.effective.isoformat()).as_dict()
+
+
 def _append(engine: Engine, stored: StoredContract, run: EvaluationRun, contract: Contract, owed: list[Owed],
-            period: str, who: str) -> list[dict[str, Any]]:
+            period: str, who: str, sealing: bytes) -> list[dict[str, Any]]:
     with engine.begin() as conn:
         ledger = read_ledger(conn, stored.id)
         status = current_status(conn, stored.id)
@@ -168,6 +167,8 @@ def _append(engine: Engine, stored: StoredContract, run: EvaluationRun, contract
         seq = int(ledger["seq"].max()) if len(ledger) else 0
         prev = ledger["hash"].iloc[-1] if len(ledger) else GENESIS
         created_at = iso_utc(utcnow())
+        settles = _settlement(stored, run)
+        proofs: dict[tuple[str, str | None], dict[str, Any]] = {}
         new_entries = []
         for o in owed:
             key = (o.mechanism, o.cohort, o.payer)
@@ -176,15 +177,21 @@ def _append(engine: Engine, stored: StoredContract, run: EvaluationRun, contract
             if delta == 0 or key in rejected_here:
                 continue
             seq += 1
+            if (o.mechanism, o.cohort) not in proofs:
+                proofs[(o.mechanism, o.cohort)] = evidence(contract, run.results, run.id, o.mechanism, o.cohort)
+            basis = dict(o.basis, owed_to_date=str(o.amount), previously_booked=str(already),
+                         evidence=proofs[(o.mechanism, o.cohort)])
+            if settles is not None and already != 0:
+                basis["settlement"] = settles
             entry = {
                 "contract_id": stored.id, "seq": seq, "period": period, "mechanism": o.mechanism,
                 "payer": o.payer, "cohort": o.cohort, "kind": "calculation" if already == 0 else "adjustment",
                 "amount": delta, "currency": contract.currency, "evaluation_run_id": run.id,
                 "contract_version": run.contract_version,
-                "basis": dict(o.basis, owed_to_date=str(o.amount), previously_booked=str(already)),
-                "created_at": created_at, "created_by": who, "prev_hash": prev,
+                "basis": basis, "created_at": created_at, "created_by": who, "prev_hash": prev,
             }
             entry["hash"] = prev = entry_hash(entry)
+            entry["mac"] = seal(sealing, entry["hash"])
             new_entries.append(entry)
         if new_entries:
             conn.execute(sa.insert(LedgerEntryRow), new_entries)

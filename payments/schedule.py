@@ -1,30 +1,34 @@
-"""The repayment schedule for municipal finance: per period and payer, what is committed, approved,
-invoiced and paid, beside the forecast, with the basis of every amount; as CSV and Excel.
+"""The repayment schedule for municipal finance: per period and payer, what is awaiting approval (calculated),
+approved, invoiced, paid and rejected, each on its own, beside the forecast; every entry with the basis of its
+amount, its due date and the steps taken on it.
 
-Committed is every ledger amount not rejected; approved includes what has since been invoiced or
-paid; invoiced includes what has been paid.  The forecast band (P10-P90) is of all payments the
-contract is expected to make for the period, booked or not.
+The columns never overlap: an amount is in exactly one of calculated, approved, invoiced, paid or rejected,
+by its entry's latest step (an entry attested by the first of two approvers is still awaiting approval, so
+calculated).  The forecast band (P10-P90) is of all payments the contract is expected to make for the period,
+booked or not.
+
+Due dates (the contract rule, docs/payments.md): an entry is due ``payments.schedule.lag_days`` after the
+day it was approved (the final approval, when two approvers are needed); it is overdue when it is approved
+or invoiced and not paid by then.  An entry not yet approved has no due date.
 """
 
 from __future__ import annotations
 
-import csv
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from contracts.model import Contract
-from outcomes.report import neutralise
-from payments.calculate import period_of
+from contracts.periods import period_of
 from payments.forecast import Forecast
 from payments.money import ZERO
 
-LEVELS = {"calculated": 0, "approved": 1, "invoiced": 2, "paid": 3}
-COLUMNS = ["period", "payer", "committed", "approved", "invoiced", "paid", "rejected", "forecast_p10", "forecast_p50",
-           "forecast_p90"]
+STATUSES = ("calculated", "approved", "invoiced", "paid", "rejected")
+COLUMN_OF = {"calculated": "calculated", "attested": "calculated", "approved": "approved", "invoiced": "invoiced",
+             "paid": "paid", "rejected": "rejected"}
+COLUMNS = ["period", "payer", *STATUSES, "overdue", "forecast_p10", "forecast_p50", "forecast_p90"]
 
 
 def all_periods(contract: Contract) -> list[str]:
@@ -35,22 +39,39 @@ def all_periods(contract: Contract) -> list[str]:
     return list(dict.fromkeys(period_of(month.date(), schedule.frequency) for month in months))
 
 
+def _day(at: str) -> date:
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).date()
+
+
+def due_dates(contract: Contract, steps: pd.DataFrame | None) -> dict[int, date]:
+    """Each approved entry's due date: its approval day plus the schedule's lag."""
+    if steps is None or not len(steps):
+        return {}
+    lag = timedelta(days=contract.payments.schedule.lag_days)
+    approved = steps[steps["status"] == "approved"]
+    return {int(seq): _day(at) + lag for seq, at in zip(approved["entry_seq"], approved["at"])}
+
+
+def is_overdue(status: str, due: date | None, today: date) -> bool:
+    return due is not None and status in ("approved", "invoiced") and due < today
+
+
 def schedule(contract: Contract, ledger: pd.DataFrame, statuses: dict[int, str],
-             forecast: Forecast | None = None) -> list[dict[str, Any]]:
-    """One row per period and payer, amounts as Decimal; forecast columns as Decimal or None."""
+             forecast: Forecast | None = None, steps: pd.DataFrame | None = None,
+             today: date | None = None) -> list[dict[str, Any]]:
+    """One row per period and payer, amounts as Decimal (overdue: approved or invoiced, unpaid past its due
+    date); forecast columns as Decimal or None."""
+    today = today or date.today()
+    due = due_dates(contract, steps)
     payers = [p.party for p in contract.payments.payers]
-    rows = {(period, payer): dict.fromkeys(COLUMNS[2:7], ZERO) for period in all_periods(contract) for payer in payers}
+    blank = dict.fromkeys([*STATUSES, "overdue"], ZERO)
+    rows = {(period, payer): dict(blank) for period in all_periods(contract) for payer in payers}
     for entry in ledger.to_dict(orient="records"):
-        key = (entry["period"], entry["payer"])
-        row = rows.setdefault(key, dict.fromkeys(COLUMNS[2:7], ZERO))
+        row = rows.setdefault((entry["period"], entry["payer"]), dict(blank))
         status = statuses.get(entry["seq"], "calculated")
-        if status == "rejected":
-            row["rejected"] += entry["amount"]
-            continue
-        row["committed"] += entry["amount"]
-        for column in ("approved", "invoiced", "paid"):
-            if LEVELS[status] >= LEVELS[column]:
-                row[column] += entry["amount"]
+        row[COLUMN_OF[status]] += entry["amount"]
+        if is_overdue(status, due.get(entry["seq"]), today):
+            row["overdue"] += entry["amount"]
     out = []
     shares = {p.party: p.share for p in contract.payments.payers}
     for (period, payer), amounts in sorted(rows.items()):
@@ -60,15 +81,33 @@ def schedule(contract: Contract, ledger: pd.DataFrame, statuses: dict[int, str],
     return out
 
 
-def entry_rows(ledger: pd.DataFrame, statuses: dict[int, str]) -> list[dict[str, Any]]:
-    """Every ledger entry with the basis of its amount, flattened for a spreadsheet."""
+def step_trail(steps: pd.DataFrame | None) -> dict[int, list[dict[str, Any]]]:
+    """Each entry's steps in order: status, when, who (user and paying party), comment, acknowledged flags."""
+    trail: dict[int, list[dict[str, Any]]] = {}
+    if steps is None:
+        return trail
+    for s in steps.to_dict(orient="records"):
+        trail.setdefault(int(s["entry_seq"]), []).append({
+            "status": s["status"], "at": s["at"], "by": s["by"], "user": s.get("user_id"), "party": s.get("party"),
+            "note": s.get("note"), "acknowledged": s.get("acknowledged") or []})
+    return trail
+
+
+def entry_rows(ledger: pd.DataFrame, statuses: dict[int, str], steps: pd.DataFrame | None = None,
+               contract: Contract | None = None, today: date | None = None) -> list[dict[str, Any]]:
+    """Every ledger entry with the basis of its amount, its due date and steps, flattened for a spreadsheet."""
+    today = today or date.today()
+    due = due_dates(contract, steps) if contract is not None else {}
+    trail = step_trail(steps)
     rows = []
     for e in ledger.to_dict(orient="records"):
         basis = e["basis"] or {}
+        status = statuses.get(e["seq"], "calculated")
         rows.append({
             "entry": e["seq"], "period": e["period"], "payer": e["payer"], "mechanism": e["mechanism"],
-            "cohort": e["cohort"], "kind": e["kind"], "status": statuses.get(e["seq"], "calculated"),
-            "amount": e["amount"], "currency": e["currency"], "evaluation_run": e["evaluation_run_id"],
+            "cohort": e["cohort"], "kind": e["kind"], "status": status,
+            "amount": e["amount"], "currency": e["currency"], "due_date": due.get(e["seq"]),
+            "overdue": is_overdue(status, due.get(e["seq"]), today), "evaluation_run": e["evaluation_run_id"],
             "contract_version": e["contract_version"],
             # a stored message (or, before messages had codes, English text): rendered where it is shown
             "calculation": basis.get("trail") or basis.get("explanation", ""),
@@ -77,49 +116,7 @@ def entry_rows(ledger: pd.DataFrame, statuses: dict[int, str]) -> list[dict[str,
             "prices": ", ".join(f"{k} {v}" for k, v in (basis.get("prices") or {}).items()) or basis.get("price_per_unit", ""),
             "caps_applied": basis.get("caps", []), "owed_to_date": basis.get("owed_to_date", ""),
             "previously_booked": basis.get("previously_booked", ""), "created_at": e["created_at"],
-            "created_by": e["created_by"], "hash": e["hash"],
+            "created_by": e["created_by"], "steps": trail.get(e["seq"], []), "hash": e["hash"],
         })
     return rows
 
-
-def _cell(value: Any) -> Any:
-    return "" if value is None else neutralise(str(value)) if not isinstance(value, (int, Decimal)) else value
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    """CSV (UTF-8 with BOM, for spreadsheets); text cells that a spreadsheet would run are neutralised."""
-    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh)
-        if rows:
-            writer.writerow(list(rows[0]))
-            for row in rows:
-                writer.writerow([_cell(v) for v in row.values()])
-    return path
-
-
-def write_xlsx(sheets: dict[str, list[dict[str, Any]]], path: Path, currency: str) -> Path:
-    """An Excel workbook, one sheet per table; amounts as numbers written from their exact decimal text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    book.remove(book.active)
-    money_format = "#,##0" if currency in ("JPY", "KRW", "ISK") else "#,##0.00"
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        if not rows:
-            continue
-        sheet.append(list(rows[0]))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append([_cell(v) for v in row.values()])
-            for cell, value in zip(sheet[sheet.max_row], row.values()):
-                if isinstance(value, Decimal):
-                    cell.number_format = money_format
-        for column in sheet.columns:
-            sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, max(len(str(c.value or ""))
-                                                                                            for c in column) + 2))
-        sheet.freeze_panes = "A2"
-    book.save(path)
-    return path

@@ -176,10 +176,14 @@ def _first_line(exc: Exception) -> str:
 def record_audit(conn: sa.Connection, action: str, contract_id: str | None, detail: dict[str, Any],
                  who: str | None = None) -> None:
     """Append one audit event inside the caller's transaction."""
-    conn.execute(
-        sa.insert(AuditEventRow),
-        {"actor": who or actor(), "action": action, "contract_id": contract_id, "detail": detail},
-    )
+    from store.seal import audit_text, seal, seal_key
+    from store.types import utcnow
+
+    row = {"at": utcnow(), "actor": who or actor(), "action": action, "contract_id": contract_id, "detail": detail}
+    key = seal_key()
+    # Sealed whenever a key exists (every store that holds participants or a ledger has one).
+    row["mac"] = seal(key, audit_text(row["at"], row["actor"], action, contract_id, detail)) if key else None
+    conn.execute(sa.insert(AuditEventRow), row)
 
 
 def audit_events(engine: Engine, contract_id: str, action: str | None = None, newest_first: bool = False) -> list[Any]:

@@ -48,6 +48,7 @@ class ContractVersionRow(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     terms: dict = _json()
     loaded_at: datetime = _when()
+    retroactive: bool | None = None  # an amendment marked as a retroactive settlement (since 0007)
 
 
 class ImportBatchRow(SQLModel, table=True):
@@ -181,6 +182,7 @@ class LedgerEntryRow(SQLModel, table=True):
     created_by: str
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    mac: str | None = Field(default=None, max_length=64)  # keyed MAC of the hash (store/seal.py); None before 0007
 
 
 class AuditEventRow(SQLModel, table=True):
@@ -192,6 +194,7 @@ class AuditEventRow(SQLModel, table=True):
     action: str = Field(max_length=64)
     contract_id: str | None = Field(default=None, max_length=64, index=True)
     detail: dict = _json()
+    mac: str | None = Field(default=None, max_length=64)  # keyed MAC of the event (store/seal.py), when a key exists
 
 
 class EvaluationOutcomeRow(SQLModel, table=True):
@@ -229,8 +232,12 @@ class LedgerStepRow(SQLModel, table=True):
     note: str | None = None
     at: str = Field(max_length=32)  # ISO 8601 UTC text, exactly as hashed
     by: str
+    user_id: int | None = None  # the authenticated user who took the step (None: written before 0007)
+    party: str | None = Field(default=None, max_length=64)  # the paying party a payer's step acted for
+    acknowledged: list | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))  # evidence flags
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    mac: str | None = Field(default=None, max_length=64)
 
 
 class UserRow(SQLModel, table=True):
@@ -243,6 +250,7 @@ class UserRow(SQLModel, table=True):
     role: str = Field(max_length=20)  # intermediary, investor, payer or provider
     contracts: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, default=list))
     all_contracts: bool = False  # intermediaries only
+    party: str | None = Field(default=None, max_length=64)  # payers only: the one paying party it acts for
     token_hash: str = Field(max_length=64, unique=True)
     token_hint: str = Field(max_length=12)  # the token's first characters, to tell tokens apart in a list
     created_at: datetime = _when()

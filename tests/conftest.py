@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,14 @@ from store.db import init_store, open_store
 
 # The CLI speaks the locale's language; the tests read its English (tests of Swedish set SIB_LANG=sv themselves).
 os.environ["SIB_LANG"] = "en"
+
+
+# A key for every test that does not choose its own (SIB_KEY_FILE): ledger entries, steps and audit events are
+# sealed with it, as in any store that holds a ledger.  Tests of a missing key point SIB_KEY_FILE elsewhere.
+if not os.environ.get("SIB_KEY_FILE"):
+    _SESSION_KEY = Path(tempfile.mkdtemp(prefix="sib-tests-")) / "session.key"
+    _SESSION_KEY.write_text(bytes(range(32, 64)).hex() + "\n", encoding="ascii")
+    os.environ["SIB_KEY_FILE"] = str(_SESSION_KEY)
 
 POSTGRES_ADMIN_URL = os.environ.get("SIB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("SIB_REQUIRE_POSTGRES") == "1"

@@ -6,6 +6,9 @@ import threading
 from typing import Any, Iterator
 
 import pytest
+
+from payments.evidence import FLAGS as ALL_FLAGS
+from store.seal import key_file
 import schemathesis
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -61,6 +64,8 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     engine = open_store(url)
     key_path = init_key(folder / "sib.key")
     key = load_key(key_path)
+    sealing = key_file(key_path)  # one key, as in a real store: it pseudonymises and seals
+    sealing.__enter__()
     stored = stored_minimal(engine, TWO_PAYERS)
     stored_minimal(engine, OTHER)
     contract = stored.latest.terms
@@ -71,13 +76,15 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     unverified = ingest_file(engine, contract, folder / "late.csv", "participants", key).batch_id
     run = evaluate(engine, stored, __import__("datetime").date(2022, 6, 30))
     entries = [e["seq"] for e in calculate(engine, stored, run)]
-    take_step(engine, "test-contract", entries[2:8], "approved", "setup")
+    take_step(engine, "test-contract", entries[2:8], "approved", "setup", "evidence read", acknowledged=ALL_FLAGS)
     take_step(engine, "test-contract", entries[6:8], "invoiced", "setup")
-    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"]) for role in ROLES}
+    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"], party="city" if role == "payer" else None)
+              for role in ROLES}
     tokens["intermediary-all"] = add_user(engine, "everything", "intermediary", [], all_contracts=True)
     app = create_app(engine)
     yield {"engine": engine, "app": app, "client": TestClient(app), "tokens": tokens, "entries": entries,
            "unverified": unverified, "run": run.id, "folder": folder, "key_path": key_path}
+    sealing.__exit__(None, None, None)
     engine.dispose()
 
 
@@ -116,7 +123,7 @@ def _routes(world: dict[str, Any]) -> list[tuple[str, str, str, int, dict[str, A
         ("calculate", "POST", "/api/v1/contracts/{c}/payments", 201, {"json": {}}, {"intermediary"}),
         ("ledger", "GET", "/api/v1/contracts/{c}/ledger", 200, {}, {"intermediary", "payer"}),
         ("approve", "POST", f"/api/v1/contracts/{{c}}/ledger/{e[0]}/approve", 200, {}, {"payer"}),
-        ("reject", "POST", f"/api/v1/contracts/{{c}}/ledger/{e[1]}/reject", 200, {"json": {"reason": "disputed"}},
+        ("reject", "POST", f"/api/v1/contracts/{{c}}/ledger/{e[0]}/reject", 200, {"json": {"reason": "disputed"}},
          {"payer"}),
         ("invoice", "POST", "/api/v1/contracts/{c}/ledger/{invoice}/invoice", 200, {}, {"intermediary", "provider"}),
         ("pay", "POST", f"/api/v1/contracts/{{c}}/ledger/{e[6]}/pay", 200, {}, {"payer"}),
@@ -290,9 +297,11 @@ def test_twenty_concurrent_uploads_and_approvals(world: dict[str, Any]) -> None:
     calculate(engine, stored, run)
     payer = {"Authorization": f"Bearer {world['tokens']['payer']}"}
     ledger = TestClient(app).get("/api/v1/contracts/test-contract/ledger?limit=500", headers=payer).json()["items"]
-    open_entries = [e["seq"] for e in ledger if e["status"] == "calculated"][:20]
+    open_entries = [e["seq"] for e in ledger if e["status"] == "calculated" and e["payer"] == "city"][:20]
+    read = {"acknowledge": list(ALL_FLAGS), "reason": "evidence read"}  # whatever the new run's flags are
     approvals = _in_parallel([lambda s=s: TestClient(app).post(f"/api/v1/contracts/test-contract/ledger/{s}/approve",
-                                                             headers=payer).status_code for s in open_entries])
+                                                             headers=payer, json=read).status_code
+                              for s in open_entries])
     assert approvals == [200] * len(open_entries)
     target = e_seq = world["entries"][4]  # approved in setup: one invoice of it succeeds, nineteen are refused
     inv = {"Authorization": f"Bearer {world['tokens']['intermediary']}"}
@@ -341,3 +350,34 @@ def test_openapi_and_docs_are_published(world: dict[str, Any]) -> None:
     paths = world["client"].get("/openapi.json").json()["paths"]
     assert len(paths) >= 20 and "/api/v1/contracts/{contract_id}/status" in paths
 
+
+
+def test_schedule_exports_in_the_language_s_conventions_or_plain(world: dict[str, Any]) -> None:
+    """CSV: Swedish conventions by default for a contract in SEK, English with Accept-Language: en, plain on
+    request (the stable machine names, exact amounts); Excel in the same language."""
+    import csv
+    import io
+    from decimal import Decimal
+
+    path = "/api/v1/contracts/test-contract/exports/schedule.csv"
+    swedish = call(world, "GET", path, "payer")
+    assert swedish.status_code == 200 and swedish.headers["content-language"] == "sv"
+    assert swedish.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(swedish.content.decode("utf-8-sig")), delimiter=";"))
+    english = call(world, "GET", path, "payer", headers={"Accept-Language": "en"})
+    assert english.headers["content-language"] == "en" and english.content.startswith(b"\xef\xbb\xbf")
+    assert list(csv.reader(io.StringIO(english.content.decode("utf-8-sig"))))[0][0] == "Period"
+    plain = call(world, "GET", path + "?style=plain", "payer")
+    assert not plain.content.startswith(b"\xef\xbb\xbf")
+    machine = list(csv.DictReader(io.StringIO(plain.content.decode("utf-8"))))
+    assert list(machine[0])[:2] == ["period", "payer"] and len(machine) == len(rows) - 1
+    ledger = call(world, "GET", "/api/v1/contracts/test-contract/ledger?limit=500", "intermediary").json()["items"]
+    for status in ("approved", "invoiced"):
+        booked = sum((Decimal(e["amount"]) for e in ledger if e["status"] == status), Decimal(0))
+        assert sum((Decimal(r[status]) for r in machine), Decimal(0)) == booked
+        column = rows[0].index({"approved": "Godkänt", "invoiced": "Fakturerat"}[status])  # Swedish headers
+        assert sum((Decimal(r[column].replace(",", ".")) for r in rows[1:]), Decimal(0)) == booked
+    assert call(world, "GET", path + "?style=xml", "payer").status_code == 422
+    workbook = call(world, "GET", "/api/v1/contracts/test-contract/exports/schedule.xlsx", "intermediary",
+                    headers={"Accept-Language": "en"})
+    assert workbook.headers["content-language"] == "en" and workbook.content[:2] == b"PK"

@@ -290,30 +290,52 @@ def test_ledger_steps_schedule_exports_returns_and_forecast(loaded, tmp_path: Pa
     loaded("evaluate", "test-contract", "--as-of", "2022-06-30")
     paid = json.loads(loaded("payments", "test-contract", "--json").out)
     seqs = [str(e["seq"]) for e in paid["entries"]]
-    assert loaded("ledger", "approve", "test-contract", *seqs).code == 0
-    refused = loaded("ledger", "pay", "test-contract", seqs[0])
+    token = {name: json.loads(loaded("users", "add", name, "--role", role, "--contract", "test-contract", *extra,
+                                     "--json").out)["token"]
+             for name, role, extra in (("Anna", "payer", ("--party", "city")), ("Bo", "payer", ("--party", "city")),
+                                       ("Ivy", "intermediary", ()))}
+    assert loaded("ledger", "approve", "test-contract", *seqs).err == (
+        "error: a ledger step is taken by a user: give your token with --token or SIB_TOKEN ('sib users add' "
+        "creates one)\n")
+    assert loaded("ledger", "approve", "test-contract", *seqs, "--token", token["Ivy"]).err == (
+        "error: Ivy is intermediary; that role may not mark entries approved\n")
+    assert loaded("ledger", "approve", "test-contract", *seqs, "--token", token["Anna"]).code == 0
+    refused = loaded("ledger", "pay", "test-contract", seqs[0], "--token", token["Bo"])
     assert refused.code == 1 and refused.err == (
         f"error: nothing was changed: entry {seqs[0]} is approved; it can become invoiced or rejected, not paid\n")
-    assert loaded("ledger", "invoice", "test-contract", seqs[0]).code == 0
-    assert loaded("ledger", "pay", "test-contract", seqs[0]).code == 0
+    assert loaded("ledger", "invoice", "test-contract", seqs[0], "--token", token["Ivy"]).code == 0
+    same = loaded("ledger", "pay", "test-contract", seqs[0], "--token", token["Anna"])
+    assert same.err == (f"error: nothing was changed: entry {seqs[0]} was approved by Anna, who cannot also mark it "
+                        "paid; another person must\n")
+    assert loaded("ledger", "pay", "test-contract", seqs[0], "--token", token["Bo"], "--note", "bank 2022-07-01").code == 0
     shown = json.loads(loaded("ledger", "show", "test-contract", "--json").out)["entries"]
-    assert [s["status"] for s in shown[0]["steps"]] == ["approved", "invoiced", "paid"]
-    assert all(s["by"] == "test:intermediary" for s in shown[0]["steps"])
+    assert [(s["status"], s["by"]) for s in shown[0]["steps"]] == [("approved", "Anna"), ("invoiced", "Ivy"),
+                                                                  ("paid", "Bo")]
+    assert shown[0]["steps"][2]["note"] == "bank 2022-07-01" and shown[0]["steps"][0]["party"] == "city"
 
     rows = json.loads(loaded("schedule", "test-contract", "--json", "--csv", tmp_path / "s.csv",
-                             "--xlsx", tmp_path / "s.xlsx").out)["rows"]
-    booked = [r for r in rows if Decimal(r["committed"])]
+                             "--xlsx", tmp_path / "s.xlsx", "--lang", "en").out)["rows"]
     assert sum(Decimal(r["paid"]) for r in rows) == Decimal(paid["entries"][0]["amount"])
-    assert sum(Decimal(r["committed"]) for r in rows) == Decimal(paid["total"])
-    assert booked and all(Decimal(r["approved"]) == Decimal(r["committed"]) for r in booked)
+    statuses = ("calculated", "approved", "invoiced", "paid", "rejected")
+    assert sum(Decimal(r[k]) for r in rows for k in statuses) == Decimal(paid["total"])  # each amount once
+    assert sum(Decimal(r["approved"]) for r in rows) == Decimal(paid["total"]) - Decimal(paid["entries"][0]["amount"])
     book = openpyxl.load_workbook(tmp_path / "s.xlsx")
-    assert book.sheetnames == ["Schedule", "Entries"]
+    assert book.sheetnames == ["Schedule", "Entries", "Approval trail"]
     entries = list(book["Entries"].values)
-    assert entries[0][:4] == ("entry", "period", "payer", "mechanism") and entries[1][6] == "paid"
-    assert "evaluation_run" in entries[0] and "caps_applied" in entries[0]
+    assert entries[0][:2] == ("Entry", "Period") and entries[1][entries[0].index("Status")] == "paid"
+    assert "Evaluation run" in entries[0] and "Caps applied" in entries[0]
+    trail = [dict(zip(next(iter(book["Approval trail"].values)), step)) for step in book["Approval trail"].values]
+    first = [t for t in trail[1:] if t["Entry"] == int(seqs[0])]
+    assert [(t["Status"], t["By"], t["Note"]) for t in first] == [("approved", "Anna", None), ("invoiced", "Ivy", None),
+                                                                  ("paid", "Bo", "bank 2022-07-01")]
 
-    investors = json.loads(loaded("returns", "test-contract", "--json").out)["investors"]
-    assert investors[0]["investor"] == "all" and Decimal(investors[0]["distributed"]) == Decimal(paid["total"])
+    returned = json.loads(loaded("returns", "test-contract", "--json").out)
+    realised, projected = returned["realised"], returned["projected"]  # on what was paid; on paid and expected
+    assert (realised["statuses"], projected["statuses"]) == (["paid"], ["paid", "calculated", "attested", "approved",
+                                                                        "invoiced"])
+    assert realised["investors"][0]["investor"] == "all" == projected["investors"][0]["investor"]
+    assert Decimal(realised["investors"][0]["distributed"]) == Decimal(paid["entries"][0]["amount"])
+    assert Decimal(projected["investors"][0]["distributed"]) == Decimal(paid["total"])
     first = json.loads(loaded("forecast", "test-contract", "--simulations", "50", "--json").out)
     again = json.loads(loaded("forecast", "test-contract", "--simulations", "50", "--json").out)
     assert first == again  # seeded: the same forecast
@@ -321,14 +343,24 @@ def test_ledger_steps_schedule_exports_returns_and_forecast(loaded, tmp_path: Pa
 
 
 def test_users_add_list_revoke(loaded, tmp_path: Path) -> None:
-    added = json.loads(loaded("users", "add", "Anna", "--role", "payer", "--contract", "test-contract", "--json").out)
+    added = json.loads(loaded("users", "add", "Anna", "--role", "payer", "--contract", "test-contract", "--party",
+                              "city", "--json").out)
     assert added["token"].startswith("sib_") and len(added["token"]) > 40
     listed = json.loads(loaded("users", "list", "--json").out)["users"]
-    assert [(u["name"], u["role"], u["contracts"]) for u in listed] == [("Anna", "payer", ["test-contract"])]
+    assert [(u["name"], u["role"], u["party"], u["contracts"]) for u in listed] == [
+        ("Anna", "payer", "city", ["test-contract"])]
+    assert loaded("users", "add", "Al", "--role", "payer", "--contract", "test-contract").err == (
+        "error: a payer user acts for one paying party: give --party (one of the contract's outcome payers)\n")
+    assert loaded("users", "add", "Al", "--role", "payer", "--contract", "test-contract", "--party", "fund").err == (
+        "error: 'fund' is not an outcome payer of 'test-contract'; its outcome payers: city\n")
+    assert loaded("users", "add", "Al", "--role", "investor", "--contract", "test-contract", "--party", "city").err == (
+        "error: only a payer user is bound to a paying party (--party); investor users are not\n")
+    assert len(json.loads(loaded("users", "list", "--json").out)["users"]) == 1  # nothing stored by a refusal
     assert added["token"] not in loaded("users", "list").out and listed[0]["token_hint"] == added["token"][:10]
-    assert loaded("users", "add", "Bo", "--role", "payer").err == (
+    assert loaded("users", "add", "Bo", "--role", "payer", "--party", "city").err == (
         "error: name the contracts this user may see (--contract ID, repeatable); access is denied by default\n")
-    assert loaded("users", "add", "Cy", "--role", "payer", "--contract", "nope").err.startswith("error: no contract 'nope'")
+    assert loaded("users", "add", "Cy", "--role", "payer", "--party", "city", "--contract", "nope").err.startswith(
+        "error: no contract 'nope'")
     assert loaded("users", "add", "Di", "--role", "investor", "--all-contracts").err == (
         "error: only an intermediary may be given every contract (--all-contracts)\n")
     assert loaded("users", "add", "Ed", "--role", "boss", "--contract", "test-contract").code == 1

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+
+from payments.evidence import FLAGS as ALL_FLAGS
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -86,7 +88,7 @@ def test_two_calculations_of_one_period_at_once_make_one_set_of_entries(engine: 
 def test_two_approvals_of_one_entry_make_one_transition_and_one_refusal(engine: Engine) -> None:
     stored = stored_minimal(engine)
     calculate(engine, stored, _store_run(engine, 1, 2, [(1, "c1")]))
-    results = race(engine, lambda own: take_step(own, "test-contract", [1], "approved", "payer:anna"), n=2)
+    results = race(engine, lambda own: take_step(own, "test-contract", [1], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS), n=2)
     taken = [r for r in results if isinstance(r, list)]
     refused = [r for r in results if isinstance(r, StepRefused)]
     assert len(taken) == 1 and len(refused) == 1, results
@@ -113,7 +115,7 @@ def test_the_database_refuses_a_second_batch_of_one_file(engine: Engine, key: by
 def test_the_database_refuses_a_second_entry_or_step_at_one_place(engine: Engine) -> None:
     stored = stored_minimal(engine)
     calculate(engine, stored, _store_run(engine, 1, 2, [(1, "c1")]))
-    take_step(engine, "test-contract", [1], "approved", "payer:anna")
+    take_step(engine, "test-contract", [1], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS)
     with engine.connect() as conn:
         entry = dict(conn.execute(sa.select(LedgerEntryRow)).mappings().one())
         step = dict(conn.execute(sa.select(LedgerStepRow)).mappings().one())

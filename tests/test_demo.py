@@ -65,6 +65,7 @@ def test_peterborough_payments_follow_the_thresholds(demo, monkeypatch: pytest.M
     folder, rows, _ = demo
     monkeypatch.chdir(folder)
     monkeypatch.setenv("DATABASE_URL", "sqlite:///sib-demo/sib.db")
+    monkeypatch.setenv("SIB_KEY_FILE", "sib-demo/sib.key")  # the key that pseudonymised and sealed it
     from api.cli import main
 
     capsys.readouterr()
@@ -93,6 +94,7 @@ def test_demo_store_can_be_explored_afterwards(demo, monkeypatch: pytest.MonkeyP
     folder, _, _ = demo
     monkeypatch.chdir(folder)
     monkeypatch.setenv("DATABASE_URL", "sqlite:///sib-demo/sib.db")
+    monkeypatch.setenv("SIB_KEY_FILE", "sib-demo/sib.key")
     from api.cli import main
 
     capsys.readouterr()

@@ -309,7 +309,8 @@ def test_api_and_work_page_show_the_market_with_the_credit(engine, sliced) -> No
 
     store_contract(engine, load_contract_file(CONTRACT_FILES["peterborough-reconviction"]))
     store_dataset(engine, sliced)
-    tokens = {role: add_user(engine, role, role, ["peterborough-reconviction"]) for role in ("intermediary", "payer")}
+    tokens = {role: add_user(engine, role, role, ["peterborough-reconviction"],
+                             party="justice-ministry" if role == "payer" else None) for role in ("intermediary", "payer")}
     client = TestClient(create_app(engine))
     path = "/api/v1/contracts/peterborough-reconviction/indigo/compare?limit=1"
     got = client.get(path, headers={"Authorization": f"Bearer {tokens['intermediary']}"})

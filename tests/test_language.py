@@ -45,7 +45,7 @@ def fresh_record() -> Iterator[None]:
 
 
 def missing_sv() -> list[str]:
-    return sorted(m for lang, m in catalogue.MISSING if lang == "sv")
+    return sorted((m for lang, m in catalogue.MISSING if lang == "sv"), key=str)
 
 
 # -- the catalogues ---------------------------------------------------------------------------------------------------
@@ -282,7 +282,8 @@ def site(demo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ingest_file(engine, get_contract(engine, "hasselby-school").latest.terms, bad, "participants",
                     load_key(demo[0] / "sib-demo" / "sib.key"))
     people = {"intermediary": "Ingrid", "investor": "Ivar", "payer": "Petra", "provider": "Pelle"}
-    tokens = {role: add_user(engine, name, role, ids) for role, name in people.items()}
+    tokens = {role: add_user(engine, name, role, ids, party="district" if role == "payer" else None)
+              for role, name in people.items()}
     with engine.connect() as conn:  # file names are the deliverer's words
         files = tuple(conn.execute(sa.select(ImportBatchRow.filename)).scalars())
     files += ("elever.csv", "participant_id", "start", "school_year", "sex")  # the refused file's own name and columns
@@ -359,7 +360,7 @@ def test_the_report_s_notices_are_swedish(site, tmp_path: Path) -> None:
                                                      LedgerEntryRow.seq == 1).values(amount=Decimal(1)))
     html, contract = _report(engine, "hasselby-school", run_id=run.id)
     assert "Delrapport: utvärderingen innehåller mätningar som inte är verifierade" in html
-    assert "Huvudbokens hashkedja är BRUTEN vid post 1: innehållet i post 1 stämmer inte med dess hash" in html
+    assert "Huvudboken håller INTE vid kontroll: innehållet i post 1 stämmer inte med dess hash" in html
     assert "varningar; de står under varje utfallsmått i avsnitt 4" in html
     assert_swedish(strip_verbatim(html), contract)
     engine.dispose()
@@ -393,7 +394,12 @@ def test_the_cli_speaks_swedish_when_asked(demo_copy, monkeypatch: pytest.Monkey
     assert shown.code == 0 and "utfallsbetalare" in shown.out and "beräknad" in shown.out
     verified = sib("ledger", "verify", "hasselby-school")
     assert "Huvudboken för 'hasselby-school' håller" in verified.out
-    wrong = sib("ledger", "pay", "hasselby-school", "1")
+    anonymous = sib("ledger", "pay", "hasselby-school", "1")
+    assert anonymous.code == 1 and anonymous.err.startswith("fel: ett steg i huvudboken tas av en användare: ange din "
+                                                            "användartoken med --token eller SIB_TOKEN")
+    token = json.loads(sib("users", "add", "Petra", "--role", "payer", "--party", "district", "--contract",
+                           "hasselby-school", "--json").out)["token"]
+    wrong = sib("ledger", "pay", "hasselby-school", "1", "--token", token)
     assert wrong.code == 1 and wrong.err.startswith("fel: inget ändrades: post 1 är beräknad; den kan bli godkänd "
                                                     "eller avvisad, inte betald")
     assert sib("evaluate", "nope").err == \
@@ -468,13 +474,19 @@ def test_the_excel_download_speaks_the_request_s_language(site) -> None:
     path = "/api/v1/contracts/hasselby-school/exports/schedule.xlsx"
     calculation = {}
     for lang in ("sv", "en"):
+        said = words(lang, "SEK")
         got = client.get(path, headers=bearer | {"Accept-Language": lang})
-        sheet = openpyxl.load_workbook(io.BytesIO(got.content))["Entries"]
-        header = [c.value for c in sheet[1]]
-        calculation[lang] = sheet.cell(row=2, column=header.index("calculation") + 1).value
-        assert "calculation" in header and "caps_applied" in header  # column names never change
+        assert got.headers["content-language"] == lang
+        book = openpyxl.load_workbook(io.BytesIO(got.content))
+        assert book.sheetnames == [said.pgettext("sheet", s) for s in ("Schedule", "Entries", "Approval trail")]
+        sheet = book.worksheets[1]
+        header = [c.value for c in sheet[1]]  # headers in the reader's language
+        assert said.pgettext("column", "Caps applied") in header
+        calculation[lang] = sheet.cell(row=2, column=header.index(said.pgettext("column", "Calculation")) + 1).value
     assert calculation["sv"].startswith("betalda utfall: ") and "Andel skoldagar med närvaro" in calculation["sv"]
     assert calculation["en"].startswith("outcomes paid: ")
+    # without Accept-Language: the report's language, Swedish for a contract in SEK
+    assert client.get(path, headers=bearer).headers["content-language"] == "sv"
     assert missing_sv() == []
 
 

@@ -55,7 +55,8 @@ def site(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     bad.write_text(people("A", 2).replace("A001,", "A001,not-a-date-", 1).replace(",4,", ",12,", 1))
     with pytest.raises(IngestRefused):
         ingest_file(engine, get_contract(engine, "test-contract").latest.terms, bad, "participants", key)
-    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract", "tiny-contract"]) for role in ROLES}
+    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract", "tiny-contract"],
+                             party="city" if role == "payer" else None) for role in ROLES}
     app = create_app(engine)
     yield {"engine": engine, "app": app, "tokens": tokens, "entries": entries}
     engine.dispose()
@@ -151,10 +152,21 @@ def test_dashboard_shows_the_status_the_api_serves(site) -> None:
     for m in api["metrics"]:
         assert m["name"] in page and i18n.number(m["value"], "en", None) in page
         assert len(m["trend"]) == 2  # two evaluated dates
-    assert i18n.money(api["payments"]["committed"], "SEK", "en").replace(i18n.NBSP, " ") in page
-    assert i18n.money(api["payments"]["forecast_total"]["p50"], "SEK", "en").replace(i18n.NBSP, " ") in page
-    net = next(r["net"] for r in api["returns"] if r["investor"] == "all")
-    assert i18n.money(net, "SEK", "en").replace(i18n.NBSP, " ") in page
+    def shown(amount: str) -> str:
+        return i18n.money(amount, "SEK", "en").replace(i18n.NBSP, " ")
+
+    pay = api["payments"]
+    assert f"Received (paid) {shown(pay['received'])}" in page
+    assert f"Expected (not yet paid) {shown(pay['expected'])}" in page
+    assert "Committed" not in page and "committed" not in page  # no word that merges statuses
+    for status in ("calculated", "approved", "invoiced"):
+        assert f"{status} {shown(pay['by_status'][status])}" in page
+    assert f"Rejected {shown(pay['by_status']['rejected'])}" in page
+    assert shown(api["forecast"]["total"]["p50"]) in page and shown(api["forecast"]["expected_total"]) in page
+    assert i18n.percent(api["forecast"]["irr"]["p50"], "en", 1, False) in page
+    for basis in ("realised", "projected"):
+        net = next(r["net"] for r in api["returns"][basis] if r["investor"] == "all")
+        assert shown(net) in page
 
 
 def test_small_groups_are_suppressed_for_investors_and_payers(site) -> None:
@@ -184,7 +196,7 @@ def test_work_page_lists_batches_refusals_runs_and_ledger(site) -> None:
     page = text_of(client(site, "intermediary").get("/contracts/test-contract/work?lang=en").text)
     assert "Ap.csv" in page and "Am.csv" in page
     assert "bad.csv (participants)" in page and "not a date" in page  # the refused delivery and why
-    assert "Ledger hash chain: intact" in page
+    assert "Ledger hash chains and seals: intact" in page
     assert page.count("verified data") == 2  # two runs
 
 
@@ -248,17 +260,20 @@ def test_approving_needs_the_form_token(site) -> None:
     done = c.post(f"/contracts/test-contract/ledger/{entry}/approve?lang=en", data={"csrf": token},
                   follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].endswith(f"done=approved&entry={entry}&lang=en#entry-{entry}")
-    assert steps(site)[len(before):] == [(entry, "approved", "api:payer-1", None)]
+    assert steps(site)[len(before):] == [(entry, "approved", "payer-1", None)]
     shown = c.get(done.headers["location"]).text
     assert f"Entry {entry} approved." in shown
     again = c.post(f"/contracts/test-contract/ledger/{entry}/approve?lang=en", data={"csrf": token})
     assert again.status_code == 409 and "approved" in again.text and steps(site)[len(before):] == [
-        (entry, "approved", "api:payer-1", None)]
+        (entry, "approved", "payer-1", None)]
 
 
 def test_rejecting_needs_a_reason_and_an_allowed_role(site) -> None:
-    entry = site["entries"]["test-contract"][1]
+    entry = site["entries"]["test-contract"][2]  # the city's (the payer user acts for the city: [1] is the region's)
     payer = client(site, "payer")
+    region = payer.post(f"/contracts/test-contract/ledger/{site['entries']['test-contract'][1]}/reject?lang=en",
+                        data={"csrf": csrf_token(site["tokens"]["payer"]), "reason": "not ours"})
+    assert region.status_code == 409 and "payer-1 acts for City only" in region.text
     token = csrf_token(site["tokens"]["payer"])
     before = steps(site)
     blank = payer.post(f"/contracts/test-contract/ledger/{entry}/reject?lang=en", data={"csrf": token, "reason": "  "})
@@ -272,4 +287,4 @@ def test_rejecting_needs_a_reason_and_an_allowed_role(site) -> None:
     done = payer.post(f"/contracts/test-contract/ledger/{entry}/reject", data={"csrf": token, "reason": "wrong cohort"},
                       follow_redirects=False)
     assert done.status_code == 303
-    assert steps(site)[len(before):] == [(entry, "rejected", "api:payer-1", "wrong cohort")]
+    assert steps(site)[len(before):] == [(entry, "rejected", "payer-1", "wrong cohort")]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from payments.evidence import FLAGS as ALL_FLAGS
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -325,7 +327,7 @@ def test_property_no_cap_is_ever_exceeded(rows, most, caps) -> None:
 # -- the ledger -----------------------------------------------------------------------------------------------------
 
 def _store_run(engine, run_id: int, version: int, achieved: list[tuple[int, str]], as_of: str = "2022-06-01",
-               interim: bool = False) -> EvaluationRun:
+               interim: bool = False, results: list[EffectResult] | None = None) -> EvaluationRun:
     """A stored run whose per-participant outcomes are ``achieved`` (participant, cohort) on attendance."""
     from store.tables import ParticipantRow
 
@@ -333,7 +335,7 @@ def _store_run(engine, run_id: int, version: int, achieved: list[tuple[int, str]
         conn.execute(sa.insert(EvaluationRunRow), {
             "id": run_id, "contract_id": "test-contract", "contract_version": version, "as_of": date.fromisoformat(as_of),
             "include_unverified": interim, "inputs_fingerprint": "x", "parameters": {}, "code_version": "t",
-            "results": {"results": [], "coverage": {}}, "created_by": "t"})
+            "results": {"results": [r.to_dict() for r in results or []], "coverage": {}}, "created_by": "t"})
         have = set(conn.execute(sa.select(ParticipantRow.id)).scalars())
         if not have:
             batch = conn.exec_driver_sql(
@@ -345,7 +347,7 @@ def _store_run(engine, run_id: int, version: int, achieved: list[tuple[int, str]
             conn.execute(sa.insert(EvaluationOutcomeRow), {"run_id": run_id, "metric": "attendance",
                                                            "participant_id": participant, "cohort": cohort,
                                                            "value": 0.95, "achieved": True})
-    return run_of([], version=version, run_id=run_id, as_of=date.fromisoformat(as_of))
+    return run_of(results or [], version=version, run_id=run_id, as_of=date.fromisoformat(as_of))
 
 
 def test_28_ledger_is_idempotent_adjusts_and_never_edits(engine) -> None:
@@ -375,19 +377,21 @@ def test_30_steps_go_in_order_each_once_with_who_and_when(engine) -> None:
     calculate(engine, stored, _store_run(engine, 1, 2, [(1, "c1"), (60, "c2")]))
     with pytest.raises(StepRefused, match="entry 1 is calculated; it can become approved or rejected, not paid"):
         take_step(engine, "test-contract", [1], "paid", "payer:anna")
-    take_step(engine, "test-contract", [1, 2], "approved", "payer:anna")
+    take_step(engine, "test-contract", [1, 2], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS)
     with pytest.raises(StepRefused, match="entry 1 is approved; it can become invoiced or rejected, not approved"):
-        take_step(engine, "test-contract", [1], "approved", "payer:bo")
+        take_step(engine, "test-contract", [1], "approved", "payer:bo", "evidence read", acknowledged=ALL_FLAGS)
     take_step(engine, "test-contract", [1], "invoiced", "provider:cy")
-    steps = take_step(engine, "test-contract", [1], "paid", "payer:anna")
-    assert steps[0]["by"] == "payer:anna" and steps[0]["at"].endswith("Z")
+    with pytest.raises(StepRefused, match="entry 1 was approved by payer:anna, who cannot also mark it paid"):
+        take_step(engine, "test-contract", [1], "paid", "payer:anna")
+    steps = take_step(engine, "test-contract", [1], "paid", "payer:bo")
+    assert steps[0]["by"] == "payer:bo" and steps[0]["at"].endswith("Z")
     assert current_status(engine, "test-contract") == {1: "paid", 2: "approved"}
     with pytest.raises(StepRefused, match="a rejection needs a reason"):
         take_step(engine, "test-contract", [2], "rejected", "payer:anna")
     take_step(engine, "test-contract", [2], "rejected", "payer:anna", note="wrong cohort")  # a note among none
     assert current_status(engine, "test-contract")[2] == "rejected"
     with pytest.raises(StepRefused, match="no entry 9"):
-        take_step(engine, "test-contract", [9], "approved", "payer:anna")
+        take_step(engine, "test-contract", [9], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS)
     assert verify_chain(engine, "test-contract").ok
 
 
@@ -399,7 +403,7 @@ ENTRY_FIELDS = ["amount", "period", "mechanism", "payer", "cohort", "kind", "cur
 def test_31_verify_detects_a_change_to_any_field(engine, field: str) -> None:
     stored = stored_minimal(engine)
     calculate(engine, stored, _store_run(engine, 1, 2, [(1, "c1"), (2, "c1")]))
-    take_step(engine, "test-contract", [1], "approved", "payer:anna")
+    take_step(engine, "test-contract", [1], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS)
     values = {"amount": "'1.00'", "basis": "'{}'", "contract_version": "1", "prev_hash": "'" + "1" * 64 + "'",
               "hash": "'" + "2" * 64 + "'"}
     with engine.begin() as conn:
@@ -413,7 +417,7 @@ def test_31_verify_detects_a_change_to_any_field(engine, field: str) -> None:
 def test_32_verify_detects_a_changed_step(engine, field: str, value: str) -> None:
     stored = stored_minimal(engine)
     calculate(engine, stored, _store_run(engine, 1, 2, [(1, "c1"), (60, "c2")]))
-    take_step(engine, "test-contract", [1], "approved", "payer:anna")
+    take_step(engine, "test-contract", [1], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS)
     with engine.begin() as conn:
         conn.execute(sa.text(f"UPDATE ledger_steps SET {field} = {value} WHERE seq = 1"))
     check = verify_chain(engine, "test-contract")
@@ -580,9 +584,13 @@ def test_a_random_portfolio_recalculates_to_the_same_amounts() -> None:
 
 
 def test_csv_of_the_schedule_is_safe(tmp_path: Path) -> None:
-    from payments.schedule import write_csv
+    from api.spreadsheets import MONEY, Column, Sheet, write_csv
 
-    rows = [{"period": "2022-Q3", "payer": "=cmd|' /C calc'!A0", "committed": D("1200.00")}]
-    text = write_csv(rows, tmp_path / "s.csv").read_text(encoding="utf-8-sig")
-    assert list(csv.reader(text.splitlines())) == [["period", "payer", "committed"],
+    sheet = Sheet("s", [Column("period", "Period"), Column("payer", "Payer"), Column("paid", "Paid", MONEY)],
+                  [{"period": "2022-Q3", "payer": "=cmd|' /C calc'!A0", "paid": D("1200.00")}])
+    text = write_csv(sheet, tmp_path / "s.csv", "plain").read_text(encoding="utf-8")
+    assert list(csv.reader(text.splitlines())) == [["period", "payer", "paid"],
                                                    ["2022-Q3", "'=cmd|' /C calc'!A0", "1200.00"]]
+    text = write_csv(sheet, tmp_path / "s.csv", "sv", "SEK").read_text(encoding="utf-8-sig")
+    assert list(csv.reader(text.splitlines(), delimiter=";")) == [["Period", "Payer", "Paid"],
+                                                                  ["2022-Q3", "'=cmd|' /C calc'!A0", "1200,00"]]

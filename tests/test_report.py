@@ -120,7 +120,7 @@ def test_english_report_of_a_gbp_contract_has_matching_balance_and_trail(demo, t
     assert plain(i18n.money(Decimal(row["payments_due"]), "GBP", "en")) in text  # e.g. GBP 2,404,006.20
     assert "Balance after matching" in text and "SMD after" in text
     assert "Abadie and Imbens (2006)" in text  # the methodology of the design actually used
-    assert "Ledger hash chain: intact" in text
+    assert "Ledger hash chains and seals: intact" in text
     assert_every_page_renders(pdf, tmp_path)
 
 
@@ -148,11 +148,20 @@ def test_charts_are_svg_with_text_in_the_html(demo) -> None:
 
 def test_english_on_request_and_status_of_ledger_entries(demo_copy, tmp_path: Path) -> None:
     _, sib = demo_copy
-    assert sib("ledger", "approve", "norrkoping-foster-care", "1").code == 0
+    token = json.loads(sib("users", "add", "Ekonom", "--role", "payer", "--party", "norrkoping", "--contract",
+                           "norrkoping-foster-care", "--json").out)["token"]
+    refused = sib("ledger", "approve", "norrkoping-foster-care", "1", "--token", token)
+    assert refused.code == 1 and "not distinguishable from zero" in refused.err and (
+        "612 of 1,000 participants (61.2%)" in refused.err)
+    assert sib("ledger", "approve", "norrkoping-foster-care", "1", "--token", token, "--acknowledge",
+               "ci_includes_zero", "--acknowledge", "missing_rule_share", "--reason", "committee minute 12").code == 0
     done = sib("report", "norrkoping-foster-care", "--lang", "en", "--out", tmp_path / "en.pdf")
     assert done.code == 0 and "in English" in done.out
     text = pdf_text(tmp_path / "en.pdf")
     assert "Independent evaluation report" in text and "SEK 6,500,000.00" in text
+    first_page = " ".join(text[:text.index("1. Summary")].split())
+    assert "SEK 6,500,000.00 owed under" in first_page and "rests on evidence that needs a reason to approve" in first_page
+    assert "not distinguishable from zero" in first_page and "counted by the missing-data rule" in first_page
     ledger = text[text.index("Ledger status"):]
     assert "approved" in ledger and "By status: approved SEK" in ledger
     sv = sib("report", "norrkoping-foster-care", "--format", "html", "--out", tmp_path / "sv.html")

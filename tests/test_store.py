@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from payments.evidence import FLAGS as ALL_FLAGS
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -206,7 +208,7 @@ def test_ledger_chain_verifies_on_both_stores(engine) -> None:
     stored = stored_minimal(engine)
     run = _store_run(engine, 1, 2, [(1, "c1"), (2, "c1"), (3, "c2")])
     assert [e["amount"] for e in calculate(engine, stored, run)] == [Decimal("2400.00"), Decimal("1200.00")]
-    take_step(engine, "test-contract", [1], "approved", "payer:anna")
+    take_step(engine, "test-contract", [1], "approved", "payer:anna", "evidence read", acknowledged=ALL_FLAGS)
     check = verify_chain(engine, "test-contract")
     assert check.ok and check.entries == 2
 

@@ -9,7 +9,10 @@ evaluation/ or payments/, and prints the result as a table (or as JSON with ``--
 | ``contracts`` | ``contract validate/load/list/show/schema`` |
 | ``ingest`` | ``ingest``, ``batches``, ``verify``, ``history`` |
 | ``evaluate`` | ``evaluate``, ``evaluate diff``, ``design power`` |
-| ``payments`` | ``payments``, ``ledger ...``, ``schedule``, ``returns``, ``forecast`` |
+| ``payments`` | ``payments``, ``schedule``, ``returns``, ``forecast`` |
+| ``ledger`` | ``ledger show/approve/reject/invoice/pay/verify/checkpoint`` (steps by authenticated users) |
+| ``accounts`` | ``accounts`` |
+| ``accounting`` | ``ledger export`` (SIE 4 vouchers for the payer's finance system) |
 | ``reports`` | ``report`` |
 | ``users`` | ``users add/list/revoke`` |
 | ``indigo`` | ``indigo import/export/compare`` |
@@ -29,6 +32,9 @@ from api.cli import contracts  # noqa: E402,F401  isort: skip
 from api.cli import ingest  # noqa: E402,F401  isort: skip
 from api.cli import evaluate  # noqa: E402,F401  isort: skip
 from api.cli import payments  # noqa: E402,F401  isort: skip
+from api.cli import ledger  # noqa: E402,F401  isort: skip
+from api.cli import accounting  # noqa: E402,F401  isort: skip
+from api.cli import accounts  # noqa: E402,F401  isort: skip
 from api.cli import reports  # noqa: E402,F401  isort: skip
 from api.cli import users  # noqa: E402,F401  isort: skip
 from api.cli import indigo  # noqa: E402,F401  isort: skip

@@ -41,7 +41,8 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
     out.print(table)
     out.print(said._("Outcome: participants achieving the paid outcome, or the cohort mean against its "
                      "counterfactual, on {metrics}.", metrics=", ".join(r["primary_metric"] for r in summary["contracts"])))
-    out.print(said._("Store: {url}  (explore: DATABASE_URL={url} sib contract list)", url=summary["database_url"]))
+    out.print(said._("Store: {url}  (explore: DATABASE_URL={url} SIB_KEY_FILE={key} sib contract list)",
+                     url=summary["database_url"], key=summary.get("key_file", "sib-demo/sib.key")))
     out.print(said._("Reports: {reports}", reports=", ".join(summary["reports"])))
 
 

@@ -17,16 +17,21 @@ app.add_typer(users_app, name="users")
 def users_add(name: str, role: str = typer.Option(..., "--role", help="intermediary, investor, payer or provider."),
               contract: Optional[list[str]] = typer.Option(None, "--contract", help="A contract it may see (repeat)."),
               all_contracts: bool = typer.Option(False, "--all-contracts", help="Every contract (intermediaries only)."),
+              party: Optional[str] = typer.Option(None, "--party", help="Payers: the one paying party it acts for."),
               as_json: bool = JSON_OPTION) -> None:
-    """Add an API user; its token is printed once and only its hash is kept."""
+    """Add a user (for the API, the pages and the CLI's ledger steps); its token is printed once and only its
+    hash is kept."""
     from api.access import add_user
-    from contracts.registry import list_contracts
+    from contracts.registry import get_contract, list_contracts
     from store.db import open_store
 
     engine = open_store()
-    token = add_user(engine, name, role, contract or [], all_contracts, {c["id"] for c in list_contracts(engine)})
+    known = {c["id"] for c in list_contracts(engine)}
+    payers = {c: [p.party for p in get_contract(engine, c).latest.terms.payments.payers]
+              for c in (contract or []) if c in known} if party else None
+    token = add_user(engine, name, role, contract or [], all_contracts, known, party, payers)
     if as_json:
-        print_json({"name": name, "role": role, "token": token})
+        print_json({"name": name, "role": role, "party": party, "token": token})
     else:
         said = w()
         out.print(said._("Added {name} ({role}). The token, shown this once:", name=name,
@@ -45,9 +50,10 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
         print_json({"users": rows})
         return
     said = w()
-    table = Table(said._("id"), said._("name"), said._("role"), said._("contracts"), said._("token"), said._("revoked"))
+    table = Table(said._("id"), said._("name"), said._("role"), said._("paying party"), said._("contracts"),
+                  said._("token"), said._("revoked"))
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], said.label("role", r["role"]),
+        table.add_row(str(r["id"]), r["name"], said.label("role", r["role"]), r["party"] or "",
                       said._("all") if r["all_contracts"] else ", ".join(r["contracts"]),
                       r["token_hint"] + "…", f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")
     out.print(table)

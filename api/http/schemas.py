@@ -110,6 +110,18 @@ class RejectRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ApproveRequest(BaseModel):
+    """Approving a flagged entry: acknowledge each of its evidence flags (codes from the entry's ``evidence``)
+    and say why."""
+
+    acknowledge: list[str] = Field(default=[], max_length=10)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class NoteRequest(BaseModel):
+    note: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
 class LedgerEntry(Loose):
     seq: int
     period: str
@@ -124,6 +136,10 @@ class Step(BaseModel):
     status: str
     at: str
     by: str
+    user: int | None = None
+    party: str | None = None
+    note: str | None = None
+    acknowledged: list[str] = []
 
 
 class AuditEvent(BaseModel):
@@ -140,6 +156,72 @@ class Page(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# -- the investor status (GET /contracts/{id}/status); amounts and shares are exact decimal text ---------------
+
+class Band(BaseModel):
+    """P10, P50 and P90 by nearest rank (a value some simulation gave); an IRR band is null without investment."""
+
+    p10: str | None
+    p50: str | None
+    p90: str | None
+
+
+class StatusPayments(BaseModel):
+    received: str = Field(description="Paid.")
+    expected: str = Field(description="Calculated, approved or invoiced: not yet paid, not rejected.")
+    by_status: dict[str, str] = Field(description="calculated, approved, invoiced, paid and rejected, each apart.")
+
+
+class Note(BaseModel):
+    code: str | None
+    params: dict[str, Any]
+    text: str
+
+
+class ForecastOut(BaseModel):
+    """``payments.forecast.contract_forecast``: the same numbers as ``sib forecast --json`` for the same state."""
+
+    simulations: int
+    seed: int
+    evaluation_run: int
+    total: Band
+    by_payer: dict[str, Band]
+    by_period: dict[str, Band]
+    irr: Band = Field(description="Over every simulation; -1 (-100 %) where nothing comes back.")
+    expected_total: str = Field(description="The mean total, rounded half-up to the minor unit.")
+    expected_by_payer: dict[str, str]
+    probability_of_any_payment: str
+    probability_of_loss: str | None = Field(description="Share of simulations in which investors get back "
+                                                        "less than was drawn; null without investment.")
+    notes: list[Note]
+
+
+class InvestorReturn(BaseModel):
+    investor: str
+    commitment: str
+    drawn: str
+    distributed: str
+    net: str
+    multiple: str | None
+    irr: str | None
+
+
+class StatusReturns(BaseModel):
+    realised: list[InvestorReturn] = Field(description="On payments received (paid).")
+    projected: list[InvestorReturn] = Field(description="On payments received and expected.")
+
+
+class InvestorStatus(BaseModel):
+    contract: str
+    currency: str
+    evaluation_run: int | None
+    as_of: str | None
+    metrics: list[dict[str, Any]]
+    payments: StatusPayments
+    forecast: ForecastOut | None
+    returns: StatusReturns
 
 
 # The error answers every route documents; a route adds its own (409, 413, 503) to these.

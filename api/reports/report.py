@@ -28,9 +28,9 @@ from language.jinja import environment
 from language.names import Names
 from language.words import default_language, words
 from payments.calculate import owed_to_date, payable_period
-from payments.ledger import current_status, read_ledger, verify_chain
+from payments.ledger import current_status, read_ledger, verify_for_display
 from payments.money import ZERO
-from payments.returns import investor_result
+from payments.returns import RECEIVED, investor_result
 from store.version import code_version
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,13 +108,14 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
     metrics = [_metric_section(metric, run, names) for metric in contract.metrics]
     warnings = sum(len(m["warnings"]) for m in metrics)
     coverage = run.coverage
-    chain = verify_chain(engine, contract_id)
+    chain = verify_for_display(engine, contract_id)
     owed = [dict(o.__dict__, calculation=names.calculation(o.basis))
             for o in owed_to_date(contract, run, run_outcomes(engine, run.id))]
+    flagged = _flagged_amounts(contract, run, owed, names)
     designs_used = sorted({m.evaluation.design for m in contract.metrics})
     return {
         "lang": lang, "contract": contract, "stored": stored, "version": version, "run": run, "metrics": metrics,
-        "names": names, "notices": _first_page_notices(run, coverage, warnings, chain, names),
+        "names": names, "notices": _first_page_notices(run, coverage, warnings, chain, names) + flagged,
         "has_results": any(m["pooled"] is not None and m["pooled"].n_treated for m in metrics),
         "coverage": coverage, "coverage_line": _coverage_line(coverage, names), "designs": [(d, w._(METHODS[d])) for d in designs_used if d in METHODS],
         "matched": [r for r in run.results if r.design == "matched_comparison" and r.diagnostics.get("balance")
@@ -130,7 +131,8 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         "chain_problem": None if chain.ok else names.message(chain.reason),
         "status_parts": ", ".join(f"{w.label('status', status)} {w.money(by_status[status])}"
                                   for status in STATUS_ORDER if status in by_status),
-        "investor": investor_result(contract, ledger, statuses),
+        "investor": investor_result(contract, ledger, statuses),  # projected: every amount not rejected, once paid
+        "investor_received": investor_result(contract, ledger, statuses, RECEIVED),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version(),
     }
 
@@ -181,8 +183,28 @@ def _first_page_notices(run: EvaluationRun, coverage: dict[str, Any], warnings: 
                                   "The results carry {n} warnings; they are listed under each metric in section 4.",
                                   warnings))
     if not chain.ok:
-        notices.append(w._("Ledger hash chain BROKEN at entry {seq}: {reason}", seq=chain.broken_at,
-                           reason=names.message(chain.reason)))
+        notices.append(w._("The ledger does NOT verify: {reason}", reason=names.message(chain.reason)))
+    return notices
+
+
+def _flagged_amounts(contract: Contract, run: EvaluationRun, owed: list[dict[str, Any]], names: Names) -> list[str]:
+    """Page one says which amounts rest on evidence an approver must acknowledge (payments.evidence): the same
+    flags the schedule, the API and the CLI show at the point of approval."""
+    from payments.evidence import evidence
+
+    w = names.w
+    amounts: dict[tuple[str, str], Decimal] = {}
+    for o in owed:
+        amounts[(o["mechanism"], o["cohort"])] = amounts.get((o["mechanism"], o["cohort"]), ZERO) + o["amount"]
+    notices = []
+    for (mechanism, cohort), amount in amounts.items():
+        if not amount:
+            continue
+        flags = evidence(contract, run.results, run.id, mechanism, cohort)["flags"]
+        if flags:
+            notices.append(w._("{amount} owed under {mechanism} ({cohort}) rests on evidence that needs a reason to "
+                               "approve: {flags}.", amount=w.money(amount), mechanism=names.mechanism(mechanism),
+                               cohort=names.cohort(cohort), flags="; ".join(names.message(f) for f in flags)))
     return notices
 
 

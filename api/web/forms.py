@@ -15,6 +15,7 @@ from api.http.auth import store
 from api.web.pages import schedule_page
 from api.web.render import PageError
 from api.web.session import page_access
+from language.names import Names
 from language.words import words
 
 router = APIRouter(include_in_schema=False)
@@ -22,8 +23,8 @@ router = APIRouter(include_in_schema=False)
 
 def _step(status: str) -> Callable[..., Response]:
     def handler(seq: int = PathParam(..., ge=1, le=2**31 - 1), csrf: str = Form("", max_length=64),
-                reason: str = Form("", max_length=500), ctx: dict[str, Any] = Depends(page_access("schedule")),
-                db: Engine = Depends(store)) -> Response:
+                reason: str = Form("", max_length=500), acknowledge: list[str] = Form([], max_length=10),
+                ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine = Depends(store)) -> Response:
         from payments.ledger import StepRefused, take_step
 
         lang = ctx["lang"]
@@ -38,9 +39,10 @@ def _step(status: str) -> Callable[..., Response]:
             return schedule_page(ctx, db, error=w._("Entry {entry} was not rejected: give the reason.", entry=seq),
                                  status=422)
         try:
-            take_step(db, ctx["stored"].id, [seq], status, ctx["who"].actor, reason.strip() or None)
+            take_step(db, ctx["stored"].id, [seq], status, ctx["who"].signer, reason.strip() or None,
+                      acknowledged=acknowledge)
         except StepRefused as exc:
-            return schedule_page(ctx, db, error=w.message(exc.message), status=409)
+            return schedule_page(ctx, db, error=Names(ctx["stored"].latest.terms, w).message(exc.message), status=409)
         query = urlencode({"done": status, "entry": seq, "lang": lang})
         return RedirectResponse(f"/contracts/{ctx['stored'].id}/schedule?{query}#entry-{seq}", status_code=303)
     return handler

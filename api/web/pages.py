@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 
 from api.access import Principal
@@ -20,7 +21,7 @@ from api.exports import schedule_file, schedule_rows
 from api.http.auth import reader, store
 from api.privacy import suppress_basis
 from api.reports import charts
-from api.web.render import SECURITY_HEADERS, PageError, render
+from api.web.render import SECURITY_HEADERS, PageError, fragment, render
 from api.web.session import COOKIE, PAGES, csrf_token, page_access, session
 from contracts.registry import list_contracts
 from language.names import Names
@@ -28,7 +29,7 @@ from language.words import choose, words
 from payments.money import ZERO
 from store.db import audit_events
 
-AMOUNT_COLUMNS = ("committed", "approved", "invoiced", "paid", "rejected", "forecast_p10", "forecast_p50", "forecast_p90")
+AMOUNT_COLUMNS = ("calculated", "approved", "invoiced", "paid", "rejected", "forecast_p10", "forecast_p50", "forecast_p90")
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,14 +65,19 @@ def dashboard(ctx: dict[str, Any] = Depends(page_access("dashboard")), db: Engin
     from api.status import investor_status, remembered, state_key
 
     stored, lang = ctx["stored"], ctx["lang"]
-    status = investor_status(db, stored)
-    # Drawing is the slow part of the page: the pictures are kept per state of the store and language.
-    pictures = remembered(state_key(db, stored) + ("sparklines", lang),
-                          lambda: {m["metric"]: _sparkline(m, lang) for m in status["metrics"]})
-    for m in status["metrics"]:
-        m["sparkline"] = pictures.get(m["metric"])
-    return render("dashboard.html.j2", currency=ctx["stored"].currency, data=status, **ctx,
-                  path=f"/contracts/{ctx['stored'].id}/dashboard")
+    key = state_key(db, stored)
+
+    def body() -> Markup:
+        # What the page shows is the same for every reader of the contract: drawn (the trends) and written (every
+        # figure in the reader's language) once per state of the store and language.
+        status = investor_status(db, stored, lang)  # the forecast's notes in the page's language
+        for m in status["metrics"]:
+            m["sparkline"] = _sparkline(m, lang)
+        return Markup(fragment("dashboard_body.html.j2", lang, stored.currency, contract=ctx["contract"],
+                               data=status))
+
+    return render("dashboard.html.j2", currency=stored.currency, body=remembered(key + ("dashboard", lang), body),
+                  **ctx, path=f"/contracts/{stored.id}/dashboard")
 
 
 @router.get("/contracts/{contract_id}/schedule")
@@ -84,6 +90,7 @@ def schedule(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine 
 def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | None = None,
                   error: str | None = None, status: int = 200) -> Response:
     """The schedule per period and payer, and every entry with its calculation and (for payers) the forms."""
+    from payments.evidence import entries_evidence
     from payments.ledger import read_ledger
 
     stored, who = ctx["stored"], ctx["who"]
@@ -91,13 +98,21 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
     rows, entries = schedule_rows(db, stored, with_forecast=True, ledger=ledger)
     threshold = stored.latest.terms.suppression_threshold
     names = Names(stored.latest.terms, words(ctx["lang"], stored.currency))
-    bases = {e["seq"]: (suppress_basis(e["basis"] or {}, threshold) if who.aggregate_only else e["basis"] or {})
-             for e in ledger.to_dict(orient="records")}
+    records = ledger.to_dict(orient="records")
+    evidences = entries_evidence(db, stored.latest.terms, records)
+    bases = {e["seq"]: dict(e["basis"] or {}, evidence=evidences.get(e["seq"])) for e in records}
+    if who.aggregate_only:
+        bases = {seq: suppress_basis(basis, threshold) for seq, basis in bases.items()}
     for e in entries:
         basis = bases.get(e["entry"], {})
         e["calculation"] = (names.calculation(basis) if basis.get("trail") or basis.get("explanation")
                             else names.w._("basis hidden: it counts too few people"))
-    totals = {k: sum((r[k] for r in rows), ZERO) for k in ("committed", "approved", "invoiced", "paid", "rejected")}
+        proof = basis.get("evidence") or {}
+        e["evidence"] = [names.evidence(r) for r in proof.get("results", []) if r.get("n") is not None]
+        e["flags"] = [(f["code"].split(".flag_", 1)[-1], names.message(f)) for f in proof.get("flags", [])]
+        e["mine"] = who.party is None or who.party == e["payer"]
+    totals = {k: sum((r[k] for r in rows), ZERO) for k in ("calculated", "approved", "invoiced", "paid", "rejected",
+                                                         "overdue")}
     active = [r for r in rows if any(r[k] for k in AMOUNT_COLUMNS)]  # quiet periods stay in the downloads
     return render("schedule.html.j2", currency=stored.currency, status=status, rows=active, entries=entries,
                   quiet=len(rows) - len(active),
@@ -107,7 +122,8 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
 
 def _download(kind: str) -> Callable[..., Response]:
     def handler(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine = Depends(store)) -> Response:
-        data, media, name = schedule_file(db, ctx["stored"], kind, ctx["lang"])
+        data, media, name = schedule_file(db, ctx["stored"], kind, ctx["lang"],
+                                          aggregate_only=ctx["who"].aggregate_only)
         return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                          **SECURITY_HEADERS})
     return handler
@@ -123,7 +139,7 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
     from indigo.compare import compare, comparison_json
     from indigo.importer import load_reference
     from outcomes.batches import list_batches
-    from payments.ledger import current_status, read_ledger, verify_chain
+    from payments.ledger import current_status, read_ledger, verify_for_display
 
     stored = ctx["stored"]
     refused = audit_events(db, stored.id, "ingest.refused", newest_first=True)
@@ -134,7 +150,7 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
     contract = stored.latest.terms
     market = comparison_json(contract, compare(contract, load_reference(db), 5))
     return render("work.html.j2", currency=stored.currency, batches=list_batches(db, stored.id),
-                  refused=refused, runs=runs, ledger=ledger, chain=verify_chain(db, stored.id), market=market, **ctx,
+                  refused=refused, runs=runs, ledger=ledger, chain=verify_for_display(db, stored.id), market=market, **ctx,
                   path=f"/contracts/{stored.id}/work")
 
 
