@@ -33,7 +33,7 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
         print_json(summary)
         return
     table = Table(said._("contract"), said._("participants"), said._("outcome"), said._("effect [95 % CI]"),
-                  said._("payments due"), said._("investor net (multiple)"),
+                  said._("payments calculated"), said._("investor net if paid (multiple)"),
                   title=said._("sib demo: three illustrative contracts on synthetic data"))
     for row in summary["contracts"]:
         table.add_row(row["contract"], _participants(row), _achieved(row), _effect(row),
