@@ -51,6 +51,7 @@ def prepare(url: str, folder: Path, participants: int) -> str:
     from outcomes.pseudonym import init_key, load_key
     from payments.calculate import calculate
     from store.db import init_store, open_store
+    from store.seal import key_file
 
     init_store(url)
     engine = open_store(url)
@@ -64,7 +65,8 @@ def prepare(url: str, folder: Path, participants: int) -> str:
     data.mkdir(exist_ok=True)
     for kind, path in hasselby(data, n=participants):
         verify_batch(engine, ingest_file(engine, stored.latest.terms, path, kind, key).batch_id)
-    calculate(engine, stored, evaluate(engine, stored, date(2025, 7, 31)))
+    with key_file(key_path):  # the ledger is sealed with the store's key
+        calculate(engine, stored, evaluate(engine, stored, date(2025, 7, 31)))
     token = add_user(engine, "bench-investor", "investor", ["hasselby-school"])
     engine.dispose()
     return token

@@ -95,15 +95,19 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
     metric_code = pd.Index(metrics).get_indexer(outcomes["metric"])
     all_cohorts = pd.Index(cohorts).get_indexer(outcomes["cohort"])
     achieved = (metric_code >= 0) & (all_cohorts >= 0) & outcomes["achieved"].to_numpy(dtype=bool)
-    achieved_counts = np.bincount(all_cohorts[achieved] * len(metrics) + metric_code[achieved],
-                                  minlength=len(cohorts) * len(metrics))
     gate = _card_gate(mech, contract, evidence, cohorts, metrics)
-    keep = achieved.copy()
+    keep = achieved  # what may be paid: every achieved outcome, unless the card pays only on significant effects
     if gate is not None:
+        keep = achieved.copy()
         keep[achieved] = gate.allowed[all_cohorts[achieved], metric_code[achieved]]
     code = metric_code[keep]
     person = outcomes["participant_id"].to_numpy()[keep].astype(np.int64)
     cohort_code = all_cohorts[keep]
+    # Outcomes achieved (paid or not), per cohort and metric: without a gate, the kept ones are all of them.
+    achieved_counts = np.bincount(
+        (cohort_code * len(metrics) + code) if gate is None else (all_cohorts[achieved] * len(metrics)
+                                                                  + metric_code[achieved]),
+        minlength=len(cohorts) * len(metrics))
     units = [_units(prices[m], places) for m in metrics]
     limits = [_units(cap, places) for cap in (cap_pp, cap_cohort) if cap is not None]
     # The largest sum possible is the largest price (or cap) times the number of outcomes: if that fits in a
