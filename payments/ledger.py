@@ -277,6 +277,7 @@ def take_step(engine: Engine, contract_id: str, entries: list[int], status: str,
         raise StepRefused(P("reason_needed"))
     if not entries:
         raise StepRefused(P("no_entries"))
+    entries = list(dict.fromkeys(entries))  # an entry named twice is one step
     if signer.role == "payer" and signer.party is None and status in PAYER_STEPS:
         raise StepRefused(P("no_party", who=signer.name))
     key = required_key()
@@ -289,9 +290,7 @@ def _take_step(engine: Engine, contract_id: str, entries: list[int], status: str
     from payments.evidence import codes, entries_evidence
 
     contract = get_contract(engine, contract_id).latest.terms
-    with engine.begin() as conn:
-        ledger = {e["seq"]: e for e in read_ledger(conn, contract_id).to_dict(orient="records")}
-        steps = read_steps(conn, contract_id).to_dict(orient="records")
+    ledger = {e["seq"]: e for e in read_ledger(engine, contract_id).to_dict(orient="records")}  # never changes
     evidence = entries_evidence(engine, contract, [ledger[s] for s in entries if s in ledger]) \
         if status == "approved" else {}
     with engine.begin() as conn:

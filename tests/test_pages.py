@@ -288,3 +288,40 @@ def test_rejecting_needs_a_reason_and_an_allowed_role(site) -> None:
                       follow_redirects=False)
     assert done.status_code == 303
     assert steps(site)[len(before):] == [(entry, "rejected", "payer-1", "wrong cohort")]
+
+
+def test_a_flagged_entry_is_approved_on_the_page_only_with_each_flag_ticked_and_a_reason(demo, tmp_path) -> None:
+    """Norrköping's 6.5 M rests on an effect whose CI includes zero and on 612 of 1,000 counted by the missing-data
+    rule: the page shows both, and takes the approval only with both acknowledged and a reason, kept on the step."""
+    import shutil
+
+    from api.access import add_user
+    from api.http import create_app
+    from api.web.session import csrf_token
+    from store.db import open_store
+    from store.seal import key_file
+
+    shutil.copy(demo[0] / "sib-demo" / "sib.db", tmp_path / "sib.db")
+    engine = open_store(f"sqlite:///{tmp_path / 'sib.db'}")
+    tokens = [add_user(engine, "Eva", "payer", ["norrkoping-foster-care"], party="norrkoping")]
+    page = "/contracts/norrkoping-foster-care/schedule?lang=en"
+    with key_file(demo[0] / "sib-demo" / "sib.key"):
+        eva = TestClient(create_app(engine))
+        eva.cookies.set(COOKIE, tokens[0])
+        shown = text_of(eva.get(page).text)
+        assert "is not distinguishable from zero" in shown and "612 of 1,000 participants (61.2%)" in shown
+        approve = "/contracts/norrkoping-foster-care/ledger/1/approve?lang=en"
+        both = ["ci_includes_zero", "missing_rule_share"]
+        for form in ({"acknowledge": both}, {"acknowledge": both[:1], "reason": "minute 12"},
+                     {"acknowledge": both, "reason": "  "}):
+            refused = eva.post(approve, data={"csrf": csrf_token(tokens[0]), **form})
+            assert refused.status_code == 409 and "entry 1 is flagged" in text_of(refused.text)
+        assert steps({"engine": engine}, "norrkoping-foster-care") == []
+        done = eva.post(approve, data={"csrf": csrf_token(tokens[0]), "acknowledge": both, "reason": "minute 12"},
+                        follow_redirects=False)
+        assert done.status_code == 303 and "done=approved" in done.headers["location"]
+    with engine.connect() as conn:
+        step = conn.execute(sa.select(LedgerStepRow).where(LedgerStepRow.contract_id == "norrkoping-foster-care")).one()
+    assert (step.status, step.by, step.party, step.note, sorted(step.acknowledged)) == (
+        "approved", "Eva", "norrkoping", "minute 12", both)
+    engine.dispose()

@@ -34,7 +34,7 @@ from payments.returns import RECEIVED, investor_result
 from store.version import code_version
 
 TEMPLATES = Path(__file__).parent / "templates"
-STATUS_ORDER = ("calculated", "approved", "invoiced", "paid", "rejected")
+STATUS_ORDER = ("calculated", "attested", "approved", "invoiced", "paid", "rejected")
 
 # The methodology of each design, as section 5 states it (only the designs the contract uses).
 METHODS = {

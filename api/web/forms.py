@@ -39,11 +39,11 @@ def _step(status: str) -> Callable[..., Response]:
             return schedule_page(ctx, db, error=w._("Entry {entry} was not rejected: give the reason.", entry=seq),
                                  status=422)
         try:
-            take_step(db, ctx["stored"].id, [seq], status, ctx["who"].signer, reason.strip() or None,
-                      acknowledged=acknowledge)
+            taken = take_step(db, ctx["stored"].id, [seq], status, ctx["who"].signer, reason.strip() or None,
+                              acknowledged=acknowledge)
         except StepRefused as exc:
             return schedule_page(ctx, db, error=Names(ctx["stored"].latest.terms, w).message(exc.message), status=409)
-        query = urlencode({"done": status, "entry": seq, "lang": lang})
+        query = urlencode({"done": taken[0]["status"], "entry": seq, "lang": lang})  # attested, when two must approve
         return RedirectResponse(f"/contracts/{ctx['stored'].id}/schedule?{query}#entry-{seq}", status_code=303)
     return handler
 

@@ -29,7 +29,7 @@ from language.words import choose, words
 from payments.money import ZERO
 from store.db import audit_events
 
-AMOUNT_COLUMNS = ("calculated", "approved", "invoiced", "paid", "rejected", "forecast_p10", "forecast_p50", "forecast_p90")
+AMOUNT_COLUMNS = ("calculated", "approved", "invoiced", "paid", "rejected", "overdue", "forecast_p10", "forecast_p50", "forecast_p90")
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,7 +82,7 @@ def dashboard(ctx: dict[str, Any] = Depends(page_access("dashboard")), db: Engin
 
 @router.get("/contracts/{contract_id}/schedule")
 def schedule(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine = Depends(store),
-             done: str | None = Query(None, pattern="^(approved|rejected)$"),
+             done: str | None = Query(None, pattern="^(approved|attested|rejected)$"),
              entry: int | None = Query(None, ge=1, le=2**31 - 1)) -> Response:
     return schedule_page(ctx, db, notice=(done, entry) if done and entry else None)
 
