@@ -44,6 +44,7 @@ TEXTS = Texts("contracts", {
     "amount_too_large": N_("{got} is out of range; an amount may be at most {limit} (10^13) in the contract's "
                            "currency"),
     "decimal_places": N_("{got} has too many decimals; an amount may have at most {limit}"),
+    "share_places": N_("{got} has too many decimals; a share may have at most {limit}"),
     "currency": N_("{got} is not an ISO 4217 currency code; expected three capital letters such as SEK"),
     "slug": N_("{got} is not a valid id; use lower-case letters, digits, '-' and '_'"),
     "empty": N_("must not be empty"),

@@ -32,7 +32,10 @@ MAX_AMOUNT_PLACES = 6
 Money = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=MAX_AMOUNT_PLACES, allow_inf_nan=False,
                                  description="An amount in the contract currency: from 0 to 10000000000000 (10^13), "
                                  "with at most 6 decimals.")]
-Share = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False, description="A fraction between 0 and 1.")]
+# A share has at most SHARE_PLACES decimals, so that an amount times a share stays within Decimal's 28 digits.
+SHARE_PLACES = 10
+Share = Annotated[Decimal, Field(ge=0, le=1, decimal_places=SHARE_PLACES, allow_inf_nan=False,
+                                 description="A fraction between 0 and 1, with at most 10 decimals.")]
 Number = Annotated[Decimal, Field(allow_inf_nan=False)]
 
 PartyRole = Literal["payer", "investor", "provider", "intermediary"]

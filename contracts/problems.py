@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.messages import TEXTS as C
-from contracts.model import MAX_AMOUNT
+from contracts.model import MAX_AMOUNT, SHARE_PLACES
 from contracts.yamlfile import Path, YamlDocument
 from language import Message
 
@@ -224,6 +224,8 @@ def describe_error(root: type[BaseModel], error: dict[str, Any], data: Any) -> t
         return loc, C("not_boolean", got=got)
     if kind == "less_than_equal" and ctx.get("le") == MAX_AMOUNT:
         return loc, C("amount_too_large", got=got, limit=str(MAX_AMOUNT))
+    if kind == "decimal_max_places" and ctx.get("decimal_places") == SHARE_PLACES:
+        return loc, C("share_places", got=got, limit=str(SHARE_PLACES))
     if kind == "decimal_max_places":
         return loc, C("decimal_places", got=got, limit=str(ctx.get("decimal_places")))
     if kind in RANGES:

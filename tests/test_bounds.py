@@ -178,3 +178,15 @@ def test_property_per_outcome_sums_equal_a_decimal_sum(price: Decimal, n1: int, 
         exact.prec = 60
         expected = [sum([price] * n, D(0)) for n in (n1, n2)]
     assert [o.amount for o in items] == [round_money(e, "SEK") for e in expected]
+
+
+def test_a_share_with_too_many_decimals_is_refused_in_one_line(sib, tmp_path: Path) -> None:
+    """A share times an amount at the maximum must stay within Decimal's 28 digits: at most 10 decimals."""
+    from tests.helpers import MINIMAL
+
+    path = tmp_path / "share.yaml"
+    path.write_text(MINIMAL.replace("- {party: city, share: 1}", "- {party: city, share: 0.12345678901}"))
+    refused = sib("contract", "validate", path)
+    assert refused.code == 1 and "0.12345678901 has too many decimals; a share may have at most 10" in refused.err
+    path.write_text(MINIMAL.replace("- {party: city, share: 1}", "- {party: city, share: 1.0000000000}"))
+    assert sib("contract", "validate", path).code == 0
