@@ -18,7 +18,7 @@ import pandas as pd
 from contracts.model import MAX_AMOUNT, ComparisonThreshold, Contract, Milestone, RateCard, SavingsShare
 from evaluation.result import POOLED, EffectResult
 from payments.messages import TEXTS as P
-from payments.money import ZERO, AmountTooLarge, product, quantity
+from payments.money import ZERO, AmountTooLarge, exact_sum, product, quantity
 
 INT64_MAX = 2**63 - 1
 
@@ -372,12 +372,13 @@ def savings_share(mech: SavingsShare, contract: Contract, result: Results) -> li
     savings = _bounded(product(improvement, r.n_treated, mech.unit_value), mech.id, POOLED, mech.metric)
     repaid = min(savings, mech.repay_up_to)
     above = product(max(ZERO, savings - mech.repay_up_to), mech.share_above)
-    return [Line(mech.id, POOLED, repaid + above, {
+    owed = exact_sum(repaid, above)
+    return [Line(mech.id, POOLED, owed, {
         "metric": mech.metric,
         "trail": reading.frame(P(
             "savings", improvement=str(improvement), participants=r.n_treated, unit=str(mech.unit_value),
             savings=str(savings), repaid=str(repaid), upto=str(mech.repay_up_to), share=str(mech.share_above),
-            above=str(max(ZERO, savings - mech.repay_up_to)), amount=str(repaid + above)).as_dict()),
+            above=str(max(ZERO, savings - mech.repay_up_to)), amount=str(owed)).as_dict()),
         "improvement_per_participant": str(improvement), "participants": r.n_treated,
         "unit_value": str(mech.unit_value), "savings": str(savings), "repay_up_to": str(mech.repay_up_to),
         "share_above": str(mech.share_above), **reading.basis,

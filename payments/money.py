@@ -42,6 +42,13 @@ def product(*factors: Decimal | int) -> Decimal:
         return result
 
 
+def exact_sum(*amounts: Decimal) -> Decimal:
+    """The exact sum of amounts, at whatever precision it needs (as ``product``)."""
+    with localcontext() as exact:
+        exact.prec = _exact(*amounts)
+        return sum(amounts, ZERO)
+
+
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
 

@@ -190,3 +190,14 @@ def test_a_share_with_too_many_decimals_is_refused_in_one_line(sib, tmp_path: Pa
     assert refused.code == 1 and "0.12345678901 has too many decimals; a share may have at most 10" in refused.err
     path.write_text(MINIMAL.replace("- {party: city, share: 1}", "- {party: city, share: 1.0000000000}"))
     assert sib("contract", "validate", path).code == 0
+
+
+def test_sums_of_long_amounts_lose_no_digit() -> None:
+    """Savings repaid plus a share of what is above can exceed Decimal's 28 digits before the one rounding."""
+    from decimal import Decimal
+
+    from payments.money import exact_sum
+
+    repaid, above = Decimal("9999999999999.123456789012"), Decimal("1234567890123.1234567890123456789012")
+    assert exact_sum(repaid, above) == Decimal("11234567890122.2469135780243456789012")
+    assert repaid + above != exact_sum(repaid, above)  # the context's 28 digits would have rounded it
