@@ -32,7 +32,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from language import MessageError
+from language import Message, MessageError
 from payments.messages import TEXTS as P
 from store.db import record_audit, retrying
 from store.seal import audit_text, canonical, required_key, same, seal
@@ -73,7 +73,7 @@ class ChainCheck:
     reason: dict[str, Any] | None  # a stored message (``payments.messages``): why it does not
     steps: int = 0
     audit_events: int = 0
-    unsealed: int = 0  # rows written before sealing began, checked by their hash chain only
+    unsealed: int = 0  # rows without a seal (each one a failure, unless sealed by ``seal_legacy``)
     checkpoint: dict[str, Any] | None = None  # the checkpoint it was checked against, if any
 
     @property
@@ -81,9 +81,13 @@ class ChainCheck:
         return self.reason is None
 
 
-def _walk(rows: list[dict[str, Any]], hasher: Any, what: str, key: bytes) -> tuple[int | None, dict[str, Any] | None, int]:
+def _walk(rows: list[dict[str, Any]], hasher: Any, what: str, key: bytes | None
+          ) -> tuple[int | None, dict[str, Any] | None, int]:
+    """The first row that breaks the chain (or, with a key, carries no valid seal), why, and how many rows have
+    no seal.  Every row must be sealed: one without a seal was written without the key, or before sealing
+    began (schema 0007), and is accepted only once the key's holder has checked and sealed it (``seal_legacy``);
+    otherwise anyone who can write to the database could strip the seals and rewrite the chain."""
     previous = GENESIS
-    sealed_from: int | None = None
     unsealed = 0
     for n, row in enumerate(rows, start=1):
         if row["seq"] != n:
@@ -93,13 +97,11 @@ def _walk(rows: list[dict[str, Any]], hasher: Any, what: str, key: bytes) -> tup
         if hasher(row) != row["hash"]:
             return row["seq"], P(f"chain_{what}_hash", seq=row["seq"]).as_dict(), unsealed
         if row.get("mac") is None:
-            if sealed_from is not None:  # sealing never stops once begun: an unsealed row after it was not ours
-                return row["seq"], P(f"chain_{what}_unsealed", seq=row["seq"]).as_dict(), unsealed
             unsealed += 1
-        else:
-            sealed_from = sealed_from or row["seq"]
-            if not same(seal(key, row["hash"]), row["mac"]):
-                return row["seq"], P(f"chain_{what}_seal", seq=row["seq"]).as_dict(), unsealed
+            if key is not None:
+                return row["seq"], P(f"chain_{what}_unsealed", seq=row["seq"]).as_dict(), unsealed
+        elif key is not None and not same(seal(key, row["hash"]), row["mac"]):
+            return row["seq"], P(f"chain_{what}_seal", seq=row["seq"]).as_dict(), unsealed
         previous = row["hash"]
     return None, None, unsealed
 
@@ -113,18 +115,13 @@ def read_audit(conn: sa.Connection | Engine, contract_id: str) -> list[dict[str,
 
 
 def _audit_check(events: list[dict[str, Any]], key: bytes) -> tuple[int | None, dict[str, Any] | None, int]:
-    sealed_from, unsealed = None, 0
     for event in events:
         if event["mac"] is None:
-            if sealed_from is not None:
-                return event["id"], P("audit_unsealed", id=event["id"]).as_dict(), unsealed
-            unsealed += 1
-            continue
-        sealed_from = sealed_from or event["id"]
+            return event["id"], P("audit_unsealed", id=event["id"]).as_dict(), 1
         text = audit_text(event["at"], event["actor"], event["action"], event["contract_id"], event["detail"])
         if not same(seal(key, text), event["mac"]):
-            return event["id"], P("audit_seal", id=event["id"]).as_dict(), unsealed
-    return None, None, unsealed
+            return event["id"], P("audit_seal", id=event["id"]).as_dict(), 0
+    return None, None, 0
 
 
 def _audit_digest(events: list[dict[str, Any]]) -> str:
@@ -204,6 +201,31 @@ def verify_chain(engine: Engine, contract_id: str, checkpoint: dict[str, Any] | 
     if reason is None and checkpoint is not None:
         reason = _against(checkpoint, contract_id, ledger, steps, events, key)
     return ChainCheck(len(ledger), broken, reason, unsealed=unsealed, **counts)
+
+
+def seal_legacy(engine: Engine, contract_id: str, who: str) -> dict[str, int]:
+    """Seal a contract's rows that carry none: written before sealing began (schema 0007) or, for audit events,
+    before the store had a key.  The key's holder vouches for them, once: the hash chains are checked first
+    and nothing is sealed if they are broken; the act is itself an audit event."""
+    key = required_key()
+    with engine.begin() as conn:
+        counts = {}
+        for model, hasher, what in ((LedgerEntryRow, entry_hash, "entry"), (LedgerStepRow, step_hash, "step")):
+            rows = _read_chain(conn, model, contract_id).to_dict(orient="records")
+            broken, reason, _ = _walk(rows, hasher, what, None)
+            if reason is not None:
+                raise StepRefused(Message.load(reason))
+            loose = [r for r in rows if r.get("mac") is None]
+            for r in loose:
+                conn.execute(sa.update(model).where(model.id == r["id"]).values(mac=seal(key, r["hash"])))
+            counts[what] = len(loose)
+        events = [e for e in read_audit(conn, contract_id) if e["mac"] is None]
+        for e in events:
+            text = audit_text(e["at"], e["actor"], e["action"], e["contract_id"], e["detail"])
+            conn.execute(sa.update(AuditEventRow).where(AuditEventRow.id == e["id"]).values(mac=seal(key, text)))
+        counts["audit"] = len(events)
+        record_audit(conn, "ledger.seal_legacy", contract_id, counts, who)
+    return counts
 
 
 def verify_for_display(engine: Engine, contract_id: str) -> ChainCheck:

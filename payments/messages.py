@@ -107,10 +107,13 @@ TEXTS = Texts("payments", {
     "chain_step_hash": N_("the content of step {seq} does not match its hash"),
     "chain_entry_seal": N_("entry {seq} does not carry the ledger's seal: it was written or changed without the key"),
     "chain_step_seal": N_("step {seq} does not carry the ledger's seal: it was written or changed without the key"),
-    "chain_entry_unsealed": N_("entry {seq} has no seal, though entries before it have: it was not written by sib"),
-    "chain_step_unsealed": N_("step {seq} has no seal, though steps before it have: it was not written by sib"),
+    "chain_entry_unsealed": N_("entry {seq} carries no seal: it was written without the key, or before sealing began "
+                               "(schema 0007); once checked, 'sib ledger seal-legacy' seals rows from before"),
+    "chain_step_unsealed": N_("step {seq} carries no seal: it was written without the key, or before sealing began "
+                              "(schema 0007); once checked, 'sib ledger seal-legacy' seals rows from before"),
     "audit_seal": N_("audit event {id} does not carry the seal: it was written or changed without the key"),
-    "audit_unsealed": N_("audit event {id} has no seal, though events before it have: it was not written by sib"),
+    "audit_unsealed": N_("audit event {id} carries no seal: it was written without the key, or before the store had "
+                         "one; once checked, 'sib ledger seal-legacy' seals events from before"),
     "checkpoint_seal": N_("the checkpoint file does not carry a valid seal: it was changed, is not a checkpoint, or "
                           "was sealed with another key"),
     "checkpoint_contract": N_("the checkpoint is of contract '{of}', not '{contract}'"),

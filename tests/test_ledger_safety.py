@@ -199,7 +199,8 @@ def test_a_forged_paid_step_is_found(engine) -> None:
                     "VALUES (:contract_id, :seq, :entry_seq, :status, :note, :at, :by, :prev_hash, :hash)", **forged)
     check = verify_chain(engine, "test-contract")
     assert (check.ok, english([check.reason])) == (False, [
-        "step 3 has no seal, though steps before it have: it was not written by sib"])
+        "step 3 carries no seal: it was written without the key, or before sealing began (schema 0007); once "
+        "checked, 'sib ledger seal-legacy' seals rows from before"])
     forged["mac"] = "f" * 64
     _tamper(engine, "UPDATE ledger_steps SET mac = :m WHERE seq = 3", m=forged["mac"])
     assert english([verify_chain(engine, "test-contract").reason]) == [
@@ -358,3 +359,45 @@ def test_due_dates_follow_approval_and_the_lag_and_overdue_is_marked(engine) -> 
         sum(ledger["amount"])  # every amount in exactly one column
     trail = late[0]["steps"]
     assert [(s["status"], s["by"]) for s in trail] == [("approved", "Anna"), ("invoiced", "Ivy"), ("paid", "Bo")]
+
+
+def test_rows_without_a_seal_fail_until_the_key_s_holder_seals_them(engine) -> None:
+    """Rows written before schema 0007 (or audit events before the store had a key) carry no seal. They are
+    never accepted silently, since anyone who can write to the database could strip every seal and rewrite the
+    chain; the key's holder checks the chains and seals them once (audited)."""
+    _ledger(engine)
+    take_step(engine, "test-contract", [1], "approved", ANNA, "read", acknowledged=READ)
+    _tamper(engine, "UPDATE ledger_entries SET mac = NULL")  # as an upgraded store holds them
+    _tamper(engine, "UPDATE ledger_steps SET mac = NULL")
+    check = verify_chain(engine, "test-contract")
+    assert (check.ok, check.broken_at) == (False, 1) and english([check.reason]) == [
+        "entry 1 carries no seal: it was written without the key, or before sealing began (schema 0007); once "
+        "checked, 'sib ledger seal-legacy' seals rows from before"]
+    from payments.ledger import seal_legacy
+
+    assert seal_legacy(engine, "test-contract", "cli:ekonom") == {"entry": 2, "step": 1, "audit": 0}
+    assert verify_chain(engine, "test-contract").ok
+    take_step(engine, "test-contract", [1], "invoiced", IVY)
+    _tamper(engine, "UPDATE ledger_steps SET mac = NULL")  # strip every seal: still found
+    assert english([verify_chain(engine, "test-contract").reason])[0].startswith("step 1 carries no seal")
+    _tamper(engine, "UPDATE ledger_steps SET note = 'x' WHERE seq = 1")
+    with pytest.raises(StepRefused, match="the content of step 1 does not match its hash"):
+        seal_legacy(engine, "test-contract", "cli:ekonom")  # a broken chain is never sealed
+
+
+def test_seal_legacy_through_the_cli(sib, tmp_path) -> None:
+    from store.db import open_store
+
+    _verified_store(sib, tmp_path)
+    sib("evaluate", "test-contract", "--as-of", "2022-06-30")
+    sib("payments", "test-contract")
+    _tamper(open_store(), "UPDATE ledger_entries SET mac = NULL")  # as a store from before schema 0007 holds them
+    refused = sib("ledger", "verify", "test-contract")
+    assert refused.code == 1 and "entry 1 carries no seal" in refused.err and "seal-legacy" in refused.err
+    entries = len(json.loads(sib("ledger", "show", "test-contract", "--json").out)["entries"])
+    sealed = sib("ledger", "seal-legacy", "test-contract")
+    assert sealed.code == 0 and sealed.out == (
+        f"Sealed in 'test-contract': {entries} entries, 0 steps and 0 audit events that had no seal.\n")
+    assert sib("ledger", "verify", "test-contract").code == 0
+    events = sib("ledger", "verify", "test-contract", "--json")
+    assert json.loads(events.out)["ok"] is True

@@ -185,7 +185,7 @@ def ledger_verify(contract_id: str,
     reason = said.message(check.reason) if check.reason else None
     if as_json:
         print_json({"contract": contract_id, "entries": check.entries, "steps": check.steps,
-                    "audit_events": check.audit_events, "unsealed": check.unsealed, "ok": check.ok,
+                    "audit_events": check.audit_events, "ok": check.ok,
                     "broken_at": check.broken_at, "reason": reason, "reason_code": (check.reason or {}).get("code"),
                     "checkpoint": None if seen is None else {"at": seen.get("at"), "file": str(checkpoint)}})
     if not check.ok:
@@ -195,9 +195,6 @@ def ledger_verify(contract_id: str,
         out.print(said._("The ledger of '{contract}' verifies: {entries} entries, {steps} steps and {events} audit "
                          "events, chains intact and sealed.", contract=contract_id, entries=check.entries,
                          steps=check.steps, events=check.audit_events))
-        if check.unsealed:
-            out.print(said._("{n} rows written before sealing began are checked by their hash chain only.",
-                             n=check.unsealed))
         if seen is not None:
             out.print(said._("Everything the checkpoint of {at} saw is there, unchanged.", at=seen.get("at", "")))
 
@@ -214,6 +211,26 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(said._("{path} is not a checkpoint file (not JSON)", path=path))
     return data
+
+
+@ledger_app.command("seal-legacy")
+def ledger_seal_legacy(contract_id: str) -> None:
+    """Seal the rows written before sealing began (schema 0007), or audit events written before the store had a
+    key, after checking their hash chains: the key's holder vouches for them once; the act is audited."""
+    from contracts.registry import get_contract
+    from payments.ledger import StepRefused, seal_legacy
+    from store.db import actor, open_store
+
+    said = w()
+    engine = open_store()
+    stored = get_contract(engine, contract_id)
+    try:
+        counts = seal_legacy(engine, contract_id, actor())
+    except StepRefused as exc:
+        raise UserError(said._("nothing was sealed: {reason}", reason=_names(stored).message(exc.message))) from None
+    out.print(said._("Sealed in '{contract}': {entries} entries, {steps} steps and {events} audit events that had no "
+                     "seal.", contract=contract_id, entries=counts["entry"], steps=counts["step"],
+                     events=counts["audit"]))
 
 
 @ledger_app.command("checkpoint")
