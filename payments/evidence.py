@@ -78,7 +78,12 @@ def evidence(contract: Contract, results: list[EffectResult], run_id: int, mecha
         summaries.append(summary)
         messages += summary["flags"]
     return {"run": run_id, "results": summaries, "flags": messages,
-            "flag_codes": sorted({m["code"].split(".flag_", 1)[1] for m in messages})}
+            "flag_codes": sorted({flag_code(m) for m in messages})}
+
+
+def flag_code(message: dict[str, Any]) -> str:
+    """A flag's code (``ci_includes_zero``) from its stored message (``payments.flag_ci_includes_zero``)."""
+    return str(message["code"]).split(".flag_", 1)[-1]
 
 
 def codes(entry_evidence: dict[str, Any] | None) -> list[str]:

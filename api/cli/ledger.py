@@ -25,21 +25,13 @@ ACTION = {"approved": "ledger.approve", "rejected": "ledger.approve", "invoiced"
           "paid": "ledger.pay"}
 
 
-def _history(steps: Any) -> dict[int, list[dict[str, Any]]]:
-    history: dict[int, list[dict[str, Any]]] = {}
-    for step in steps.to_dict(orient="records"):
-        history.setdefault(step["entry_seq"], []).append(
-            {"status": step["status"], "at": step["at"], "by": step["by"], "user": step.get("user_id"),
-             "party": step.get("party"), "note": step["note"], "acknowledged": step.get("acknowledged") or []})
-    return history
-
-
 @ledger_app.command("show")
 def ledger_show(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     """Every ledger entry with its status, the evidence it rests on (and its flags), and the steps taken on it."""
     from contracts.registry import get_contract
     from payments.evidence import entries_evidence
     from payments.ledger import read_ledger, read_steps
+    from payments.schedule import step_trail
     from store.db import open_store
 
     said = w()
@@ -49,7 +41,7 @@ def ledger_show(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     names = _names(stored)
     evidences = entries_evidence(engine, stored.latest.terms, ledger.to_dict(orient="records"))
     entries = ledger_entries_json(ledger, names, evidences)
-    history = _history(steps)
+    history = step_trail(steps)
     for entry in entries:
         entry["steps"] = history.get(entry["seq"], [])
         entry["status"] = entry["steps"][-1]["status"] if entry["steps"] else "calculated"

@@ -90,7 +90,7 @@ def schedule(ctx: dict[str, Any] = Depends(page_access("schedule")), db: Engine 
 def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | None = None,
                   error: str | None = None, status: int = 200) -> Response:
     """The schedule per period and payer, and every entry with its calculation and (for payers) the forms."""
-    from payments.evidence import entries_evidence
+    from payments.evidence import entries_evidence, flag_code
     from payments.ledger import read_ledger
 
     stored, who = ctx["stored"], ctx["who"]
@@ -109,7 +109,7 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
                             else names.w._("basis hidden: it counts too few people"))
         proof = basis.get("evidence") or {}
         e["evidence"] = [names.evidence(r) for r in proof.get("results", []) if r.get("n") is not None]
-        e["flags"] = [(f["code"].split(".flag_", 1)[-1], names.message(f)) for f in proof.get("flags", [])]
+        e["flags"] = [(flag_code(f), names.message(f)) for f in proof.get("flags", [])]
         e["mine"] = who.party is None or who.party == e["payer"]
     totals = {k: sum((r[k] for r in rows), ZERO) for k in ("calculated", "approved", "invoiced", "paid", "rejected",
                                                          "overdue")}

@@ -52,18 +52,15 @@ def ledger(request: Request, limit: int = LIMIT, offset: int = OFFSET, ctx: tupl
            db: Engine = Depends(store)) -> Page:
     from payments.evidence import entries_evidence
     from payments.ledger import read_ledger, read_steps
+    from payments.schedule import step_trail
 
     who, stored = ctx
-    steps = read_steps(db, stored.id).to_dict(orient="records")
+    steps = read_steps(db, stored.id)
     names = Names(stored.latest.terms, request_words(request))
     rows = read_ledger(db, stored.id).to_dict(orient="records")
     window = rows[offset:offset + limit]
     evidences = entries_evidence(db, stored.latest.terms, window)
-    history: dict[int, list[dict[str, Any]]] = {}
-    for s in steps:
-        history.setdefault(s["entry_seq"], []).append(
-            {"status": s["status"], "at": s["at"], "by": s["by"], "user": s["user_id"], "party": s["party"],
-             "note": s["note"], "acknowledged": s["acknowledged"] or []})
+    history = step_trail(steps)
     entries = [_entry(e, history.get(e["seq"], []), who, stored, names, evidences.get(e["seq"])) for e in window]
     return Page(items=entries, total=len(rows), limit=limit, offset=offset)
 
