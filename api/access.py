@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from language import N_, MessageError, Texts
+from language.masking import mask_text
 from store.db import record_audit, storable_id
-from store.tables import UserRow
+from store.tables import SessionRow, UserRow
 from store.types import utcnow
 
 ROLES = ("intermediary", "investor", "payer", "provider")
@@ -99,6 +100,7 @@ def add_user(engine: Engine, name: str, role: str, contracts: list[str], all_con
     """Create a user; return its token (shown once, never stored).
 
     A payer user is bound to one paying ``party`` (``payers``: each contract's outcome payers, to check it)."""
+    name = mask_text(name)  # a user's name is shown in every audit trail
     if role not in ROLES:
         raise UserError(TEXTS("bad_role", role=role, roles=", ".join(ROLES)))
     if role == "payer" and not party:
@@ -142,6 +144,8 @@ def revoke_user(engine: Engine, user_id: int) -> str:
         if row.revoked_at is not None:
             raise UserError(TEXTS("already_revoked", user=user_id, name=row.name))
         conn.execute(sa.update(UserRow).where(UserRow.id == user_id).values(revoked_at=utcnow()))
+        conn.execute(sa.update(SessionRow).where(SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None))
+                     .values(revoked_at=utcnow()))  # the user's browser sessions end with the token
         record_audit(conn, "user.revoke", None, {"user": user_id, "name": row.name})
     return row.name
 

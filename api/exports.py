@@ -207,7 +207,7 @@ def schedule_sheets(contract: Any, rows: list[dict[str, Any]], entries: list[dic
 
 
 def contract_sheets(stored: StoredContract, lang: str, ledger: Any, steps: Any, band: Any = None,
-                    aggregate_only: bool = False) -> list[Sheet]:
+                    aggregate_only: bool = False, results: Any = None) -> list[Sheet]:
     """The three sheets of a contract from its ``ledger`` and ``steps`` (as ``payments.ledger`` reads them) and
     a forecast ``band`` (or None).  For a reader who sees only aggregates (``aggregate_only``), the basis of an
     entry that counts too few people is hidden, as on the schedule page."""
@@ -218,12 +218,12 @@ def contract_sheets(stored: StoredContract, lang: str, ledger: Any, steps: Any, 
     rows = schedule(contract, ledger, statuses, band, steps)
     hidden: list[int] = []
     if aggregate_only and len(ledger):
-        from api.privacy import suppress_basis
+        from api.privacy import suppress_bases
 
         threshold = contract.suppression_threshold
-        bases = [suppress_basis(copy.deepcopy(b or {}), threshold) for b in ledger["basis"]]
+        bases = suppress_bases(copy.deepcopy(ledger.to_dict(orient="records")), threshold, results)
         hidden = [int(seq) for seq, before, after in zip(ledger["seq"], ledger["basis"], bases)
-                  if _explained(before or {}) and not _explained(after)]
+                  if after.get("suppressed") or (_explained(before or {}) and not _explained(after))]
         ledger = ledger.assign(basis=bases)
     entries = entry_rows(ledger, statuses, steps, contract)
     return schedule_sheets(contract, rows, entries, steps.to_dict(orient="records") if len(steps) else [], lang,
@@ -254,7 +254,9 @@ def schedule_file(db: Engine, stored: StoredContract, kind: str, lang: str | Non
 
     lang = lang or default_language(stored.currency)
     ledger, steps = read_ledger(db, stored.id), read_steps(db, stored.id)
-    sheets = contract_sheets(stored, lang, ledger, steps, forecast(db, stored), aggregate_only)
+    from api.privacy import run_results
+
+    sheets = contract_sheets(stored, lang, ledger, steps, forecast(db, stored), aggregate_only, run_results(db))
     buffer = io.BytesIO()
     if kind == "csv":
         write_csv(sheets[0], buffer, csv_style(style, lang), stored.currency)

@@ -109,7 +109,7 @@ def trends(engine: Engine, stored: StoredContract) -> dict[str, list[dict[str, A
     latest = {row.as_of: row for row in rows}  # the last run of each date wins
     out: dict[str, list[dict[str, Any]]] = {}
     for as_of, row in sorted(latest.items()):
-        for r in (row.results or {}).get("results", []):
+        for r in suppress_results((row.results or {}).get("results", []), threshold):  # as each run is shown
             if r.get("cohort") != POOLED or r.get("subgroup") is not None or r.get("treated_mean") is None:
                 continue
             if small(r.get("n_treated"), threshold):
@@ -131,8 +131,8 @@ def _compute(engine: Engine, stored: StoredContract, key: tuple) -> dict[str, An
     metrics = []
     predicted = None
     if run is not None:
-        shown = suppress_results([r.to_dict() for r in run.results if r.cohort == POOLED and r.subgroup is None],
-                                 contract.suppression_threshold)
+        shown = [r for r in suppress_results([r.to_dict() for r in run.results], contract.suppression_threshold)
+                 if r["cohort"] == POOLED and r.get("subgroup") is None]
         by_metric = {r["metric"]: r for r in shown}
         history = trends(engine, stored)
         for metric in contract.metrics:

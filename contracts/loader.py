@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from language import Message
+from language.masking import mask_text, mask_value
 
 from contracts.checks import check_contract
 from contracts.messages import TEXTS as C
@@ -94,7 +95,7 @@ def fingerprint_terms(terms: dict[str, Any]) -> str:
 
 def load_contract_file(path: str | FsPath) -> ContractFile:
     """Read and validate a contract file; raise ``ContractFileError`` listing every problem."""
-    name = str(path)
+    name = mask_text(str(path))
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -107,12 +108,15 @@ def load_contract_file(path: str | FsPath) -> ContractFile:
 
 
 def load_contract_text(text: str, name: str = "<contract>") -> ContractFile:
+    name = mask_text(name)
     try:
         doc = parse_yaml(text)
     except YamlSyntaxError as exc:
-        raise ContractFileError([Problem(name, exc.line, "", C("yaml", problem=exc.problem))]) from None
+        raise ContractFileError([Problem(name, exc.line, "", exc.message or C("yaml", problem=exc.problem))]) from None
     if doc.data is None:
         raise ContractFileError([Problem(name, 1, "", C("empty_file"))])
+    # A contract's text is stored and shown (names, descriptions, reasons): a personal number in it is masked.
+    doc.data = mask_value(doc.data)
     if not isinstance(doc.data, dict):
         raise ContractFileError([Problem(name, 1, "", C("top_not_mapping", got=show(doc.data)))])
 
@@ -205,7 +209,7 @@ def _apply(data: dict[str, Any], dotted: str, value: Any) -> Message | None:
 
 def load_mapping_file(path: str | FsPath) -> FileMapping:
     """A file mapping (for `sib ingest --mapping`), validated like a contract: every problem, with lines."""
-    name = str(path)
+    name = mask_text(str(path))
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
@@ -215,7 +219,7 @@ def load_mapping_file(path: str | FsPath) -> FileMapping:
     try:
         doc = parse_yaml(text)
     except YamlSyntaxError as exc:
-        raise ContractFileError([Problem(name, exc.line, "", C("yaml", problem=exc.problem))]) from None
+        raise ContractFileError([Problem(name, exc.line, "", exc.message or C("yaml", problem=exc.problem))]) from None
     if not isinstance(doc.data, dict):
         raise ContractFileError([Problem(name, 1, "", C("mapping_not_mapping"))])
     try:

@@ -17,6 +17,10 @@ TEXTS = Texts("contracts", {
     "directory": N_("is a directory, not a contract file"),
     "not_utf8": N_("is not UTF-8 text"),
     "yaml": N_("YAML syntax error: {problem}"),
+    "yaml_too_large": N_("the file has {n} characters; a contract file may have at most {limit}"),
+    "yaml_too_deep": N_("nested deeper than {limit} levels; refused before reading further"),
+    "yaml_too_many": N_("expands to more than {limit} values through its aliases (*name); refused before reading "
+                        "further"),
     "empty_file": N_("the file is empty; expected a contract (a mapping with id, name, term, ...)"),
     "top_not_mapping": N_("expected a mapping (key: value) at the top, got {got}"),
     "mapping_not_mapping": N_("expected a mapping (key: value) with columns, formats and units"),
@@ -134,4 +138,8 @@ TEXTS = Texts("contracts", {
     "retroactive": N_("contract version {version} ({reason}) takes effect on {effective:day}, before the end of "
                       "period {period}, which already has ledger entries; mark the amendment 'retroactive: true' to "
                       "settle the difference as adjustments in the current period"),
+    "threshold_lowered": N_("contract version {version} of '{contract}' lowers the suppression threshold from "
+                            "{threshold} to {lowered}, but the contract already has data: cells hidden from investors "
+                            "and payers would show and could be differenced against what they saw; keep "
+                            "suppression_threshold at {threshold} or more"),
 })

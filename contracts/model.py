@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.instruments import INSTRUMENTS
 
@@ -376,7 +376,16 @@ class FileMapping(Strict):
     constants: dict[str, str] = Field(default={}, description="Our column name -> one value for every row.")
     date_format: str | None = Field(default=None, description="strftime format of dates, e.g. '%d/%m/%Y'; "
                                     "default ISO 8601 or YYYYMMDD.")
-    decimal: Literal["auto", "point", "comma"] = "auto"
+    decimal: Annotated[Literal["auto", "point", "comma"], BeforeValidator(
+        lambda v: {".": "point", ",": "comma"}.get(v, v) if isinstance(v, str) else v)] = Field(
+        default="auto", description="The decimal mark: point or comma ('.' and ',' also do); auto reads a point or "
+        "a lone comma and refuses numbers that could mean two things.")
+    thousands: Literal[" ", ",", ".", "'"] | None = Field(
+        default=None, description="The thousands separator, if numbers have one (' ' also allows no-break spaces); "
+        "without it, numbers with thousands separators are refused.")
+    formulas: Literal["refuse", "cached"] = Field(
+        default="refuse", description="Formula cells of an .xlsx file: refused, or read as the value Excel last "
+        "computed and saved with the file (refused where there is none).")
     encoding: Literal["auto", "utf-8", "cp1252"] = "auto"
     delimiter: Literal["auto", ",", ";", "tab"] = "auto"
     units: dict[Slug, Literal["share", "percent"]] = Field(
@@ -414,7 +423,8 @@ class Contract(Strict):
     metrics: list[Metric] = Field(min_length=1)
     payments: Payments
     investment: Investment | None = None
-    suppression_threshold: int = Field(default=5, ge=1, description="Smallest cell shown to investors and payers.")
+    suppression_threshold: int = Field(default=5, ge=3, description="Smallest cell shown to investors and payers "
+                                       "(at least 3; never lowered by an amendment once data exists).")
     mappings: dict[Literal["participants", "enrolments", "measurements", "survey", "comparison"], FileMapping] = Field(
         default={}, description="File mappings per kind of file, used unless `sib ingest --mapping` names another.")
     amendments: list[Amendment] = []

@@ -21,7 +21,8 @@ from contracts.model import Contract
 from contracts.periods import period_end
 from language import MessageError
 from store.db import record_audit
-from store.tables import ContractRow, ContractVersionRow, LedgerEntryRow, LedgerStepRow
+from store.tables import (ContractRow, ContractVersionRow, EvaluationRunRow, ImportBatchRow, LedgerEntryRow,
+                          LedgerStepRow)
 
 
 class UnknownContract(MessageError, LookupError):
@@ -81,6 +82,7 @@ def store_contract(engine: Engine, cf: ContractFile) -> LoadOutcome:
         added = [v for v in cf.versions if v.version not in existing]
         if existing and added:
             _refuse_silent_repricing(conn, cf, added)
+            _refuse_lower_threshold(conn, cf, added)
         if added:
             conn.execute(sa.insert(ContractVersionRow), [
                 {"contract_id": cf.id, "version": v.version, "effective": v.effective, "reason": v.reason,
@@ -106,6 +108,23 @@ def _refuse_silent_repricing(conn: sa.Connection, cf: ContractFile, added: list[
         if v.version > 1 and not v.retroactive and v.effective <= period_end(last):
             raise VersionConflict(C("retroactive", version=v.version, reason=v.reason, effective=v.effective,
                                     period=last))
+
+
+def _refuse_lower_threshold(conn: sa.Connection, cf: ContractFile, added: list[ContractVersion]) -> None:
+    """Once the contract has data (a batch, a run or a ledger entry), no amendment may lower its suppression
+    threshold: cells already hidden from investors and payers would show, and the two views could be differenced."""
+    has_data = any(conn.execute(sa.select(sa.literal(1)).select_from(table).where(table.contract_id == cf.id).limit(1))
+                   .first() for table in (ImportBatchRow, EvaluationRunRow, LedgerEntryRow))
+    if not has_data:
+        return
+    stored = [int((terms or {}).get("suppression_threshold") or 5) for terms in conn.execute(
+        sa.select(ContractVersionRow.terms).where(ContractVersionRow.contract_id == cf.id)).scalars()]
+    highest = max(stored, default=0)
+    for v in sorted(added, key=lambda v: v.version):
+        if v.terms.suppression_threshold < highest:
+            raise VersionConflict(C("threshold_lowered", version=v.version, contract=cf.id, threshold=highest,
+                                    lowered=v.terms.suppression_threshold))
+        highest = max(highest, v.terms.suppression_threshold)
 
 
 def list_contracts(engine: Engine) -> list[dict]:

@@ -14,9 +14,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from contracts.messages import TEXTS as C
+from language import Message
+
 Path = tuple[Any, ...]
+
+# Limits, checked on the parser's events before any value is built (docs/contracts.md): a contract is a few
+# hundred lines, so these leave room for the largest while refusing an alias bomb ("billion laughs") or a
+# nesting bomb before it costs memory or time.
+MAX_BYTES = 1 << 20  # characters of YAML
+MAX_DEPTH = 64  # nested mappings and lists
+MAX_VALUES = 100_000  # values in the document once every alias ("*name", "<<: *name") is expanded
 
 
 class _DecimalLoader(yaml.SafeLoader):
@@ -50,16 +61,58 @@ class YamlDocument:
 
 
 class YamlSyntaxError(Exception):
-    """Text that is not YAML: the line, and the YAML parser's own words for the problem."""
+    """Text that is not YAML: the line, and the YAML parser's own words for the problem (or, for a limit, the
+    ``message`` to show instead)."""
 
-    def __init__(self, line: int, problem: str):
+    def __init__(self, line: int, problem: str, message: Message | None = None):
         super().__init__(f"YAML syntax error: {problem}")
         self.line = line
         self.problem = problem
+        self.message = message
+
+
+def _limit(line: int, message: Message) -> YamlSyntaxError:
+    return YamlSyntaxError(line, message.code, message)
+
+
+def check_limits(text: str) -> None:
+    """Refuse, before anything is built, YAML over MAX_BYTES, nested deeper than MAX_DEPTH, or expanding (through
+    aliases) to more than MAX_VALUES values; streaming the parser's events costs as much as reading the text."""
+    if len(text) > MAX_BYTES:
+        raise _limit(1, C("yaml_too_large", n=len(text), limit=MAX_BYTES))
+    sizes: dict[str, int] = {}  # anchor -> values it stands for
+    open_: list[list] = [[0, None]]  # per open collection: values inside so far, its anchor
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, CollectionStartEvent):
+            open_.append([0, event.anchor])
+            if len(open_) - 1 > MAX_DEPTH:
+                raise _limit(line, C("yaml_too_deep", limit=MAX_DEPTH))
+            continue
+        if isinstance(event, CollectionEndEvent):
+            inside, anchor = open_.pop()
+            size = inside + 1
+        elif isinstance(event, ScalarEvent):
+            size, anchor = 1, event.anchor
+        elif isinstance(event, AliasEvent):
+            size, anchor = sizes.get(event.anchor or "", 1), None
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        open_[-1][0] += size
+        if sum(level[0] for level in open_) > MAX_VALUES:
+            raise _limit(line, C("yaml_too_many", limit=MAX_VALUES))
 
 
 def parse_yaml(text: str) -> YamlDocument:
-    """Parse ``text``; raise ``YamlSyntaxError`` with a line number if it is not YAML."""
+    """Parse ``text``; raise ``YamlSyntaxError`` with a line number if it is not YAML or breaks a limit."""
+    try:
+        check_limits(text)
+    except yaml.MarkedYAMLError:
+        pass  # not YAML: said below, with the parser's own words
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(1, str(exc)) from None
     loader = _DecimalLoader(text)
     try:
         root = loader.get_single_node()

@@ -13,15 +13,26 @@ from pathlib import Path
 from typing import Iterable
 
 import jinja2
+import markupsafe
 
+from language.masking import mask_text
 from language.words import words
+
+
+def _masked(value: object) -> object:
+    """Every value a page or report prints, with personal identity numbers masked (``language.masking``);
+    markup the engine made itself (charts) is left as it is."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return mask_text(value)
+    return value
 
 
 def environment(lang: str, currency: str, folders: Iterable[Path]) -> jinja2.Environment:
     """An environment over ``folders`` (searched in order) for ``lang`` and a contract's ``currency``."""
     w = words(lang, currency)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(f) for f in folders]), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             finalize=_masked)
     env.filters.update(
         money=lambda amount, cur=currency: w.money(amount, cur),
         number=lambda value, digits=None: w.number(value, digits),

@@ -35,6 +35,7 @@ from typing import Any, Iterable
 
 from language import LANGUAGES, Message, template
 from language import formats
+from language.masking import mask_text, mask_value
 from language.catalogue import translations
 from language.labels import LABELS
 
@@ -132,7 +133,8 @@ class Words:
         return self.fill(self._catalogue.pgettext(context, message), params)
 
     def fill(self, text: str, params: dict[str, Any]) -> str:
-        return self._filler.vformat(text, (), _as_identifiers(params)) if params else text
+        """``text`` with its places filled; a personal identity number in a parameter comes out masked."""
+        return mask_text(self._filler.vformat(text, (), _as_identifiers(params))) if params else text
 
     def message(self, value: Any, names: Any = None) -> str:
         """A stored message in this language; text stored before messages had codes is shown as written.
@@ -141,17 +143,17 @@ class Words:
         """
         msg = Message.load(value)
         if isinstance(msg, str):
-            return msg
+            return mask_text(msg)
         text = template(msg.code)
         if text is None:  # a code from another version of the engine: say what is known
-            return msg.code + (f" {dict(msg.params)}" if msg.params else "")
+            return mask_text(msg.code + (f" {dict(msg.params)}" if msg.params else ""))
         filler = self._filler if names is None else _Filler(self, names)
         try:
-            return filler.vformat(self._catalogue.gettext(text), (), _as_identifiers(dict(msg.params)))
+            return mask_text(filler.vformat(self._catalogue.gettext(text), (), _as_identifiers(dict(msg.params))))
         except (KeyError, IndexError, ValueError, TypeError, ArithmeticError):
             # Parameters that do not fit the template (stored by another version of the engine): say what is known
             # rather than fail the whole page.
-            return msg.code + (f" {dict(msg.params)}" if msg.params else "")
+            return mask_text(msg.code + (f" {dict(msg.params)}" if msg.params else ""))
 
     def messages(self, values: Iterable[Any], names: Any = None) -> list[str]:
         return [self.message(v, names) for v in values]
@@ -161,8 +163,8 @@ class Words:
         stored before messages had codes has no code)."""
         msg = Message.load(value)
         if isinstance(msg, str):
-            return {"code": None, "params": {}, "text": msg}
-        return {"code": msg.code, "params": dict(msg.params), "text": self.message(msg, names)}
+            return {"code": None, "params": {}, "text": mask_text(msg)}
+        return {"code": msg.code, "params": mask_value(dict(msg.params)), "text": self.message(msg, names)}
 
     def either(self, items: Iterable[str]) -> str:
         """Alternatives: a, b or c."""

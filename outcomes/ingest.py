@@ -29,7 +29,7 @@ from language import Message, MessageError
 from outcomes.checks import MAX_ERRORS, Context, Prepared, PseudonymIndex, RowError, StoreView, measurement_keys
 from outcomes.kinds import KINDS, checker
 from outcomes.messages import TEXTS as O
-from outcomes.personnummer import scrub
+from language.masking import mask_text, mask_value
 from outcomes.readers import UnreadableFile, file_sha256, open_table
 from store.bulk import FrameWriter, read_frame
 from store.db import actor, record_audit
@@ -72,19 +72,9 @@ class IngestReport:
 
 def error_dict(e: RowError, said: Any) -> dict[str, Any]:
     """One refused row as reported and audited: reason in words, and the message it came from."""
-    message = _scrubbed(e.message.as_dict())
-    return {"row": e.row, "column": e.column, "value": scrub(e.value), "reason": scrub(said.message(message)),
-            "message": message}
-
-
-def _scrubbed(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrubbed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(v) for v in value]
-    return value
+    message = mask_value(e.message.as_dict())
+    return {"row": e.row, "column": mask_text(e.column), "value": mask_text(e.value),
+            "reason": said.message(message), "message": message}
 
 
 class IngestRefused(MessageError):
@@ -139,7 +129,7 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
     """
     if kind not in KINDS:
         raise IngestError(O("unknown_kind", kind=kind, kinds=", ".join(KINDS)))
-    name = filename or Path(path).name
+    name = mask_text(filename or Path(path).name)  # a file name is stored, logged and shown: masked first
     try:
         return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name)
     except IngestRefused as refused:
@@ -157,8 +147,8 @@ def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: 
             _record_refusal(engine, contract.id, actor_name, {
                 "kind": kind, "file": name, "rows": 0, "errors_total": 1,
                 "errors": [{"row": None, "column": "", "value": "",
-                            "reason": scrub(f"unreadable: {unreadable}"),
-                            "message": _scrubbed(O("unreadable", reason=unreadable.message.as_dict()).as_dict())}]})
+                            "reason": mask_text(f"unreadable: {unreadable}"),
+                            "message": O("unreadable", reason=unreadable.message.as_dict()).as_dict()}]})
         raise
 
 
@@ -200,7 +190,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
                  "summary": {}, "created_by": actor_name or actor()},
             ).scalar_one()
         for frame, problems in table.chunks:
-            errors += [RowError(p.row, "", p.message) for p in problems]
+            errors += [RowError(p.row, p.column, p.message) for p in problems]
             prepared, found = check.check(frame)
             errors += found
             report.rows += len(frame) + len(problems)

@@ -12,7 +12,7 @@ from contracts.model import Metric
 from outcomes.checks import (ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_text, errors_where,
                              measurement_keys, not_a_date)
 from outcomes.messages import TEXTS as O
-from outcomes.values import parse_dates, parse_numbers
+from outcomes.values import free_text, number_problem, parse_dates, parse_numbers
 
 
 def scale_of(metric: Metric) -> tuple[int, int, list[int]]:
@@ -110,8 +110,10 @@ class MeasurementCheck(FileCheck):
         after_term = ~ahead & (observed > pd.Timestamp(self.contract.term.end))
         errors += errors_where(after_term, "date", lambda r: O("after_term", date=date_text(observed[r]),
                                                                end=str(self.contract.term.end)))
-        values, bad_values = parse_numbers(frame["value"], self.ctx.mapping.decimal)
-        errors += errors_where(bad_values, "value", lambda r: O("not_a_number", value=frame["value"][r]), frame["value"])
+        decimal, thousands = self.ctx.mapping.decimal, self.ctx.mapping.thousands
+        values, bad_values = parse_numbers(frame["value"], decimal, thousands)
+        errors += errors_where(bad_values, "value", lambda r: number_problem(frame["value"][r], decimal, thousands),
+                               frame["value"])
         errors += errors_where(frame["value"] == "", "value", O("value_empty"))
         stored_values = values.copy()
         for metric_id, metric in self.metrics.items():
@@ -133,7 +135,7 @@ class MeasurementCheck(FileCheck):
         source = frame["source"] if "source" in frame.columns else pd.Series("", index=frame.index)
         measurements = pd.DataFrame({
             "participant_id": participant, "metric": metric_ids, "observed_on": observed, "value": stored_values,
-            "source": source.where(source != "", None), "supersedes_id": supersedes, "qualifier": None,
+            "source": free_text(source), "supersedes_id": supersedes, "qualifier": None,
         })
         self.counts["measurements"] = self.counts.get("measurements", 0) + len(frame)
         self.counts["corrections"] = self.counts.get("corrections", 0) + int(correction[0].sum())

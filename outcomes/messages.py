@@ -47,6 +47,12 @@ TEXTS = Texts("outcomes", {
     "outside_every_window": N_("{date} is outside every cohort's enrolment window"),
     "not_a_number": N_("{value:q} is not a number"),
     "not_whole": N_("{value:q} is not a whole number"),
+    "number_ambiguous": N_("{value:q} could be a number with a thousands separator or with a decimal mark; declare "
+                           "decimal (and thousands) in the mapping to read it"),
+    "number_thousands": N_("{value:q} has a thousands separator; declare thousands (and decimal) in the mapping to "
+                           "read it"),
+    "number_form": N_("{value:q} is not a number in the mapping's form (decimal {decimal}, thousands {thousands:q})"),
+    "number_range": N_("{value:q} is out of range for a number (it would be read as infinity or as 0)"),
     "not_a_metric": N_("{value:q} is not a metric of this contract; metrics: {metrics}"),
     "after_term": N_("{date} is after the contract term ends ({end})"),
     "value_empty": N_("value is empty"),
@@ -110,7 +116,30 @@ TEXTS = Texts("outcomes", {
                          "{columns}"),
     "row_problem": N_("{file}: row {row}: {problem}"),
     "unreadable": N_("unreadable: {reason}"),
+    "upload_too_slow": N_("{file} was not checked within {seconds} seconds, the limit for an upload; nothing was "
+                          "stored: send it in smaller files, or have the intermediary run 'sib ingest'"),
     "windows_1252": N_("read as Windows-1252"),
+    "not_regular": N_("{path} is not a regular file (a pipe, a device or a socket); give a data file"),
+    "not_utf8_line": N_("{file}: line {line} is not UTF-8 text, as the mapping declares the file to be"),
+    "mixed_encoding": N_("{file}: line {line} is not UTF-8, but other lines are; a file must be in one encoding: save "
+                         "it as CSV UTF-8 (or declare encoding: cp1252 in the mapping if it is Windows-1252)"),
+    "unclosed_quote": N_("a quote (\") on this line is never closed: the lines after it would be read as one cell"),
+    "nul": N_("the cell contains a NUL character (binary data); refused"),
+    "line_break": N_("the cell contains a line break: an unclosed quote? The rows after it would be read as its "
+                     "text"),
+    "xlsx_size": N_("{file} unpacks to {n} bytes; the limit is {limit} (send larger deliveries as CSV)"),
+    "xlsx_rows": N_("{file} has a sheet of {n} rows; the limit is {limit}"),
+    "xlsx_damaged": N_("{file} is a damaged .xlsx workbook: it cannot be read at row {row} ({reason})"),
+    "xlsx_formula": N_("a formula cell: an .xlsx file is read as values; save the values, or declare formulas: "
+                       "cached in the mapping to read the value Excel last saved"),
+    "xlsx_formula_no_value": N_("a formula cell with no saved value: open and save the workbook in Excel, or save "
+                                "the values"),
+    "xlsx_formula_header": N_("{file}: the header row has a formula cell; column names must be text"),
+    "json_key_twice": N_("key {key:q} appears twice in the object"),
+    "json_key_twice_first": N_("{file}: line 1 has key {key:q} twice"),
+    "json_too_deep": N_("nested deeper than {limit} levels; expected one flat object per line"),
+    "json_too_deep_first": N_("{file}: line 1 is nested deeper than {limit} levels; expected one flat object per "
+                              "line"),
     # whole files and batches
     "unknown_kind": N_("unknown kind {kind:q}; expected one of: {kinds}"),
     "refused": N_("{file} refused: {n} error; nothing was stored"),

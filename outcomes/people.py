@@ -9,7 +9,7 @@ from contracts.model import EligibilityRule
 from language import Message
 from outcomes.checks import ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_text, errors_where, not_a_date
 from outcomes.messages import TEXTS as O
-from outcomes.values import parse_dates, parse_numbers
+from outcomes.values import number_problem, parse_dates, parse_numbers
 
 
 def _rule_text(rule: EligibilityRule) -> Message:
@@ -117,8 +117,9 @@ class PeopleCheck(FileCheck):
         for spec in self.contract.target_group.attributes:
             text = frame[spec.name]
             if spec.type in ("integer", "number"):
-                values, bad = parse_numbers(text, self.ctx.mapping.decimal)
-                errors += errors_where(bad, spec.name, lambda r, t=text: O("not_a_number", value=t[r]), text)
+                decimal, thousands = self.ctx.mapping.decimal, self.ctx.mapping.thousands
+                values, bad = parse_numbers(text, decimal, thousands)
+                errors += errors_where(bad, spec.name, lambda r, t=text: number_problem(t[r], decimal, thousands), text)
                 if spec.type == "integer":
                     fractional = values.notna() & (values != values.round())
                     errors += errors_where(fractional, spec.name, lambda r, t=text: O("not_whole", value=t[r]), text)

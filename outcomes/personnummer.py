@@ -89,11 +89,3 @@ def mask(text: str) -> str:
     if len(digits) >= 10:
         return f"{digits[:6]}-****"
     return "******-****"
-
-
-_ANYWHERE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
-
-
-def scrub(text: str) -> str:
-    """Mask anything in free text that looks like a personal identity number."""
-    return _ANYWHERE.sub(lambda m: mask(m.group(0)), text)

@@ -10,7 +10,7 @@ from contracts.model import Metric
 from outcomes.checks import ID, Context, FileCheck, Prepared, RowError, date_text, errors_where, metric_days, not_a_date
 from outcomes.messages import TEXTS as O
 from outcomes.measurements import value_errors, window_errors
-from outcomes.values import parse_dates, parse_numbers
+from outcomes.values import free_text, number_problem, parse_dates, parse_numbers
 
 
 class SurveyCheck(FileCheck):
@@ -64,8 +64,9 @@ class SurveyCheck(FileCheck):
         parts, dont_know = [], 0
         for metric in self.answered:
             text = frame[metric.id]
-            values, bad = parse_numbers(text, self.ctx.mapping.decimal)
-            errors += errors_where(bad, metric.id, lambda r, t=text: O("not_a_number", value=t[r]), text)
+            decimal, thousands = self.ctx.mapping.decimal, self.ctx.mapping.thousands
+            values, bad = parse_numbers(text, decimal, thousands)
+            errors += errors_where(bad, metric.id, lambda r, t=text: number_problem(t[r], decimal, thousands), text)
             checked, found = value_errors(values, text, metric, metric.id)
             errors += found
             answers[metric.id] = values
@@ -86,7 +87,7 @@ class SurveyCheck(FileCheck):
         if self.anonymous:
             unit = frame["unit"] if "unit" in frame.columns else pd.Series("", index=frame.index)
             rows = rows.drop(columns=["participant_id"]).rename(columns={"observed_on": "answered_on"})
-            rows["unit"] = unit.reindex(rows.index).where(unit.reindex(rows.index) != "", None)
+            rows["unit"] = free_text(unit.reindex(rows.index))
             return Prepared(answers=rows), errors
         return Prepared(measurements=rows.assign(source="survey", supersedes_id=None)), errors
 

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from language import Message, MessageError
+from language.masking import mask_text
 from payments.messages import TEXTS as P
 from store.db import record_audit, retrying
 from store.seal import audit_text, canonical, required_key, same, seal
@@ -299,6 +300,7 @@ def take_step(engine: Engine, contract_id: str, entries: list[int], status: str,
         raise StepRefused(P("reason_needed"))
     if not entries:
         raise StepRefused(P("no_entries"))
+    note = mask_text(note) if note else note  # a reason is stored, sealed and shown: no personal number in it
     entries = list(dict.fromkeys(entries))  # an entry named twice is one step
     if signer.role == "payer" and signer.party is None and status in PAYER_STEPS:
         raise StepRefused(P("no_party", who=signer.name))

@@ -179,7 +179,11 @@ def record_audit(conn: sa.Connection, action: str, contract_id: str | None, deta
     from store.seal import audit_text, seal, seal_key
     from store.types import utcnow
 
-    row = {"at": utcnow(), "actor": who or actor(), "action": action, "contract_id": contract_id, "detail": detail}
+    from language.masking import mask_text, mask_value
+
+    # Audit payloads hold file names, refused cells and reasons: masked before they are stored (and sealed).
+    row = {"at": utcnow(), "actor": mask_text(who or actor()), "action": action, "contract_id": contract_id,
+           "detail": mask_value(detail)}
     key = seal_key()
     # Sealed whenever a key exists (every store that holds participants or a ledger has one).
     row["mac"] = seal(key, audit_text(row["at"], row["actor"], action, contract_id, detail)) if key else None

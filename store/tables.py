@@ -257,6 +257,21 @@ class UserRow(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
 
 
+class SessionRow(SQLModel, table=True):
+    """A browser's login (``api.web.session``): the SHA-256 of its random id (never the id, never the user's token),
+    whose user, and when it ends: at ``expires_at``, after a quiet spell since ``last_seen``, or at logout."""
+
+    __tablename__ = "sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    id_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = _when()
+    expires_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    last_seen: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
 # -- INDIGO reference projects ----------------------------------------------------------------------------------------
 # Public impact bond projects (the Government Outcomes Lab's INDIGO dataset, and INDIGO documents imported one by
 # one), kept apart from live contracts: nothing here is a contract, and nothing here is ever paid.  A dataset import

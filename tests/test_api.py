@@ -13,9 +13,9 @@ import schemathesis
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.access import add_user
 from api.http import create_app
@@ -318,23 +318,30 @@ def test_twenty_concurrent_uploads_and_approvals(world: dict[str, Any]) -> None:
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(world: dict[str, Any]) -> None:
     """Generated requests for every operation of the app's own OpenAPI (as the all-contracts intermediary,
-    a bounded number each): no 5xx, and every response status, type and body as documented."""
+    a bounded number each), valid and invalid ones, under every check schemathesis has: no 5xx, every response
+    status, type, header and body as documented, valid requests accepted and invalid ones refused."""
     from hypothesis import given
     from hypothesis import strategies as st
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", world["app"])
     headers = {"Authorization": f"Bearer {world['tokens']['intermediary-all']}"}
-    checks = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+    load_all_checks()
+    checks = CHECKS.get_all()
+    assert len(checks) >= 14, [c.__name__ for c in checks]
     failures, tested = [], 0
     for found in schema.get_all_operations():
         operation = found.ok()
+        # As schemathesis.toml says: an upload's bytes are judged only once they arrive (422 when unreadable).
+        upload = operation.method.upper() == "POST" and operation.path.endswith("/batches")
+        skip = [positive_data_acceptance] if upload else []
 
-        @given(case=operation.as_strategy(), real=st.booleans())
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=st.sampled_from(list(GenerationMode)).flatmap(operation.as_strategy), real=st.booleans())
+        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: Any, real: bool) -> None:
-            if real and "contract_id" in (case.path_parameters or {}):  # half the time, a contract that exists
+            valid = case.meta is None or case.meta.generation.mode.is_positive  # an invalid case stays invalid
+            if real and valid and "contract_id" in (case.path_parameters or {}):  # half the time, one that exists
                 case.path_parameters["contract_id"] = "test-contract"
-            case.call_and_validate(headers=headers, checks=checks)
+            case.call_and_validate(headers=headers, checks=[c for c in checks if c not in skip])
 
         try:
             run()
@@ -343,6 +350,75 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(world: dict[
         tested += 1
     assert tested >= 20, tested
     assert failures == [], "\n".join(failures)
+
+
+def test_schemathesis_run_with_all_checks_passes_clean(world: dict[str, Any], tmp_path: Any) -> None:
+    """The CLI as CI and the issue run it, `schemathesis run --checks all` with the repository's
+    schemathesis.toml, against the app served over HTTP: every phase (examples, coverage with undeclared methods,
+    fuzzing, stateful) and every check, on a contract that exists; no failure on either store."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import uvicorn
+
+    root = Path(__file__).resolve().parent.parent
+    config = tmp_path / "schemathesis.toml"  # the same, and valid requests on a contract that exists
+    config.write_text((root / "schemathesis.toml").read_text()
+                      + '\n[parameters]\n"path.contract_id" = "test-contract"\n')
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(world["app"], host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(600):  # at most a minute: the server starts in well under a second
+        if server.started:
+            break
+        time.sleep(0.1)
+    cli = Path(sys.executable).parent / "schemathesis"
+    runs = []
+    try:
+        for file, extra in ((root / "schemathesis.toml", []), (config, ["--mode", "positive"])):
+            runs.append(subprocess.run([str(cli), "--config-file", str(file), "run",
+                                        f"http://127.0.0.1:{port}/openapi.json", "--checks", "all", *extra,
+                                        "--max-examples", "5", "--seed", "1", "--no-color", "-H",
+                                        f"Authorization: Bearer {world['tokens']['intermediary-all']}"],
+                                       capture_output=True, text=True, timeout=600, cwd=tmp_path))  # its cache
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    for done in runs:
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+        assert "failure" not in done.stdout.splitlines()[-1] and "passed" in done.stdout, done.stdout[-2000:]
+
+
+def test_undeclared_methods_get_405_with_every_allowed_method(world: dict[str, Any]) -> None:
+    """A method a path does not have: 405 and an Allow header naming every method it has (not only the first
+    route's), on the API and on the pages."""
+    for path, allowed in (("/api/v1/contracts/test-contract/batches", "GET, POST"), ("/api/v1/health", "GET"),
+                          ("/api/v1/contracts/test-contract/ledger/1/approve", "POST"), ("/login", "GET, POST")):
+        for method in ("PUT", "DELETE", "TRACE", "OPTIONS"):
+            got = call(world, method, path, "intermediary")
+            assert (got.status_code, got.headers.get("allow")) == (405, allowed), (method, path)
+    assert call(world, "PUT", "/api/v1/health", None).json()["error"]["code"] == "method_not_allowed"
+
+
+def test_every_status_the_api_answers_is_documented(world: dict[str, Any]) -> None:
+    """A body that cannot be parsed is a 400, documented on every route with a body; 422 is documented too."""
+    spec = call(world, "GET", "/openapi.json", None).json()["paths"]
+    for path, operations in spec.items():
+        for method, operation in operations.items():
+            if path != "/api/v1/health":
+                assert {"400", "401", "403", "404", "422"} <= set(operation["responses"]), (method, path)
+    broken = call(world, "POST", "/api/v1/contracts/test-contract/payments", "intermediary", content=b"\x8dF\x00",
+                  headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400 and broken.json()["error"]["status"] == 400
+    zero = call(world, "POST", "/api/v1/contracts/test-contract/evaluations", "intermediary",
+                json={"as_of": "2022-06-30", "include_unverified": 0})
+    assert zero.status_code == 422  # a boolean is true or false, as documented, not 0
 
 
 def test_openapi_and_docs_are_published(world: dict[str, Any]) -> None:

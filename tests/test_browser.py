@@ -218,6 +218,29 @@ def test_municipal_finance_approves_with_the_mouse_and_rejects_with_the_keyboard
     screenshot(browser, "finance-rejected")
 
 
+def test_the_browser_holds_a_session_not_the_token_and_logging_out_ends_it(server, browser) -> None:
+    """The cookie a real browser keeps is a session id (HttpOnly, SameSite=Strict), not the token; the logout
+    button (a form POST with its CSRF token, from this site's page) ends the session: the same cookie put back
+    leads to the login page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from api.web.session import COOKIE
+
+    page = f"/contracts/{CONTRACT}/dashboard"
+    log_in(browser, server, "investor", page)
+    cookie = browser.get_cookie(COOKIE)
+    token = server["tokens"]["investor"]
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert cookie["value"] != token and token not in cookie["value"] and token not in browser.page_source
+    browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+    WebDriverWait(browser, 60).until(expected_conditions.url_to_be(f"{server['base']}/login"))
+    browser.add_cookie({"name": COOKIE, "value": cookie["value"], "path": "/"})
+    browser.get(server["base"] + page)
+    assert browser.current_url.startswith(f"{server['base']}/login?next=")
+
+
 def test_pages_are_usable_without_sight_of_the_layout(server, browser) -> None:
     """Labels for every field, one h1, headings in order, table headers, named pictures, a language."""
     from selenium.webdriver.common.by import By

@@ -190,8 +190,8 @@ def test_cli_api_and_dashboard_show_the_same_forecast(demo_copy) -> None:
     from api.access import add_user
     from api.http import create_app
     from api.status import clear_cache
-    from api.web.session import COOKIE
     from store.db import open_store
+    from tests.test_pages import log_in
 
     folder, sib = demo_copy
     contract = "norrkoping-foster-care"  # the case: a good chance that nothing is paid
@@ -203,7 +203,7 @@ def test_cli_api_and_dashboard_show_the_same_forecast(demo_copy) -> None:
         clear_cache()
         client = TestClient(create_app(engine))
         api = client.get(f"/api/v1/contracts/{contract}/status", headers={"Authorization": f"Bearer {token}"}).json()
-        client.cookies.set(COOKIE, token)
+        log_in(client, token)
         page = client.get(f"/contracts/{contract}/dashboard?lang=en").text
     finally:
         engine.dispose()

@@ -304,8 +304,8 @@ def test_cli_one_line_errors(sib, tmp_path: Path) -> None:
 
 def test_api_and_work_page_show_the_market_with_the_credit(engine, sliced) -> None:
     from api.access import add_user
-    from api.web.session import COOKIE
     from api.http import create_app
+    from tests.test_pages import log_in
 
     store_contract(engine, load_contract_file(CONTRACT_FILES["peterborough-reconviction"]))
     store_dataset(engine, sliced)
@@ -318,7 +318,7 @@ def test_api_and_work_page_show_the_market_with_the_credit(engine, sliced) -> No
     assert got.json()["credit"] == CREDIT and got.json()["projects"][0]["project_id"] == "INDIGO-POJ-0153"
     assert len(got.json()["projects"]) == 1
     assert client.get(path, headers={"Authorization": f"Bearer {tokens['payer']}"}).status_code == 403
-    client.cookies.set(COOKIE, tokens["intermediary"])
+    log_in(client, tokens["intermediary"])
     page = client.get("/contracts/peterborough-reconviction/work?lang=en")
     assert page.status_code == 200 and "Market prices (INDIGO)" in page.text and CREDIT in page.text
     assert "INDIGO-POJ-0153" in page.text

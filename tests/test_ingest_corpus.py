@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from contracts.loader import load_mapping_file
 from contracts.model import FileMapping
+from language.masking import mask_text
 from outcomes import personnummer
 from outcomes.ingest import IngestRefused, ingest_file
 from outcomes.readers import UnreadableFile
@@ -367,7 +368,7 @@ def test_masking() -> None:
     assert personnummer.mask("19811218-9876") == "811218-****"
     assert personnummer.mask("811218-9876") == "811218-****"
     assert personnummer.mask("x") == "******-****"
-    assert personnummer.scrub("call 811218-9876 or 19811218-9876") == "call 811218-**** or 811218-****"
+    assert mask_text("call 811218-9876 or 19811218-9876") == "call 811218-**** or 811218-****"
 
 
 PNR_CONTRACT = MINIMAL.replace("id: test-contract", "id: pnr-contract", 1).replace(

@@ -292,10 +292,10 @@ def site(demo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def page(site: dict[str, Any], role: str, path: str) -> str:
-    from api.web.session import COOKIE
+    from tests.test_pages import log_in
 
     client = TestClient(site["app"])
-    client.cookies.set(COOKIE, site["tokens"][role])
+    log_in(client, site["tokens"][role])
     got = client.get(path)
     assert got.status_code in (200, 403, 404), (path, got.status_code)
     return got.text

@@ -62,10 +62,23 @@ def site(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     engine.dispose()
 
 
+def log_in(c: TestClient, token: str, next_path: str = "/contracts") -> Any:
+    """Log in as a person does: the login form (its CSRF token, also in its cookie), then the token."""
+    form = c.get("/login?lang=en")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    return c.post("/login", data={"token": token, "next": next_path, "csrf": csrf, "lang": "en"},
+                  follow_redirects=False)
+
+
+def session_csrf(c: TestClient) -> str:
+    """The form token of the client's session (as every page's forms carry it)."""
+    return csrf_token(c.cookies[COOKIE])
+
+
 def client(site: dict[str, Any], role: str | None = None) -> TestClient:
     c = TestClient(site["app"])
     if role:
-        c.cookies.set(COOKIE, site["tokens"][role])
+        assert log_in(c, site["tokens"][role]).status_code == 303
     return c
 
 
@@ -81,30 +94,29 @@ def test_pages_need_a_login_and_come_back_after_it(site) -> None:
     assert first.status_code == 303 and first.headers["location"] == "/login?next=%2Fcontracts%2Ftest-contract%2Fdashboard"
     form = c.get(first.headers["location"])
     assert form.status_code == 200 and 'name="next" value="/contracts/test-contract/dashboard"' in form.text
-    done = c.post("/login", data={"token": site["tokens"]["investor"], "next": "/contracts/test-contract/dashboard"},
-                  follow_redirects=False)
+    done = log_in(c, site["tokens"]["investor"], "/contracts/test-contract/dashboard")
     assert done.status_code == 303 and done.headers["location"] == "/contracts/test-contract/dashboard"
-    cookie = done.headers["set-cookie"]
+    cookie = [h for h in done.headers.get_list("set-cookie") if h.startswith(COOKIE + "=")][0]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     assert c.get("/contracts/test-contract/dashboard").status_code == 200
 
 
 def test_a_wrong_token_is_refused_without_a_cookie(site) -> None:
-    done = client(site).post("/login", data={"token": "sib_wrong", "lang": "en"}, follow_redirects=False)
-    assert done.status_code == 401 and "set-cookie" not in done.headers
+    done = log_in(client(site), "sib_wrong")
+    assert done.status_code == 401 and COOKIE not in done.headers.get("set-cookie", "")
     assert "That token is not valid: it is wrong, or revoked." in done.text
     assert "sib_wrong" not in done.text  # what was typed is not echoed back
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
 def test_login_never_sends_anyone_to_another_site(site, target: str) -> None:
-    done = client(site).post("/login", data={"token": site["tokens"]["payer"], "next": target}, follow_redirects=False)
+    done = log_in(client(site), site["tokens"]["payer"], target)
     assert done.headers["location"] == "/contracts"
 
 
 def test_logout_clears_the_cookie(site) -> None:
     c = client(site, "investor")
-    done = c.post("/logout", follow_redirects=False)
+    done = c.post("/logout", data={"csrf": session_csrf(c)}, follow_redirects=False)
     assert done.status_code == 303 and f'{COOKIE}=""' in done.headers["set-cookie"]
 
 
@@ -136,7 +148,7 @@ def test_a_contract_outside_the_users_list_is_not_found(site) -> None:
     engine = site["engine"]
     token = add_user(engine, "other-investor", "investor", ["tiny-contract"])
     c = TestClient(site["app"])
-    c.cookies.set(COOKIE, token)
+    log_in(c, token)
     assert c.get("/contracts/test-contract/dashboard").status_code == 404
     assert "test-contract" not in c.get("/contracts").text
 
@@ -255,7 +267,7 @@ def test_approving_needs_the_form_token(site) -> None:
     before = steps(site)
     forged = c.post(f"/contracts/test-contract/ledger/{entry}/approve", data={"csrf": "0" * 32}, follow_redirects=False)
     assert forged.status_code == 403 and steps(site) == before
-    token = csrf_token(site["tokens"]["payer"])
+    token = session_csrf(c)
     assert f'name="csrf" value="{token}"' in c.get("/contracts/test-contract/schedule").text
     done = c.post(f"/contracts/test-contract/ledger/{entry}/approve?lang=en", data={"csrf": token},
                   follow_redirects=False)
@@ -272,16 +284,16 @@ def test_rejecting_needs_a_reason_and_an_allowed_role(site) -> None:
     entry = site["entries"]["test-contract"][2]  # the city's (the payer user acts for the city: [1] is the region's)
     payer = client(site, "payer")
     region = payer.post(f"/contracts/test-contract/ledger/{site['entries']['test-contract'][1]}/reject?lang=en",
-                        data={"csrf": csrf_token(site["tokens"]["payer"]), "reason": "not ours"})
+                        data={"csrf": session_csrf(payer), "reason": "not ours"})
     assert region.status_code == 409 and "payer-1 acts for City only" in region.text
-    token = csrf_token(site["tokens"]["payer"])
+    token = session_csrf(payer)
     before = steps(site)
     blank = payer.post(f"/contracts/test-contract/ledger/{entry}/reject?lang=en", data={"csrf": token, "reason": "  "})
     assert blank.status_code == 422 and f"Entry {entry} was not rejected: give the reason." in blank.text
     assert steps(site) == before
     intermediary = client(site, "intermediary")  # sees the schedule, may not decide on it (segregation of duties)
     refused = intermediary.post(f"/contracts/test-contract/ledger/{entry}/reject",
-                                data={"csrf": csrf_token(site["tokens"]["intermediary"]), "reason": "x"})
+                                data={"csrf": session_csrf(intermediary), "reason": "x"})
     assert refused.status_code == 403 and steps(site) == before
     assert "reject" not in intermediary.get("/contracts/test-contract/schedule").text.split("<h2 id=\"entries\">")[1]
     done = payer.post(f"/contracts/test-contract/ledger/{entry}/reject", data={"csrf": token, "reason": "wrong cohort"},
@@ -297,7 +309,6 @@ def test_a_flagged_entry_is_approved_on_the_page_only_with_each_flag_ticked_and_
 
     from api.access import add_user
     from api.http import create_app
-    from api.web.session import csrf_token
     from store.db import open_store
     from store.seal import key_file
 
@@ -307,17 +318,17 @@ def test_a_flagged_entry_is_approved_on_the_page_only_with_each_flag_ticked_and_
     page = "/contracts/norrkoping-foster-care/schedule?lang=en"
     with key_file(demo[0] / "sib-demo" / "sib.key"):
         eva = TestClient(create_app(engine))
-        eva.cookies.set(COOKIE, tokens[0])
+        log_in(eva, tokens[0])
         shown = text_of(eva.get(page).text)
         assert "is not distinguishable from zero" in shown and "612 of 1,000 participants (61.2%)" in shown
         approve = "/contracts/norrkoping-foster-care/ledger/1/approve?lang=en"
         both = ["ci_includes_zero", "missing_rule_share"]
         for form in ({"acknowledge": both}, {"acknowledge": both[:1], "reason": "minute 12"},
                      {"acknowledge": both, "reason": "  "}):
-            refused = eva.post(approve, data={"csrf": csrf_token(tokens[0]), **form})
+            refused = eva.post(approve, data={"csrf": session_csrf(eva), **form})
             assert refused.status_code == 409 and "entry 1 is flagged" in text_of(refused.text)
         assert steps({"engine": engine}, "norrkoping-foster-care") == []
-        done = eva.post(approve, data={"csrf": csrf_token(tokens[0]), "acknowledge": both, "reason": "minute 12"},
+        done = eva.post(approve, data={"csrf": session_csrf(eva), "acknowledge": both, "reason": "minute 12"},
                         follow_redirects=False)
         assert done.status_code == 303 and "done=approved" in done.headers["location"]
     with engine.connect() as conn:

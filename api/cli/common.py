@@ -9,13 +9,14 @@ English; ``--json`` keys never change with the language.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import sys
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TextIO
 
 import typer
 from rich.console import Console
@@ -29,6 +30,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 
 from contracts import ContractFileError
 from language import MessageError
+from language.masking import mask_text, mask_value, one_line
 from language.words import Words, from_environment, words
 from contracts.registry import UnknownContract, VersionConflict
 from evaluation.errors import UnknownRun
@@ -38,8 +40,35 @@ from outcomes.pseudonym import MissingKeyError
 from outcomes.readers import UnreadableFile
 from store.db import StoreError, database_url, describe
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Masked:
+    """A console's file: what rich writes, with personal identity numbers masked on the way out."""
+
+    def __init__(self, stream: Callable[[], TextIO]):
+        self._stream = stream  # looked up at each write, so that tests capturing sys.stdout see the output
+
+    def write(self, text: str) -> int:
+        return self._stream().write(mask_text(text))
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+    def fileno(self) -> int:
+        return self._stream().fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream(), "encoding", "utf-8")
+
+
+# Text from delivered files and contracts is printed literally: no rich markup ([link=...]) and no emoji codes.
+out = Console(file=_Masked(lambda: sys.stdout), highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(file=_Masked(lambda: sys.stderr), stderr=True, highlight=False, soft_wrap=True, markup=False,
+              emoji=False)
 if not out.is_terminal:  # piped: tables as wide as they need, not the 80-column default
     out.width = 160
 
@@ -66,7 +95,8 @@ USER_ERRORS = (UserError, MessageError, StoreError, UnknownContract, VersionConf
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``--json`` output; anything like a personal identity number in it masked (``language.masking``)."""
+    sys.stdout.write(json.dumps(mask_value(data), ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def parse_day(text: str | None, option: str = "--as-of") -> date:
@@ -102,12 +132,20 @@ def chosen_version(stored: Any, version: int | None) -> Any:
     return chosen
 
 
+class OneLineFormatter(logging.Formatter):
+    """Log records as single lines: personal identity numbers masked, newlines and control characters in
+    file-supplied text (a file name, a cell) escaped, so no record can forge another."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(super().format(record))
+
+
 def configure_logging() -> None:
     """Log lines (batches accepted or refused, runs, ledger entries; never a personal number) to SIB_LOG_FILE."""
     target = os.environ.get("SIB_LOG_FILE")
     if target and not logging.getLogger("sib").handlers:
         handler = logging.FileHandler(target, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logging.getLogger("sib").addHandler(handler)
         logging.getLogger("sib").setLevel(logging.INFO)
 
@@ -120,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except click_exceptions.UsageError as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # the usage line and the error, which may quote a file name: masked
+        sys.stderr.write(mask_text(shown.getvalue()))
         return 2
     except click_exceptions.ClickException as exc:
         err.print(w()._("error: {message}", message=exc.format_message()), markup=False)

@@ -99,7 +99,7 @@ def contract_show(contract_id: str, version: Optional[int] = typer.Option(None, 
         return
     c = chosen.terms
     said = w()
-    out.print(said._("[bold]{name}[/bold] ({id}), version {version} from {effective}: {reason}", name=c.name, id=c.id,
+    out.print(said._("{name} ({id}), version {version} from {effective}: {reason}", name=c.name, id=c.id,
                      version=chosen.version, effective=chosen.effective.isoformat(), reason=_reason(chosen.reason)))
     out.print(said._("Term {start} to {end}, currency {currency}", start=c.term.start.isoformat(),
                      end=c.term.end.isoformat(), currency=c.currency))

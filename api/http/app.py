@@ -27,6 +27,9 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
     app.state.engine, app.state.reader = engine, None
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body)
+    from api.web.session import SameOrigin  # (api.web.session imports api.http: here, not at the top)
+
+    app.add_middleware(SameOrigin)  # outermost: a cross-site request is refused before its body is read
     v1 = APIRouter(prefix="/api/v1")
     for module in (contracts, batches, evaluations, payments, status):
         v1.include_router(module.router)

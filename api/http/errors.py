@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.web.render import error_page
 from language import N_, Message, MessageError, Texts
+from language.masking import mask_text, mask_value
 from language.words import Words, choose, from_accept_language, words
 from store.db import StoreError
 
@@ -30,6 +31,7 @@ TEXTS = Texts("api", {
     "no_such_run": N_("no evaluation run {run} in contract '{contract}'"),
     "too_large": N_("the request body is over {limit} bytes"),
     "invalid": N_("{where}: {message}"),
+    "cross_origin": N_("the request came from another site's page (its Origin or Referer), so it was refused"),
     "not_found": N_("Not Found"),
     "method_not_allowed": N_("Method Not Allowed"),
 })
@@ -58,6 +60,7 @@ def _answer(request: Request, status: int, code: str, message: Message, details:
     said = request_words(request)
     if callable(details):
         details = details(said)
+    details = mask_value(details)  # a delivered file's cells, headers and names, masked like every message
     return JSONResponse({"error": {"status": status, "code": code, "message": said.message(message),
                                    "details": details}},
                         status_code=status, headers={"Content-Language": said.lang})
@@ -94,19 +97,34 @@ def install_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         known = HTTP_TEXTS.get(exc.status_code)
         message = TEXTS(known) if known and exc.detail in ("Not Found", "Method Not Allowed") else None
+        headers = _allow(request) if exc.status_code == 405 else {}
         if not is_api(request):
             said = _page_words(request)
-            return error_page(exc.status_code, said.message(message) if message else str(exc.detail), said.lang)
+            page = error_page(exc.status_code, said.message(message) if message else str(exc.detail), said.lang)
+            page.headers.update(headers)
+            return page
         if message is None:
             said = request_words(request)
             return JSONResponse({"error": {"status": exc.status_code, "code": codes.get(exc.status_code, "error"),
-                                           "message": str(exc.detail), "details": None}},
-                                status_code=exc.status_code, headers={"Content-Language": said.lang})
-        return _answer(request, exc.status_code, codes.get(exc.status_code, "error"), message)
+                                           "message": mask_text(str(exc.detail)), "details": None}},
+                                status_code=exc.status_code, headers={"Content-Language": said.lang, **headers})
+        answer = _answer(request, exc.status_code, codes.get(exc.status_code, "error"), message)
+        answer.headers.update(headers)
+        return answer
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> JSONResponse:
         return _answer(request, 503, "store_unavailable", exc.message)
+
+
+def _allow(request: Request) -> dict[str, str]:
+    """405's ``Allow``: every method of every route at this path (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    methods = [m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches({**request.scope, "method": m})[0] is Match.FULL
+                      for route in request.app.router.routes)]
+    return {"Allow": ", ".join(methods)} if methods else {}
 
 
 class BodyLimit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from store.db import MAX_ID
 
@@ -98,12 +98,20 @@ class Run(Loose):
 
 
 class EvaluateRequest(BaseModel):
-    as_of: date | None = Field(default=None, description="Default: today.")
-    include_unverified: bool = False
+    as_of: date | None = Field(default=None, description="Default: today; a date in the years 1900 to 2199.",
+                               json_schema_extra={"pattern": "^(19|20|21)[0-9]{2}-"})
+    include_unverified: StrictBool = False  # as documented: true or false, not 0 or "yes"
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, (str, date)):  # a number is not a date (0 is not 1970)
+            raise ValueError("a date is written YYYY-MM-DD")
+        return value
 
 
 class PaymentsRequest(BaseModel):
-    run: int | None = Field(default=None, ge=1, le=MAX_ID, description="Default: the latest evaluation run.")
+    run: StrictInt | None = Field(default=None, ge=1, le=MAX_ID, description="Default: the latest evaluation run.")
 
 
 class RejectRequest(BaseModel):
@@ -227,7 +235,10 @@ class InvestorStatus(BaseModel):
 # The error answers every route documents; a route adds its own (409, 413, 503) to these.
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
-    for code, text in ((401, "Missing or unknown token"), (403, "The token's role may not do this"),
+    for code, text in ((400, "A body that cannot be parsed (not JSON, or broken multipart data)"),
+                       (401, "Missing or unknown token"),
+                       (403, "The token's role may not do this, or the request came from another site's page "
+                             "(Origin or Referer)"),
                        (404, "No such contract (or not one this token may see), or no such item"),
                        (422, "Invalid request"))
 }

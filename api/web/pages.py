@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from api.access import Principal
 from api.exports import schedule_file, schedule_rows
 from api.http.auth import reader, store
-from api.privacy import suppress_basis
+from api.privacy import run_results, suppress_bases
 from api.reports import charts
 from api.web.render import SECURITY_HEADERS, PageError, fragment, render
 from api.web.session import COOKIE, PAGES, csrf_token, page_access, session
@@ -101,8 +101,9 @@ def schedule_page(ctx: dict[str, Any], db: Engine, notice: tuple[str, int] | Non
     records = ledger.to_dict(orient="records")
     evidences = entries_evidence(db, stored.latest.terms, records)
     bases = {e["seq"]: dict(e["basis"] or {}, evidence=evidences.get(e["seq"])) for e in records}
-    if who.aggregate_only:
-        bases = {seq: suppress_basis(basis, threshold) for seq, basis in bases.items()}
+    if who.aggregate_only:  # a mechanism's cohorts hidden together, as the evaluation hides them
+        bases = dict(zip(bases, suppress_bases([dict(e, basis=bases[e["seq"]]) for e in records], threshold,
+                                               run_results(db))))
     for e in entries:
         basis = bases.get(e["entry"], {})
         e["calculation"] = (names.calculation(basis) if basis.get("trail") or basis.get("explanation")

@@ -44,11 +44,14 @@ def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(
 
 @router.post(CONTRACT + "/batches", response_model=UploadResult, status_code=201,
              responses=ERRORS | {413: {"model": ErrorResponse, "description": "Too large"},
-                                 503: {"model": ErrorResponse, "description": "No pseudonymisation key"}})
+                                 503: {"model": ErrorResponse,
+                                       "description": "No pseudonymisation key, or the file's check took longer "
+                                       "than the upload time budget (SIB_UPLOAD_SECONDS); nothing stored"}})
 def upload(request: Request, kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
            dry_run: bool = Query(False), ctx: tuple = Depends(access("batch.upload")),
            db: Engine = Depends(store)) -> UploadResult:
-    from outcomes.ingest import IngestError, IngestRefused, ingest_file
+    from api.http.uploads import Upload, UploadTooSlow, ingest_upload
+    from outcomes.ingest import IngestError, IngestRefused
     from outcomes.pseudonym import MissingKeyError, load_key
     from outcomes.readers import UnreadableFile
 
@@ -63,13 +66,14 @@ def upload(request: Request, kind: KINDS_LITERAL = Form(...), file: UploadFile =
         with open(path, "wb") as out:
             for block in iter(lambda: file.file.read(1 << 20), b""):
                 out.write(block)
-        try:
-            report = ingest_file(db, stored.latest.terms, path, kind, key, dry_run=dry_run, actor_name=who.actor,
-                                 filename=name)
+        try:  # in a worker process with a time budget, so one large file cannot starve other requests
+            report = ingest_upload(db, Upload(stored.latest.terms, path, kind, key, dry_run, who.actor, name))
         except IngestRefused as refused:
             raise ApiError.of(422, "refused", refused, refused.report.as_dict) from None
         except (UnreadableFile, IngestError) as exc:
             raise ApiError(422, "unreadable", _as_uploaded(exc.message, path, name)) from None
+        except UploadTooSlow as exc:
+            raise ApiError.of(503, "too_slow", exc) from None
     return UploadResult(status=report.status, batch=report.batch_id, rows=report.rows, counts=report.counts,
                         notes=[request_words(request).message(n) for n in report.notes])
 

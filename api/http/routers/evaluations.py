@@ -30,7 +30,7 @@ def evaluate(request: Request, body: EvaluateRequest, ctx: tuple = Depends(acces
 
     who, stored = ctx
     as_of = body.as_of or date.today()
-    if not date(1900, 1, 1) < as_of < date(2200, 1, 1):
+    if not date(1900, 1, 1) <= as_of < date(2200, 1, 1):
         raise ApiError(422, "invalid", A("implausible_date", as_of=as_of.isoformat()))
     run = run_evaluation(db, stored, as_of, include_unverified=body.include_unverified, actor_name=who.actor)
     return _run(run.as_dict(), who, stored, request_words(request))
@@ -61,7 +61,8 @@ def evaluation_diff(request: Request, run_a: int = PathParam(..., ge=1, le=MAX_I
 
     who, stored = ctx
     a, b = _stored_run(db, stored, run_a), _stored_run(db, stored, run_b)
-    if who.aggregate_only:  # the numbers compared are the suppressed ones
+    threshold = None
+    if who.aggregate_only:  # the numbers compared are the suppressed ones, and no small change between them
         threshold = stored.latest.terms.suppression_threshold
         for run in (a, b):
             shown = suppress_results([r.to_dict() for r in run.results], threshold)
@@ -69,7 +70,7 @@ def evaluation_diff(request: Request, run_a: int = PathParam(..., ge=1, le=MAX_I
                 for k, v in visible.items():
                     if k in result.__dataclass_fields__:
                         setattr(result, k, v)
-    result = diff_runs(a, b, {v.version: v.reason for v in stored.versions})
+    result = diff_runs(a, b, {v.version: v.reason for v in stored.versions}, threshold)
     return Loose(**request_words(request).explained_diff(result))
 
 

@@ -18,7 +18,7 @@ from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import (ERRORS, ApproveRequest, ErrorResponse, LedgerEntry, NoteRequest, Page, PaymentsRequest,
                               RejectRequest, Step)
-from api.privacy import suppress_basis
+from api.privacy import run_results, suppress_basis, suppress_bases
 from contracts.registry import StoredContract
 from language.names import Names
 from language.words import default_language, from_accept_language
@@ -59,8 +59,16 @@ def ledger(request: Request, limit: int = LIMIT, offset: int = OFFSET, ctx: tupl
     names = Names(stored.latest.terms, request_words(request))
     rows = read_ledger(db, stored.id).to_dict(orient="records")
     window = rows[offset:offset + limit]
-    evidences = entries_evidence(db, stored.latest.terms, window)
     history = step_trail(steps)
+    if who.aggregate_only:  # hidden as a whole ledger: a mechanism's cohorts are suppressed together
+        evidences = entries_evidence(db, stored.latest.terms, rows)
+        bases = suppress_bases([dict(e, basis=dict(e["basis"] or {}, evidence=evidences.get(e["seq"])))
+                                for e in rows], stored.latest.terms.suppression_threshold, run_results(db))
+        shown = dict(zip((e["seq"] for e in rows), bases))
+        window = [dict(e, basis=shown[e["seq"]]) for e in window]
+        evidences = {e["seq"]: e["basis"].get("evidence") for e in window}
+    else:
+        evidences = entries_evidence(db, stored.latest.terms, window)
     entries = [_entry(e, history.get(e["seq"], []), who, stored, names, evidences.get(e["seq"])) for e in window]
     return Page(items=entries, total=len(rows), limit=limit, offset=offset)
 
@@ -158,7 +166,7 @@ def _entry(e: dict[str, Any], steps: list[dict[str, Any]], who: Principal, store
     """An entry as the caller may see it: its calculation, the evidence it rests on (with its flags) in the
     caller's language, and every step taken on it (who, when, the comment); small counts suppressed."""
     basis = dict(e["basis"] or {}, evidence=evidence)
-    if who.aggregate_only:
+    if who.aggregate_only:  # a ledger's entries come suppressed together; one calculated entry alone here
         basis = suppress_basis(basis, stored.latest.terms.suppression_threshold)
     shown = names.calculation(basis) if basis.get("trail") or basis.get("explanation") else None
     proof = basis.pop("evidence")
