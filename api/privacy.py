@@ -67,7 +67,7 @@ def protected(hidden: list[int | None], threshold: int, remainder: int = 0) -> b
 
 RESULT_COUNTS = ("n_treated", "n_comparison", "n_achieved", "n_pending")
 RESULT_STATISTICS = ("treated_mean", "counterfactual_mean", "estimate", "ci_low", "ci_high", "p_value",
-                     "relative_effect", "improvement", "relative_improvement")
+                     "relative_effect", "improvement", "relative_improvement", "se")
 POOLED = "all"
 
 
@@ -141,6 +141,8 @@ def suppress_results(results: list[dict[str, Any]], threshold: int) -> list[dict
             for key in keys:
                 if key in r:
                     r[key] = SUPPRESSED
+            if "se" in keys and isinstance(r.get("se_kind"), dict) and r["se_kind"].get("params"):
+                r["se_kind"] = SUPPRESSED  # its parameters (e.g. the number of clusters) are counts too
             anything = bool(keys)
             r["warnings"] = [w for w in r.get("warnings") or [] if not (
                 isinstance(w, dict) and "n" in (w.get("params") or {})
@@ -246,7 +248,9 @@ def suppress_evidence(evidence: dict[str, Any], threshold: int,
             (r.get("n") or 0) - (r.get("counted_by_missing_rule") or 0) if r.get("counted_by_missing_rule") else 0,
             threshold)
         if whole:
-            r.update({k: SUPPRESSED for k in ("n", "n_comparison", "estimate", "ci_low", "ci_high", "p_value")})
+            # the sensitivity figures (E-value, Γ) are functions of the estimate: hidden with it
+            r.update({k: SUPPRESSED for k in ("n", "n_comparison", "estimate", "ci_low", "ci_high", "p_value", "se",
+                                              "sensitivity")})
         if whole or by_rule:
             r["counted_by_missing_rule"] = r["missing_rule_share"] = SUPPRESSED
         any_hidden = any_hidden or whole or by_rule

@@ -14,6 +14,13 @@
    propensity logit; it compares every treated unit with every pool member,
    so it runs at a smaller size, where ours is run again on the same rows).
    Time ratios (peer / ours) and the difference in the estimated effect.
+3. The cost of order independence (``--ties``): ``match`` as it is (rows put
+   in a data-derived order, every tied neighbour used) against ``match`` as it
+   was before (first tie in file order), read from git at ``--baseline``, on
+   the same rows in the same process, alternated and repeated; on the
+   benchmark's 8 covariates and on the 6 integer and categorical ones alone,
+   where identical people, and so ties, are common.  ``--ties-only`` skips 1
+   and 2.
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -182,17 +191,66 @@ def causalinference_peer(data: pd.DataFrame) -> tuple[float, float]:
     return time.perf_counter() - start, float(model.estimates["matching"]["att"])
 
 
+BASELINE = "1b4ce4c6e2dae3cbe8b43f3d88c59c7dfa899af6"  # the last commit whose matching kept the first tie
+
+
+def tie_cost(data: pd.DataFrame, baseline: str, repeat: int) -> dict[str, object]:
+    """Median seconds of ``match`` now and before tie handling, same rows, alternated; the ratio now / before."""
+    from evaluation import matching
+
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{baseline}:evaluation/matching.py"],
+                            capture_output=True, text=True, check=True).stdout
+    before = types.ModuleType("matching_before_ties")
+    sys.modules[before.__name__] = before
+    exec(compile(source, "matching_before_ties.py", "exec"), before.__dict__)
+    treated = data[data.treated == 1].rename(columns={"events": "value"}).reset_index(drop=True)
+    pool = data[data.treated == 0].rename(columns={"events": "value"}).reset_index(drop=True)
+    out: dict[str, object] = {}
+    for label, covariates in (("8 covariates", COVARIATES),
+                              ("6 integer/categorical covariates", ["age", "prior", "children", "offence", "sex", "region"])):
+        times: dict[str, list[float]] = {"now": [], "before": []}
+        cpu: dict[str, list[float]] = {"now": [], "before": []}
+        results = {}
+        for n in range(repeat):
+            pair = (("before", before), ("now", matching))
+            for name, module in pair if n % 2 == 0 else pair[::-1]:  # alternate which goes first
+                start, start_cpu = time.perf_counter(), time.process_time()
+                results[name] = module.match(treated, pool, covariates, [], caliper_sd=0.2, k=1, replacement=True)
+                times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+        now, was = statistics.median(times["now"]), statistics.median(times["before"])
+        now_cpu, was_cpu = statistics.median(cpu["now"]), statistics.median(cpu["before"])
+        out[label] = {"seconds_now": round(now, 2), "seconds_before": round(was, 2), "ratio_now_to_before": round(now / was, 3),
+                      "cpu_seconds_now": round(now_cpu, 2), "cpu_seconds_before": round(was_cpu, 2),
+                      "cpu_ratio_now_to_before": round(now_cpu / was_cpu, 3),
+                      "estimate_now": results["now"].att, "estimate_before": results["before"].att,
+                      "se_now": results["now"].se, "se_before": results["before"].se,
+                      "treated_with_tied_matches": results["now"].diagnostics["treated_with_tied_matches"],
+                      "most_matches": results["now"].diagnostics["most_matches"]}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--treated", type=int, default=10_000)
     parser.add_argument("--pool", type=int, default=1_000_000)
     parser.add_argument("--peer-treated", type=int, default=2_000)
     parser.add_argument("--peer-pool", type=int, default=50_000)
+    parser.add_argument("--ties", action="store_true", help="also time tie handling against --baseline")
+    parser.add_argument("--ties-only", action="store_true", help="only time tie handling against --baseline")
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     result: dict[str, object] = {"treated": args.treated, "pool": args.pool, "covariates": len(COVARIATES)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         generate(folder, args.treated, args.pool)
+        if args.ties or args.ties_only:
+            result["tie_handling"] = tie_cost(pd.read_csv(folder / "all.csv"), args.baseline, args.repeat)
+        if args.ties_only:
+            result["benchmark_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            print(json.dumps(result, indent=2))
+            return
         fill = dict(root=str(ROOT), folder=str(folder), contract=CONTRACT)
         subprocess.run([sys.executable, "-c", PREPARE.format(**fill)], check=True)
         out = subprocess.run([sys.executable, "-c", EVALUATE.format(**fill)], capture_output=True, text=True, check=True)

@@ -40,7 +40,7 @@ def _point_estimates_without_counterfactual(c: Contract) -> Iterator[Finding]:
     has no counterfactual pays on what was measured, not on an effect.  (comparison_threshold and savings_share on
     such a design are refused outright; so this is a rate card or milestone on a monitored metric.)"""
     metrics = {m.id: m for m in c.metrics}
-    for i, mech in enumerate(c.payments.mechanisms):
+    for i, mech in enumerate(c.payments.mechanisms if c.payments is not None else []):
         if (mech.pays_on or "point_estimate") != "point_estimate":
             continue
         for j, metric_id in enumerate(mech.metrics):
@@ -133,6 +133,7 @@ def _metrics(c: Contract) -> Iterator[Finding]:
         if m.window.end_months <= m.window.start_months:
             yield loc + ("window", "end_months"), C("window_end", end=str(m.window.end_months),
                                                      start=str(m.window.start_months))
+        yield from _window_start(m, c, loc + ("window",))
         if m.instrument is not None:
             instrument = INSTRUMENTS.get(m.instrument)
             if instrument is None:
@@ -160,11 +161,18 @@ def _metrics(c: Contract) -> Iterator[Finding]:
             yield eloc + ("baseline",), C("missing_for_design", design=show("fixed_baseline"))
         if ev.baseline is not None and m.kind in ("binary", "rate") and not Decimal(0) <= ev.baseline <= Decimal(1):
             yield eloc + ("baseline",), C("baseline_range", baseline=str(ev.baseline), kind=m.kind)
-        if ev.design in ("pre_post", "difference_in_differences") and ev.pre_window is None:
+        if ev.design in ("pre_post", "difference_in_differences", "synthetic_control") and ev.pre_window is None:
             yield eloc + ("pre_window",), C("missing_for_design", design=show(ev.design))
-        if ev.pre_window is not None and ev.pre_window.end_months > m.window.start_months:
+        if ev.pre_window is not None and ev.pre_window.end_months > m.window.start_months and m.window.after == "enrolment":
             yield eloc + ("pre_window", "end_months"), C("pre_window_end", end=str(ev.pre_window.end_months),
                                                           start=str(m.window.start_months))
+        if ev.denominator is not None and ev.denominator not in {x.id for x in c.metrics}:
+            yield eloc + ("denominator",), C("not_a_metric", metric=show(ev.denominator),
+                                             metrics=", ".join(x.id for x in c.metrics))
+        elif ev.denominator is not None and ev.design not in ("difference_in_differences", "synthetic_control"):
+            yield eloc + ("denominator",), C("denominator_design", design=show(ev.design))
+        if ev.staggered is not None and ev.design != "difference_in_differences":
+            yield eloc + ("staggered",), C("staggered_design", design=show(ev.design))
         if ev.design == "matched_comparison" and not ev.covariates:
             yield eloc + ("covariates",), C("needs_covariate")
         if ev.design == "historical_cohort":
@@ -191,7 +199,28 @@ def _metrics(c: Contract) -> Iterator[Finding]:
                 yield eloc + ("subgroups", j, "bands"), C("bands", bands=show(group.bands))
 
 
+def _window_start(m: Any, c: Contract, loc: Path) -> Iterator[Finding]:
+    """after: event names a binary, participant-level metric whose own window counts from enrolment or exit."""
+    window = m.window
+    if window.after != "enrolment" and m.evaluation.design in ("difference_in_differences", "synthetic_control"):
+        yield loc + ("after",), C("window_after_design", after=show(window.after))
+    if window.after != "event":
+        if window.event is not None:
+            yield loc + ("event",), C("window_event_unused", after=show(window.after))
+        return
+    metrics = {x.id: x for x in c.metrics}
+    event = metrics.get(window.event) if window.event is not None else None
+    if window.event is None:
+        yield loc + ("event",), C("window_event_missing")
+    elif event is None:
+        yield loc + ("event",), C("not_a_metric", metric=show(window.event), metrics=", ".join(metrics))
+    elif event.id == m.id or event.kind != "binary" or event.anonymous or event.window.after == "event":
+        yield loc + ("event",), C("window_event_kind", metric=show(window.event))
+
+
 def _mechanisms(c: Contract) -> Iterator[Finding]:
+    if c.payments is None:  # an evaluation-only contract
+        return
     mechanisms = c.payments.mechanisms
     yield from _duplicates(mechanisms, ("payments", "mechanisms"), "mechanism")
     metrics = {m.id: m for m in c.metrics}
@@ -264,6 +293,8 @@ def _mechanism_metric(mech: object, metric: Any, where: Path) -> Iterator[Findin
 
 
 def _payers(c: Contract) -> Iterator[Finding]:
+    if c.payments is None:
+        return
     parties = {p.id: p for p in c.parties}
     seen: list[str] = []
     total = Decimal(0)
@@ -293,6 +324,8 @@ def _investment(c: Contract) -> Iterator[Finding]:
     inv = c.investment
     if inv is None:
         return
+    if c.payments is None:
+        yield ("investment",), C("investment_without_payments")
     parties = {p.id: p for p in c.parties}
     for i, commitment in enumerate(inv.commitments):
         yield from _party_role(parties, commitment.party, "investor", ("investment", "commitments", i, "party"),

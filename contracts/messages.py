@@ -80,6 +80,18 @@ TEXTS = Texts("contracts", {
     "single_value": N_("{value} is not allowed; {op} needs a single value"),
     "not_a_value": N_("{value} is not a value of {name}; allowed: {allowed}"),
     "window_end": N_("{end} is not after window.start_months {start}"),
+    "window_after_design": N_("difference_in_differences counts periods from the enrolment; a window after {after} "
+                              "is for the other designs"),
+    "denominator_design": N_("a denominator (rates per 1,000 of a unit's population) is for the panel designs, "
+                             "difference_in_differences and synthetic_control, not {design}"),
+    "window_event_missing": N_("a window after an event needs window.event: the binary metric that dates the event"),
+    "window_event_unused": N_("window.event is only used with after: event, not after: {after}"),
+    "window_event_kind": N_("{metric} cannot date a window: an event is another binary, non-anonymous metric whose "
+                            "own window counts from enrolment or exit"),
+    "evaluation_only": N_("contract '{contract}' is evaluation-only: it has no payments section, so there is "
+                          "nothing to calculate, schedule, forecast or approve"),
+    "investment_without_payments": N_("an investment needs a payments section: without outcome payments nothing "
+                                      "repays it"),
     "unknown_instrument": N_("{instrument} is not a built-in instrument; known: {known}"),
     "unknown_question": N_("{question} is not a question of {instrument}; expected one of: {ids}"),
     "survey_kind": N_("{kind} is not allowed for a survey question; expected ordinal"),
@@ -88,6 +100,8 @@ TEXTS = Texts("contracts", {
     "anonymous": N_("anonymous answers are only for survey questions with design monitoring"),
     "not_achieved": N_("'not_achieved' needs a binary metric or an achieved_when threshold"),
     "missing_zero": N_("'zero' is not allowed for a {kind} metric; only for count or continuous"),
+    "staggered_design": N_("staggered adoption (Callaway–Sant'Anna) is for design difference_in_differences, not "
+                           "{design}"),
     "missing_for_design": N_("required field is missing for design {design}"),
     "baseline_range": N_("{baseline} is out of range; a {kind} baseline must be between 0 and 1"),
     "pre_window_end": N_("{end} is after the start of the outcome window ({start}); the 'before' window must end "

@@ -51,9 +51,11 @@ Design = Literal[
     "randomised",
     "matched_comparison",
     "difference_in_differences",
+    "synthetic_control",
 ]
 DESIGNS_WITH_COUNTERFACTUAL = frozenset(
-    {"fixed_baseline", "pre_post", "historical_cohort", "randomised", "matched_comparison", "difference_in_differences"}
+    {"fixed_baseline", "pre_post", "historical_cohort", "randomised", "matched_comparison", "difference_in_differences",
+     "synthetic_control"}
 )
 Frequency = Literal["monthly", "quarterly", "half_yearly", "yearly"]
 PaysOn = Literal["point_estimate", "lower_bound", "significant"]
@@ -124,9 +126,20 @@ class Cohort(Strict):
     target_size: int | None = Field(default=None, ge=1)
 
 
-class Window(Strict):
-    """The measurement window, in whole months after each participant's enrolment start."""
+WindowStart = Literal["enrolment", "exit", "event"]
 
+
+class Window(Strict):
+    """The measurement window, in whole months after a dated point of each participant: the enrolment start
+    (the default), the enrolment's exit (discharge, end of the intervention), or a named event delivered in the
+    data (the first date a binary metric named by ``event`` was 1, e.g. a completed investigation)."""
+
+    after: WindowStart = Field(default="enrolment", description="What the months count from: enrolment (the "
+                               "enrolment's start), exit (the enrolment's exit date) or event (the first date the "
+                               "binary metric named in `event` was 1). A participant without an exit or event yet is "
+                               "pending, not missing.")
+    event: Slug | None = Field(default=None, description="With after: event, the binary metric whose first 1 dates "
+                               "the event (e.g. investigation_completed).")
     start_months: int = Field(default=0, ge=-120, le=240)
     end_months: int = Field(ge=-120, le=240)
 
@@ -159,6 +172,10 @@ class Evaluation(Strict):
     baseline: Number | None = Field(default=None, description="Contracted reference value (fixed_baseline).")
     covariates: list[Slug] = Field(default=[], description="Propensity model (matched_comparison) or regression "
                                    "adjustment (randomised).")
+    adjustment: Literal["additive", "lin"] = Field(
+        default="additive", description="Regression adjustment with covariates (randomised): additive, one slope per "
+        "covariate; lin, Lin's (2013) fully interacted model (treatment, centred covariates and their products), "
+        "HC2 standard errors either way.")
     squares: list[Slug] = Field(default=[], description="Covariates whose square enters the propensity model.")
     interactions: list[Annotated[list[Slug], Field(min_length=2, max_length=2)]] = Field(
         default=[], description="Pairs of covariates whose product enters the propensity model.")
@@ -166,11 +183,29 @@ class Evaluation(Strict):
     caliper: Annotated[Decimal, Field(gt=0, le=5)] = Decimal("0.2")
     neighbours: int = Field(default=1, ge=1, le=10)
     replacement: bool = True
+    se: Literal["abadie_imbens_2006", "abadie_imbens_2016"] = Field(
+        default="abadie_imbens_2006", description="Standard error of a matched comparison: abadie_imbens_2006 "
+        "treats the estimated propensity score as known; abadie_imbens_2016 adds Abadie and Imbens' (2016) "
+        "adjustment for its estimation (matching with replacement).")
     comparison_cohort: Slug | None = Field(default=None, description="Earlier cohort (historical_cohort).")
     pre_window: Window | None = Field(default=None, description="The 'before' window, months after enrolment "
-                                      "(pre_post, difference_in_differences).")
+                                      "(pre_post, difference_in_differences, synthetic_control).")
     period: Literal["month", "quarter", "year"] = Field(default="quarter", description="Period length "
-                                                         "(difference_in_differences), counted from each unit's start.")
+                                                         "(difference_in_differences, synthetic_control), counted "
+                                                         "from each unit's start.")
+    denominator: Slug | None = Field(default=None, description="A metric (e.g. population) whose value for the same "
+                                     "unit and period divides this one's (difference_in_differences, "
+                                     "synthetic_control): the panel holds rates per `per`, e.g. per 1,000 "
+                                     "inhabitants of a municipality.")
+    per: int = Field(default=1000, ge=1, description="With denominator: the rate's base (1000: per 1,000).")
+    staggered: Literal["callaway_santanna"] | None = Field(
+        default=None, description="difference_in_differences when units start at different calendar dates: "
+        "callaway_santanna, Callaway & Sant'Anna's (2021) group-time effects on a calendar-period panel (groups by "
+        "the period of each treated unit's start), aggregated to the overall effect (post-treatment cells weighted "
+        "by group size) and an event study, instead of two-way fixed effects in time since each unit's start.")
+    staggered_controls: Literal["never_treated", "not_yet_treated"] = Field(
+        default="never_treated", description="With staggered: the control units, never-treated ones or also those "
+        "not yet treated in the periods compared.")
     subgroups: list[Subgroup] = []
     min_n: int = Field(default=60, ge=1, description="Fewer participants than this gives a warning.")
     alpha: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.05")
@@ -421,7 +456,8 @@ class Contract(Strict):
     target_group: TargetGroup
     cohorts: list[Cohort] = Field(min_length=1)
     metrics: list[Metric] = Field(min_length=1)
-    payments: Payments
+    payments: Payments | None = Field(default=None, description="Outcome payments. Optional: without them the "
+                                      "contract is evaluation-only (no payment commands, no payment checks).")
     investment: Investment | None = None
     suppression_threshold: int = Field(default=5, ge=3, description="Smallest cell shown to investors and payers "
                                        "(at least 3; never lowered by an amendment once data exists).")

@@ -8,6 +8,8 @@ matching estimator in ``evaluation.matching``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -18,6 +20,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from contracts.model import Metric
 from evaluation.covariates import design_matrix
 from evaluation.matching import MatchingError, match
+from evaluation import sensitivity
 from evaluation.messages import TEXTS as W
 from evaluation.result import EffectResult
 
@@ -66,12 +69,14 @@ def fixed_baseline(metric: Metric, cohort: str, values: pd.Series) -> EffectResu
         low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
         result.ci_low, result.ci_high = float(low) - baseline, float(high) - baseline
         result.p_value = float(stats.binomtest(successes, n, baseline).pvalue) if 0 < baseline < 1 else None
+        result.se, result.se_kind = math.sqrt(mean * (1 - mean) / n), W("se_binomial")
         result.diagnostics["test"] = "exact binomial test; Wilson interval"
     elif n >= 2 and values.std() > 0:
         d = DescrStatsW(values.to_numpy())
         low, high = d.tconfint_mean(alpha=alpha)
         result.ci_low, result.ci_high = float(low) - baseline, float(high) - baseline
         result.p_value = float(d.ttest_mean(baseline)[1])
+        result.se, result.se_kind = float(d.std_mean), W("se_one_sample")
         result.diagnostics["test"] = "one-sample t-test"
     else:
         result.warnings.append(NO_VARIANCE)
@@ -94,6 +99,7 @@ def two_groups(metric: Metric, cohort: str, treated: pd.Series, comparison: pd.S
         low, high = compare.tconfint_diff(alpha=_alpha(metric), usevar="unequal")
         result.ci_low, result.ci_high = float(low), float(high)
         result.p_value = float(compare.ttest_ind(usevar="unequal")[1])
+        result.se, result.se_kind = float(compare.std_meandiff_separatevar), W("se_welch")
         result.diagnostics["test"] = "Welch two-sample t-test"
     else:
         result.warnings.append(NO_VARIANCE)
@@ -104,9 +110,12 @@ def randomised(metric: Metric, cohort: str, treated: pd.DataFrame, control: pd.D
     """Treatment arm against control arm: the difference in means, and adjusted for the stated covariates.
 
     With covariates, the estimate is the treatment coefficient of an OLS regression of the outcome on
-    treatment and the covariates, with HC2 standard errors (as Lin, 2013, recommends for experiments);
-    the unadjusted difference stays in the diagnostics.  Randomisation makes both unbiased; adjustment
-    buys precision.
+    treatment and the covariates, with HC2 standard errors; the unadjusted difference stays in the
+    diagnostics.  ``adjustment: additive`` (the default) fits one slope per covariate; ``adjustment: lin``
+    fits Lin's (2013) fully interacted model: treatment, the covariates centred at their sample mean, and
+    treatment times the centred covariates, so that each arm has its own slopes and the treatment
+    coefficient is the average effect; it cannot hurt asymptotic precision even when effects vary.
+    Randomisation makes every version unbiased (consistent); adjustment buys precision.
     """
     result = two_groups(metric, cohort, treated["value"], control["value"])
     covariates = list(metric.evaluation.covariates)
@@ -123,6 +132,14 @@ def randomised(metric: Metric, cohort: str, treated: pd.DataFrame, control: pd.D
     if len(both) <= design.shape[1] + 1:
         result.warnings.append(W("adjustment_too_few"))
         return result
+    kind = W("se_hc2")
+    if metric.evaluation.adjustment == "lin":
+        lin = lin_design(both["_treated"], x)
+        arms_large = all((both["_treated"] == arm).sum() > x.shape[1] + 1 for arm in (0.0, 1.0))
+        if arms_large and np.linalg.matrix_rank(lin.to_numpy()) == lin.shape[1]:
+            design, kind = lin, W("se_hc2_lin")
+        else:
+            result.warnings.append(W("adjustment_lin_too_few"))
     fit = sm.OLS(both["value"].astype(float), design).fit(cov_type="HC2")
     estimate, se = float(fit.params["_treated"]), float(fit.bse["_treated"])
     if not np.isfinite(se) or se <= 0:
@@ -131,12 +148,22 @@ def randomised(metric: Metric, cohort: str, treated: pd.DataFrame, control: pd.D
     low, high = fit.conf_int(alpha=_alpha(metric)).loc["_treated"]
     result.diagnostics.update(unadjusted={"estimate": result.estimate, "ci": [result.ci_low, result.ci_high],
                                           "p_value": result.p_value},
-                              adjustment={"covariates": list(x.columns), "standard_error": "HC2", "n": int(len(both))})
+                              adjustment={"covariates": list(x.columns), "standard_error": "HC2", "n": int(len(both)),
+                                          "model": "lin" if kind.code.endswith("lin") else "additive"})
     result.estimate, result.ci_low, result.ci_high = estimate, float(low), float(high)
     result.p_value = float(fit.pvalues["_treated"])
+    result.se, result.se_kind = se, kind
     result.counterfactual_mean = result.treated_mean - estimate if result.treated_mean is not None else None
-    result.diagnostics["test"] = "OLS regression adjustment, HC2 standard errors"
+    result.diagnostics["test"] = ("OLS regression adjustment" + (" (Lin, interacted)" if kind.code.endswith("lin")
+                                                                 else "") + ", HC2 standard errors")
     return result.finish()
+
+
+def lin_design(treated: pd.Series, x: pd.DataFrame) -> pd.DataFrame:
+    """Lin's (2013) design: constant, treatment, covariates centred at the sample mean, treatment x centred."""
+    centred = x - x.mean()
+    interacted = centred.mul(treated, axis=0).add_prefix("_treated:")
+    return sm.add_constant(pd.concat([treated, centred, interacted], axis=1), has_constant="add")
 
 
 def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> EffectResult:
@@ -156,6 +183,7 @@ def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> 
         low, high = d.tconfint_mean(alpha=_alpha(metric))
         result.ci_low, result.ci_high = float(low), float(high)
         result.p_value = float(d.ttest_mean(0.0)[1])
+        result.se, result.se_kind = float(d.std_mean), W("se_paired")
         result.diagnostics["test"] = "paired t-test"
     else:
         result.warnings.append(NO_VARIANCE)
@@ -169,7 +197,8 @@ def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFra
     result = _base(metric, cohort, treated["value"])
     try:
         m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
-                  replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions])
+                  replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions],
+                  pairs=True, se=ev.se)
     except MatchingError as exc:
         result.warnings.append(W("no_match", reason=exc.message.as_dict()))
         result.is_effect = False
@@ -180,7 +209,12 @@ def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFra
     result.estimate = m.att
     if m.se > 0:
         result.ci_low, result.ci_high = m.att - z * m.se, m.att + z * m.se
+        result.se = float(m.se)  # a matching result may name its own kind (e.g. adjusted for the estimated score)
+        result.se_kind = getattr(m, "se_kind", None) or W("se_abadie_imbens")
         result.p_value = float(2 * stats.norm.sf(abs(m.att) / m.se))
     result.warnings += m.warnings
     result.diagnostics.update(m.diagnostics, standard_error_value=m.se)
+    if result.p_value is not None:  # Rosenbaum bounds on the matched pairs (evaluation.sensitivity)
+        result.diagnostics["sensitivity"] = {"rosenbaum": sensitivity.matched_rosenbaum(
+            m, treated, pool, metric.kind == "binary", metric.direction, _alpha(metric))}
     return result.finish()

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pyarrow.json as pa_json
 import sqlalchemy as sa
@@ -24,22 +25,35 @@ from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, Participa
 
 @dataclass(frozen=True)
 class Inputs:
-    participants: pd.DataFrame  # participant_id and one column per attribute
+    participants: pd.DataFrame  # participant_id, pseudonym and one column per attribute
     enrolments: pd.DataFrame  # participant_id, cohort, arm, start, exit
     measurements: pd.DataFrame  # measurement_id, participant_id, metric, observed_on, value, verified
     answers: pd.DataFrame  # anonymous survey answers: answer_id, metric, answered_on, value, unit, verified
 
     def fingerprint(self) -> str:
-        """SHA-256 over the exact rows used, in a fixed order: same inputs, same fingerprint."""
+        """SHA-256 over the exact rows used, whatever order they were delivered in: same inputs, same fingerprint.
+
+        The store's row ids follow the order of the delivered files, so they are left out: a participant is
+        named by their pseudonym (a keyed hash of the delivered reference), and each table is digested as the
+        sorted 64-bit hashes of its rows (a multiset).  The same data delivered in another row order gives the
+        same fingerprint, as it gives the same run.  (Runs of code versions before this one fingerprinted the
+        rows in id order; their fingerprints are of that definition.)
+        """
         digest = hashlib.sha256()
-        for name, frame, key in (("participants", self.participants, "participant_id"),
-                                 ("enrolments", self.enrolments, "participant_id"),
-                                 ("measurements", self.measurements, "measurement_id"),
-                                 ("answers", self.answers, "answer_id")):
-            ordered = frame.sort_values(key, kind="stable").reindex(sorted(frame.columns), axis=1)
-            digest.update(f"{name}:{','.join(ordered.columns)}:{len(ordered)}".encode())
-            for column in ordered.columns:  # one vectorised 64-bit hash per cell, digested column by column
-                digest.update(pd.util.hash_pandas_object(ordered[column], index=False).to_numpy().tobytes())
+        pseudonyms = (self.participants.set_index("participant_id")["pseudonym"]
+                      if "pseudonym" in self.participants.columns else None)
+        for name, frame, ids in (("participants", self.participants, ("participant_id",)),
+                                 ("enrolments", self.enrolments, ()),
+                                 ("measurements", self.measurements, ("measurement_id",)),
+                                 ("answers", self.answers, ("answer_id",))):
+            content = frame.drop(columns=[c for c in ids if c in frame.columns])
+            if "participant_id" in content.columns and pseudonyms is not None:
+                content = content.assign(participant_id=content["participant_id"].map(pseudonyms))
+            content = content.reindex(sorted(content.columns), axis=1)
+            digest.update(f"{name}:{','.join(content.columns)}:{len(content)}".encode())
+            if len(content):
+                rows = pd.util.hash_pandas_object(content, index=False).to_numpy()
+                digest.update(np.sort(rows).tobytes())
         return digest.hexdigest()
 
 
@@ -72,7 +86,8 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
     ).where(EnrolmentRow.contract_id == contract_id, EnrolmentRow.start <= as_of)
     if not include_unverified:  # an unverified enrolment must not count either: with missing: zero it would be paid
         enrolments_q = enrolments_q.join(ImportBatchRow, ImportBatchRow.id == EnrolmentRow.batch_id).where(verified)
-    participants_q = sa.select(ParticipantRow.id.label("participant_id"), ParticipantRow.attributes).where(
+    participants_q = sa.select(ParticipantRow.id.label("participant_id"), ParticipantRow.pseudonym,
+                               ParticipantRow.attributes).where(
         ParticipantRow.contract_id == contract_id
     )
     answers_q = (
@@ -89,7 +104,9 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
         people = read_frame(conn, participants_q)
         answers = read_frame(conn, answers_q)
 
-    participants = pd.concat([people[["participant_id"]], _attributes(people["attributes"])], axis=1)
+    # The pseudonym (a keyed hash of the delivered reference) orders people by the data, not by file order, where
+    # an order matters (matching's ties), and names them in the matched set an intermediary may export.
+    participants = pd.concat([people[["participant_id", "pseudonym"]], _attributes(people["attributes"])], axis=1)
     for frame, column in ((measurements, "observed_on"), (enrolments, "start"), (enrolments, "exit")):
         frame[column] = pd.to_datetime(frame[column])
     # A corrected measurement is replaced by its correction (whatever the dates); then the as-of and verification cuts.

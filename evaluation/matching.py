@@ -4,11 +4,16 @@ The score is a logistic regression (statsmodels) of being treated on the
 contract's covariates.  Each treated participant is matched to the k nearest
 pool members on the logit of the score, within a caliper of ``caliper``
 standard deviations of the logit, inside strata of exact-match covariates,
-after trimming treated participants outside the pool's common support.  The
-standard error is Abadie and Imbens' (2006) for matching with replacement,
-which accounts for controls used more than once; it treats the estimated score
-as known (a second evaluator should note that).
-"""
+after trimming treated participants outside the pool's common support.
+
+Nothing depends on the order of the delivered rows: the rows are first put in
+an order derived from the data (by pseudonym hash), and with replacement every
+pool member tied at the k-th nearest distance is used, the tied ones sharing
+the weight equally (Abadie and Imbens' J_M(i); R's Matching with ties = TRUE).
+Without replacement, ties are broken by the pseudonym hash.  The standard
+error is Abadie and Imbens' (2006) for matching with replacement, with the
+K(j) and K'(j) of the actual, tie-including match sets; it treats the
+estimated score as known (a second evaluator should note that)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,12 @@ from evaluation.messages import TEXTS as W
 from language import Message, MessageError
 
 
+# Distances on the logit scale that differ by less than this are tied: two pool members one step either side
+# of a treated participant on an integer covariate are equally far in exact arithmetic, not always in floating
+# point.  (R's Matching has a distance.tolerance of 1e-5 for the same purpose.)
+TIE_TOLERANCE = 1e-9
+
+
 class MatchingError(MessageError):
     pass
 
@@ -39,9 +50,13 @@ class MatchResult:
     counterfactual_mean: float
     n_treated: int  # treated participants matched
     n_controls: int  # distinct pool members used
-    weights: pd.Series  # pool index -> total weight (sums to n_treated)
+    weights: pd.Series  # pool row (canonical order) -> total weight K(j) (sums to n_treated)
+    # The matched set when asked for: treated, control (participant_id), weight (1/#J(i); summing to 1 per treated),
+    # and treated_pseudonym, control_pseudonym where the rows have pseudonyms (what an export may show).
+    pairs: pd.DataFrame | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     warnings: list[Message] = field(default_factory=list)
+    se_kind: Message | None = None
 
 
 def _smd(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray | None = None) -> tuple[float, float]:
@@ -54,6 +69,11 @@ def _smd(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray | None = None) -> tup
 
 
 def propensity_logit(x: pd.DataFrame, treated: np.ndarray) -> np.ndarray:
+    """The linear predictor (logit of the propensity score); see ``_propensity_fit``."""
+    return _propensity_fit(x, treated)[0]
+
+
+def _propensity_fit(x: pd.DataFrame, treated: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """The linear predictor (logit of the propensity score) of a statsmodels Logit fit.
 
     Covariates are standardised first (the scores are the same; the fit is better conditioned), and a
@@ -70,32 +90,148 @@ def propensity_logit(x: pd.DataFrame, treated: np.ndarray) -> np.ndarray:
             raise MatchingError(W("matching_separation")) from None
         except np.linalg.LinAlgError:
             raise MatchingError(W("matching_collinear")) from None
-    score = np.asarray(design @ fit.params)
+    # Column by column (elementwise multiply and add, no BLAS kernel): identical people get bit-identical scores,
+    # so they are tied, whichever rows they are on.
+    params = np.asarray(fit.params, dtype=float)
+    score = np.full(len(design), params[0])
+    for j in range(1, len(params)):
+        score += design.iloc[:, j].to_numpy(dtype=float) * params[j]
     if not np.all(np.isfinite(score)):
         raise MatchingError(W("matching_not_finite"))
-    return score
+    return score, design
 
 
-def _nearest(pool_scores: np.ndarray, targets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each target, the k nearest pool positions (sorted order) and their distances; ties by position."""
-    order = np.argsort(pool_scores, kind="stable")
-    sorted_scores = pool_scores[order]
-    pos = np.searchsorted(sorted_scores, targets)
-    offsets = np.arange(-k, k)
-    candidates = np.clip(pos[:, None] + offsets[None, :], 0, len(sorted_scores) - 1)
-    distances = np.abs(sorted_scores[candidates] - targets[:, None])
-    pick = np.argsort(distances, axis=1, kind="stable")[:, :k]
-    chosen = np.take_along_axis(candidates, pick, axis=1)
-    chosen_dist = np.take_along_axis(distances, pick, axis=1)
-    # Clipping can repeat the edge position; a repeat is not a second neighbour.
-    repeated = np.zeros_like(chosen, dtype=bool)
-    repeated[:, 1:] = np.cumsum(np.diff(np.sort(chosen, axis=1), axis=1) == 0, axis=1) > 0
-    chosen_dist = np.where(repeated, np.inf, chosen_dist)
-    return order[chosen], chosen_dist
+def _canonical_order(both: pd.DataFrame, is_treated: np.ndarray, columns: list[str]) -> np.ndarray:
+    """A row order that depends on the data only, never on the order it was delivered in.
+
+    Treated first, then the pool; within each, by a 64-bit hash of the pseudonym (``pseudonym``, else
+    ``participant_id``), or of the row's covariates and outcome where there is neither (rows equal in all of
+    these are interchangeable).
+    Distinct pseudonyms with the same hash, a one-in-10^7 event at a million rows, are ordered by the pseudonym.
+    Every later step (the propensity fit, the sums, the greedy order without replacement) then sees the same
+    rows in the same order whatever order the file had, so the run is identical to the last bit.
+    """
+    name = _id_column(both)
+    if name is not None:
+        ids = both[name].to_numpy()
+        key = pd.util.hash_array(ids, categorize=False)
+    else:
+        ids = None
+        key = pd.util.hash_pandas_object(both[columns], index=False).to_numpy()
+    order = np.lexsort((key, ~is_treated))
+    if ids is not None:
+        same = (key[order][1:] == key[order][:-1]) & (is_treated[order][1:] == is_treated[order][:-1])
+        if same.any():
+            order = np.lexsort((ids.astype(str), key, ~is_treated))
+    return order
+
+
+def _id_column(frame: pd.DataFrame) -> str | None:
+    """The column that names people: the pseudonym where the store gave one, else ``participant_id``."""
+    return next((c for c in ("pseudonym", "participant_id") if c in frame and frame[c].notna().all()), None)
+
+
+def _tied_neighbours(pool_scores: np.ndarray, targets: np.ndarray, k: int,
+                     caliper: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Abadie and Imbens' J_M(i) with ties: every pool member at most as far as the k-th nearest (counted with
+    multiplicity), within the caliper.
+
+    The pool is grouped by distinct score (identical people have identical scores); the k-th nearest lies among
+    the k nearest distinct scores on either side of the target, so a (targets x 2k) window of groups suffices.
+    Returns the distinct scores' inverse index and counts, the window's group numbers and which of them are matched.
+    """
+    values, inverse, counts = np.unique(pool_scores, return_inverse=True, return_counts=True)
+    n = len(values)
+    w = min(k, n) + 1  # one more each side: a distance equal to the k-th only after rounding is still found
+    pos = np.searchsorted(values, targets)
+    window = pos[:, None] + np.arange(-w, w)[None, :]
+    valid = (window >= 0) & (window < n)
+    window = np.clip(window, 0, n - 1)
+    distance = np.where(valid, np.abs(values[window] - targets[:, None]), np.inf)
+    by_distance = np.argsort(distance, axis=1, kind="stable")
+    sorted_distance = np.take_along_axis(distance, by_distance, axis=1)
+    cumulative = np.cumsum(np.take_along_axis(np.where(valid, counts[window], 0), by_distance, axis=1), axis=1)
+    kth = np.minimum(np.argmax(cumulative >= k, axis=1), valid.sum(axis=1) - 1)
+    kth = np.where(cumulative[:, -1] >= k, kth, valid.sum(axis=1) - 1)  # a pool smaller than k: all of it
+    d_k = sorted_distance[np.arange(len(targets)), kth]
+    chosen = valid & (distance <= d_k[:, None] + TIE_TOLERANCE) & (distance <= caliper)
+    return inverse, counts, window, chosen
+
+
+def _group_sums(scores: np.ndarray, targets: np.ndarray, columns: list[np.ndarray], l: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For each target, the number of units in ``scores`` at most as far as the l-th nearest (ties included) and
+    the sums of each of ``columns`` over them."""
+    inverse, counts, window, chosen = _tied_neighbours(scores, targets, l, np.inf)
+    size = np.where(chosen, counts[window], 0).sum(axis=1).astype(float)
+    sums = []
+    for column in columns:
+        by_group = np.bincount(inverse, weights=column, minlength=len(counts))
+        sums.append(np.where(chosen, by_group[window], 0.0).sum(axis=1))
+    return size, sums
+
+
+def _ai2016_adjustment(score: np.ndarray, design: np.ndarray, is_treated: np.ndarray, y: np.ndarray, k: int,
+                       att: float, l: int = 2) -> float:
+    """Abadie and Imbens (2016, Theorem 2): the change in the ATT's variance from estimating the logit score,
+    (d' I^-1 d - c' I^-1 c) / N, with I the logit information, d = dtau/dtheta and c the covariance term, each
+    estimated by matching on the score (conditional covariances from the l nearest in each group, ties included).
+    """
+    n = len(score)
+    p_hat = is_treated.mean()
+    F = 1.0 / (1.0 + np.exp(-score))
+    f = F * (1.0 - F)
+    info = (design * f[:, None]).T @ design / n
+    t_idx, c_idx = np.flatnonzero(is_treated), np.flatnonzero(~is_treated)
+    # mu(1, X_i) and mu(0, X_i): the own outcome, and the mean of the k nearest in the other group.
+    mu1, mu0 = y.copy(), y.copy()
+    size, (total,) = _group_sums(score[t_idx], score[c_idx], [y[t_idx]], k)
+    mu1[c_idx] = total / size
+    size, (total,) = _group_sums(score[c_idx], score[t_idx], [y[c_idx]], k)
+    mu0[t_idx] = total / size
+    d = design.T @ (f * (mu1 - mu0 - att)) / (n * p_hat)
+    c = np.zeros(design.shape[1])
+    for group, factor in ((t_idx, np.ones(n)), (c_idx, F / (1.0 - F))):
+        columns = [y[group]] + [design[group, m] for m in range(design.shape[1])] + \
+                  [design[group, m] * y[group] for m in range(design.shape[1])]
+        size, sums = _group_sums(score[group], score, columns, l)
+        sum_y, sum_x, sum_xy = sums[0], np.column_stack(sums[1:1 + design.shape[1]]), np.column_stack(sums[1 + design.shape[1]:])
+        cov = np.where(size[:, None] > 1, (sum_xy - sum_x * sum_y[:, None] / size[:, None])
+                       / np.maximum(size - 1, 1)[:, None], 0.0)
+        c += (cov * (f * factor)[:, None]).sum(axis=0) / (n * p_hat)
+    solve = np.linalg.pinv(info)
+    return float((d @ solve @ d - c @ solve @ c) / n)
+
+
+def _neighbour_variance(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """Conditional variance of each unit's outcome from its nearest same-group neighbours (AI 2006, eq. 14).
+
+    The neighbours are every other unit at the nearest distance (all of them when tied, so the value does not
+    depend on row order): sigma^2 = J/(J+1) (Y - mean of the J neighbours)^2, which is (Y - Y_j)^2 / 2 for one.
+    """
+    if len(scores) < 2:
+        return np.zeros(len(scores))
+    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=outcomes, minlength=len(values))
+    left = np.r_[np.inf, np.diff(values)]
+    right = np.r_[np.diff(values), np.inf]
+    use_left, use_right = left <= right + TIE_TOLERANCE, right <= left + TIE_TOLERANCE
+    below, above = np.r_[0, np.arange(len(values) - 1)], np.r_[np.arange(1, len(values)), len(values) - 1]
+    near_n = np.where(use_left, counts[below], 0) + np.where(use_right, counts[above], 0)
+    near_sum = np.where(use_left, sums[below], 0.0) + np.where(use_right, sums[above], 0.0)
+    own_n = counts[inverse] - 1
+    j = np.where(own_n > 0, own_n, near_n[inverse]).astype(float)
+    total = np.where(own_n > 0, sums[inverse] - outcomes, near_sum[inverse])
+    return j / (j + 1) * (outcomes - total / j) ** 2
 
 
 def _without_replacement(pool_scores: np.ndarray, targets: np.ndarray, k: int, caliper: float) -> list[list[int]]:
-    """Greedy matching, treated taken from the hardest to match (highest score) down; each control used once."""
+    """Greedy matching without replacement, each control used once.
+
+    The rule depends on the data, not on the file's order: treated are taken from the hardest to match (highest
+    score) down, and among equal scores, and among equally near controls, the lower canonical position wins, that
+    is the smaller pseudonym hash (see ``_canonical_order``).  Ties are broken, not shared: a control used by
+    one treated participant is gone for the next.
+    """
     available = np.ones(len(pool_scores), dtype=bool)
     matches: list[list[int]] = [[] for _ in targets]
     for i in np.argsort(-targets, kind="stable"):
@@ -107,44 +243,46 @@ def _without_replacement(pool_scores: np.ndarray, targets: np.ndarray, k: int, c
     return matches
 
 
-def _neighbour_variance(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
-    """Conditional variance of each unit's outcome from its nearest same-group neighbour (AI 2006, J=1)."""
-    if len(scores) < 2:
-        return np.zeros(len(scores))
-    order = np.argsort(scores, kind="stable")
-    s, y = scores[order], outcomes[order]
-    left = np.r_[np.inf, np.diff(s)]
-    right = np.r_[np.diff(s), np.inf]
-    neighbour = np.where(left <= right, np.r_[0, np.arange(len(s) - 1)], np.r_[np.arange(1, len(s)), len(s) - 1])
-    variance = np.empty(len(s))
-    variance[order] = 0.5 * (y - y[neighbour]) ** 2
-    return variance
-
-
 def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exact: list[str], *,
           caliper_sd: float, k: int, replacement: bool, squares: list[str] | None = None,
-          interactions: list[list[str]] | None = None) -> MatchResult:
-    """ATT of ``treated`` against matched members of ``pool``; both need ``value`` and the covariates."""
+          interactions: list[list[str]] | None = None, pairs: bool = False,
+          se: str = "abadie_imbens_2006") -> MatchResult:
+    """ATT of ``treated`` against matched members of ``pool``; both need ``value`` and the covariates.
+
+    With replacement, every pool member tied at the k-th nearest distance is used, the tied ones sharing the
+    treated participant's weight equally (R's Matching with ``ties = TRUE``, Stata's ``teffects nnmatch``).
+    ``pairs=True`` also returns the matched set (see ``MatchResult.pairs``).
+    """
     warnings: list[Message] = []
     both = pd.concat([treated, pool], ignore_index=True)
     is_treated = np.r_[np.ones(len(treated), dtype=bool), np.zeros(len(pool), dtype=bool)]
     usable = both[covariates].notna().all(axis=1).to_numpy()
     if (~usable & is_treated).any():
         warnings.append(W("matching_covariate_missing", n=int((~usable & is_treated).sum())))
-    both, is_treated = both[usable].reset_index(drop=True), is_treated[usable]
+    both, is_treated = both[usable], is_treated[usable]
     if is_treated.sum() == 0 or (~is_treated).sum() == 0:
         raise MatchingError(W("matching_needs_both"))
+    columns = list(dict.fromkeys([*covariates, *exact, *(squares or []), *(c for p in interactions or [] for c in p),
+                                  "value"]))
+    canonical = _canonical_order(both, is_treated, columns)
+    kept = columns + [c for c in ("participant_id", "pseudonym") if c in both and c not in columns]
+    both, is_treated = both[kept].iloc[canonical].reset_index(drop=True), is_treated[canonical]
     x = design_matrix(both, covariates, squares or [], interactions or [])
     if x.shape[1] == 0:
         raise MatchingError(W("matching_nothing_varies"))
-    score = propensity_logit(x, is_treated)
+    score, design = _propensity_fit(x, is_treated)
     caliper = caliper_sd * float(np.std(score, ddof=1))
+    y = both["value"].to_numpy(dtype=float)
 
     # Strata of the exact-match covariates, numbered (one vectorised group-by, not a join per row).
     strata = both.groupby(exact, dropna=False, sort=True).ngroup().to_numpy() if exact else np.zeros(len(both), int)
     order = np.argsort(strata, kind="stable")
     bounds = np.flatnonzero(np.diff(strata[order])) + 1
-    matches: dict[int, list[int]] = {}
+    imputed_all = np.full(len(both), np.nan)  # per treated row: mean outcome of its matches
+    n_matches = np.zeros(len(both))  # per treated row: #J(i), the number of its matches
+    weights = np.zeros(len(both))  # per pool row: K(j) = sum over the treated it serves of 1/#J(i)
+    k_prime = np.zeros(len(both))  # per pool row: K'(j) = sum of 1/#J(i)^2 (AI 2006)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # for the matched set: treated, controls, weights
     off_support = 0
     for members in np.split(order, bounds):
         members = np.sort(members)
@@ -158,65 +296,106 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
         supported = (score[t_idx] >= lo - caliper) & (score[t_idx] <= hi + caliper)
         off_support += int((~supported).sum())
         t_idx = t_idx[supported]
+        if len(t_idx) == 0:
+            continue
         if replacement:
-            chosen, dist = _nearest(score[c_idx], score[t_idx], k)
-            for i, row, drow in zip(t_idx, chosen, dist):
-                keep = [int(c_idx[j]) for j, d in zip(row, drow) if d <= caliper]
-                if keep:
-                    matches[int(i)] = keep
+            inverse, counts, window, chosen = _tied_neighbours(score[c_idx], score[t_idx], k, caliper)
+            group_n = np.where(chosen, counts[window], 0)
+            size = group_n.sum(axis=1)
+            hit = size > 0
+            sums = np.bincount(inverse, weights=y[c_idx], minlength=len(counts))
+            imputed_all[t_idx[hit]] = np.where(chosen, sums[window], 0.0).sum(axis=1)[hit] / size[hit]
+            n_matches[t_idx] = size
+            share = np.divide(1.0, size, out=np.zeros(len(size)), where=hit)
+            rows, cols = np.nonzero(chosen)
+            group = window[rows, cols]
+            weights[c_idx] += np.bincount(group, weights=share[rows], minlength=len(counts))[inverse]
+            k_prime[c_idx] += np.bincount(group, weights=share[rows] ** 2, minlength=len(counts))[inverse]
+            if pairs:
+                by_group = np.argsort(inverse, kind="stable")
+                first = np.r_[0, np.cumsum(counts)[:-1]]
+                reps = counts[group]
+                member = by_group[np.repeat(first[group], reps) + _ranges(reps)]
+                found.append((np.repeat(t_idx[rows], reps), c_idx[member], np.repeat(share[rows], reps)))
         else:
             for i, row in zip(t_idx, _without_replacement(score[c_idx], score[t_idx], k, caliper)):
                 if row:
-                    matches[int(i)] = [int(c_idx[j]) for j in row]
+                    controls = c_idx[row]
+                    imputed_all[i] = y[controls].mean()
+                    n_matches[i] = len(controls)
+                    weights[controls] += 1.0 / len(controls)
+                    k_prime[controls] += 1.0 / len(controls) ** 2
+                    if pairs:
+                        found.append((np.full(len(controls), i), controls, np.full(len(controls), 1.0 / len(controls))))
 
     n_treated_all = int(is_treated.sum())
-    if not matches:
-        raise MatchingError("no treated participant found a match within the caliper")
-    unmatched = n_treated_all - off_support - len(matches)
+    treated_rows = np.flatnonzero(is_treated & (n_matches > 0))
+    if not len(treated_rows):
+        raise MatchingError(W("matching_none_matched"))
+    unmatched = n_treated_all - off_support - len(treated_rows)
     if off_support:
         warnings.append(W("matching_off_support", n=off_support))
     if unmatched:
         warnings.append(W("matching_no_match", n=unmatched))
 
-    y = both["value"].to_numpy(dtype=float)
-    treated_rows = np.array(sorted(matches))
-    weights = np.zeros(len(both))
-    imputed = np.empty(len(treated_rows))
-    for n, i in enumerate(treated_rows):
-        controls = matches[int(i)]
-        weights[controls] += 1.0 / len(controls)
-        imputed[n] = y[controls].mean()
+    imputed = imputed_all[treated_rows]
     treated_y = y[treated_rows]
     att = float((treated_y - imputed).mean())
     n1 = len(treated_rows)
 
-    # Abadie-Imbens (2006) variance of the ATT for matching with replacement.
+    # Abadie-Imbens (2006) variance of the ATT, eq. (14) with ties: K(j) and K'(j) from the actual #J(i).
     control_rows = np.flatnonzero(weights > 0)
     sigma2 = np.zeros(len(both))
     control_mask = ~is_treated
     sigma2[control_mask] = _neighbour_variance(score[control_mask], y[control_mask])
-    km = weights[control_rows]  # K_M(j)/M for each used control
-    m_eff = np.array([len(matches[int(i)]) for i in treated_rows], dtype=float)
-    variance = (np.sum((treated_y - imputed - att) ** 2)
-                + np.sum((km ** 2 - km / np.mean(m_eff)) * sigma2[control_rows])) / n1 ** 2
-    se = float(np.sqrt(max(variance, 0.0)))
+    km, kp = weights[control_rows], k_prime[control_rows]
+    variance = (np.sum((treated_y - imputed - att) ** 2) + np.sum((km ** 2 - kp) * sigma2[control_rows])) / n1 ** 2
+    se_kind, adjustment = W("se_abadie_imbens"), None
+    if se == "abadie_imbens_2016" and replacement:
+        adjustment = _ai2016_adjustment(score, design.to_numpy(dtype=float), is_treated, y, k, att)
+        variance += adjustment
+        se_kind = W("se_abadie_imbens_2016")
+    se_value = float(np.sqrt(max(variance, 0.0)))
 
     balance = _balance(x, is_treated, treated_rows, weights)
     worst = max((abs(r["smd_after"]) for r in balance if np.isfinite(r["smd_after"])), default=0.0)
     if worst > 0.1:
         poor = [r["covariate"] for r in balance if abs(r["smd_after"]) > 0.1]
         warnings.append(W("matching_poor_balance", covariates=poor))
+    matched_set = None
+    if pairs:
+        t, c, w = ([np.concatenate([f[n] for f in found]) for n in range(3)] if found
+                   else [np.array([], dtype=int), np.array([], dtype=int), np.array([])])
+        t, c = t.astype(int), c.astype(int)
+        ids = both["participant_id"].to_numpy() if "participant_id" in both else np.arange(len(both))
+        matched_set = pd.DataFrame({"treated": ids[t], "control": ids[c], "weight": w.astype(float)})
+        if "pseudonym" in both:
+            names = both["pseudonym"].to_numpy()
+            matched_set["treated_pseudonym"], matched_set["control_pseudonym"] = names[t], names[c]
+        matched_set = matched_set.sort_values(["treated", "control"], kind="stable").reset_index(drop=True)
+    k_max = int(n_matches[treated_rows].max())
     return MatchResult(
-        att=att, se=se, treated_mean=float(treated_y.mean()), counterfactual_mean=float(imputed.mean()),
-        n_treated=n1, n_controls=len(control_rows),
-        weights=pd.Series(weights[control_rows], index=control_rows), warnings=warnings,
+        att=att, treated_mean=float(treated_y.mean()), counterfactual_mean=float(imputed.mean()),
+        n_treated=n1, n_controls=len(control_rows), se=se_value, se_kind=se_kind,
+        weights=pd.Series(weights[control_rows], index=control_rows), warnings=warnings, pairs=matched_set,
         diagnostics={
             "pool_size": int((~is_treated).sum()), "treated_in": n_treated_all, "off_support": off_support,
             "unmatched": unmatched, "caliper_sd": caliper_sd, "caliper_logit": caliper, "neighbours": k,
             "replacement": replacement, "exact": exact, "max_abs_smd_after": worst, "balance": balance,
-            "standard_error": "Abadie-Imbens (2006), score treated as known",
+            "ties": "all tied neighbours, equal weights" if replacement else "broken by pseudonym hash",
+            "treated_with_tied_matches": int((n_matches[treated_rows] > k).sum()), "most_matches": k_max,
+            "standard_error": ("Abadie-Imbens (2016), adjusted for the estimated score" if adjustment is not None
+                               else "Abadie-Imbens (2006), score treated as known"),
+            "variance_adjustment_2016": adjustment,
         },
     )
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """0..n-1 for each n in ``lengths``, concatenated."""
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total) - starts
 
 
 def _balance(x: pd.DataFrame, is_treated: np.ndarray, treated_rows: np.ndarray,
@@ -237,3 +416,49 @@ def _balance(x: pd.DataFrame, is_treated: np.ndarray, treated_rows: np.ndarray,
             "variance_ratio_before": vr_before, "variance_ratio_after": vr_after,
         })
     return rows
+
+
+def matched_set(engine: Any, run_id: int, metric_id: str, cohort: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Who was matched to whom in a stored run, with weights, by pseudonym only: for the intermediary.
+
+    Recomputed from the run (its contract version, as-of date and interim flag) on the same inputs, which the
+    run's fingerprint must confirm, and refused unless the recomputed estimate is the one the run stored: the
+    matched set is then the run's, not a new one.  Matching is deterministic in the data (row order included),
+    so the same run always gives the same set.  Returns the pairs (treated, control, weight) and a summary.
+    """
+    from contracts.registry import get_contract
+    from evaluation.inputs import load_inputs
+    from evaluation.outcomes import participant_outcomes
+    from evaluation.result import POOLED, _clean
+    from evaluation.run import _comparison_pool, get_run_by_id
+
+    run = get_run_by_id(engine, run_id)
+    stored = get_contract(engine, run.contract_id)
+    contract = next(v for v in stored.versions if v.version == run.contract_version).terms
+    metric = next((m for m in contract.metrics if m.id == metric_id), None)
+    if metric is None or metric.evaluation.design != "matched_comparison":
+        raise MatchingError(W("matched_set_not_matched", metric=metric_id))
+    cohort = cohort or POOLED
+    cohorts = [c.id for c in contract.cohorts] if cohort == POOLED else [cohort]
+    if cohort != POOLED and cohort not in {c.id for c in contract.cohorts}:
+        raise MatchingError(W("matched_set_no_cohort", cohort=cohort))
+    inputs = load_inputs(engine, stored.id, run.as_of, run.include_unverified)
+    if inputs.fingerprint() != run.inputs_fingerprint:
+        raise MatchingError(W("matched_set_inputs_changed", run=run_id))
+    ev = metric.evaluation
+    outcomes = participant_outcomes(inputs, metric, run.as_of)
+    treated = outcomes[outcomes["cohort"].isin(cohorts) & (outcomes["arm"] == "treatment") & outcomes["closed"]]
+    pool, exact = _comparison_pool(outcomes, cohorts, list(ev.exact))
+    m = match(treated[treated["value"].notna()], pool[pool["closed"] & pool["value"].notna()], list(ev.covariates),
+              exact, caliper_sd=float(ev.caliper), k=ev.neighbours, replacement=ev.replacement,
+              squares=list(ev.squares), interactions=[list(p) for p in ev.interactions], pairs=True)
+    result = run.result(metric_id, cohort)
+    if result is None or result.estimate is None or result.estimate != _clean(m.att):  # as stored: 12 digits
+        raise MatchingError(W("matched_set_not_reproduced", run=run_id, metric=metric_id))
+    assert m.pairs is not None
+    pairs = pd.DataFrame({"treated": m.pairs["treated_pseudonym"], "control": m.pairs["control_pseudonym"],
+                          "weight": m.pairs["weight"]}).sort_values(["treated", "control"], kind="stable")
+    summary = {"run": run.id, "contract": run.contract_id, "metric": metric_id, "cohort": cohort,
+               "as_of": run.as_of.isoformat(), "estimate": result.estimate, "treated": m.n_treated, "controls": m.n_controls,
+               "pairs": len(pairs), "treated_with_tied_matches": m.diagnostics["treated_with_tied_matches"]}
+    return pairs.reset_index(drop=True), summary

@@ -1,9 +1,13 @@
 """Per-participant outcomes from measurements, following a metric's definition.
 
 One row per enrolled participant: the measurements inside the metric's window
-(relative to that participant's enrolment start) are aggregated as the
-metric says, the contract's missing-data rule is applied, and whether the
-outcome counts as achieved is decided.  Pure: frames in, frame out.
+(relative to that participant's enrolment start, exit, or a dated event) are
+aggregated as the metric says, the contract's missing-data rule is applied,
+and whether the outcome counts as achieved is decided.  Pure: frames in, frame out.
+
+A window that counts from the exit or from an event has no start for a
+participant who has not exited or had the event by the as-of date: that
+participant's window is open (pending), never a missing outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +23,23 @@ from evaluation.inputs import Inputs
 
 def _window_bounds(starts: pd.Series, window: Window) -> tuple[pd.Series, pd.Series]:
     return starts + pd.DateOffset(months=window.start_months), starts + pd.DateOffset(months=window.end_months)
+
+
+def window_anchor(inputs: Inputs, frame: pd.DataFrame, window: Window) -> pd.Series:
+    """Each participant's date the window counts from (NaT where the exit or event has not happened by as-of).
+
+    ``frame`` has participant_id, start and exit (one enrolment per participant).  An event is the first
+    measurement equal to 1 of the binary metric ``window.event`` on or after the participant's enrolment start.
+    """
+    if window.after == "exit":
+        return pd.to_datetime(frame["exit"])
+    if window.after == "event":
+        m = inputs.measurements
+        hits = m[(m["metric"] == window.event) & (m["value"] > 0)]
+        hits = hits.merge(frame[["participant_id", "start"]], on="participant_id")
+        first = hits[hits["observed_on"] >= hits["start"]].groupby("participant_id")["observed_on"].min()
+        return pd.to_datetime(frame["participant_id"].map(first))
+    return frame["start"]
 
 
 def _aggregate(values: pd.DataFrame, how: str) -> pd.Series:
@@ -37,8 +58,11 @@ def participant_outcomes(inputs: Inputs, metric: Metric, as_of: date, window: Wi
     window = window or metric.window
     enrolled = inputs.enrolments.sort_values(["participant_id", "start"], kind="stable").drop_duplicates("participant_id")
     frame = enrolled.merge(inputs.participants, on="participant_id", how="left")
-    low, high = _window_bounds(frame["start"], window)
-    frame["closed"] = (high - pd.Timedelta(days=1)) <= pd.Timestamp(as_of)
+    anchor = window_anchor(inputs, frame, window)
+    frame["window_from"] = anchor
+    frame["no_anchor"] = anchor.isna().to_numpy()  # no exit or event yet: pending, and said in a warning
+    low, high = _window_bounds(anchor, window)
+    frame["closed"] = ((high - pd.Timedelta(days=1)) <= pd.Timestamp(as_of)).fillna(False).astype(bool)
 
     rows = inputs.measurements[inputs.measurements["metric"] == metric.id]
     rows = rows.merge(frame[["participant_id"]].assign(low=low.values, high=high.values), on="participant_id")

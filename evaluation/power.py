@@ -23,6 +23,9 @@ from language import Message, MessageError
 
 Kind = Literal["proportion", "mean"]
 Layout = Literal["one_sample", "two_sample"]
+Change = Literal["rise", "fall"]
+# A metric's direction of improvement, as the change a proportion must make to improve.
+CHANGE_FOR = {"higher_is_better": "rise", "lower_is_better": "fall"}
 
 
 class PowerError(MessageError, ValueError):
@@ -40,6 +43,7 @@ class PowerResult:
     power: float
     effect: float | None  # absolute, in the outcome's unit
     ratio: float
+    direction: str | None = None  # rise or fall: on the arcsine scale a proportion's detectable change depends on it
 
     @property
     def relative(self) -> float | None:
@@ -48,7 +52,7 @@ class PowerResult:
     def as_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "layout": self.layout, "n": self.n, "baseline": self.baseline, "sd": self.sd,
                 "alpha": self.alpha, "power": self.power, "effect": self.effect, "relative_effect": self.relative,
-                "ratio": self.ratio}
+                "ratio": self.ratio, "direction": self.direction}
 
 
 def _check(kind: Kind, baseline: float, sd: float | None, alpha: float, power: float) -> None:
@@ -60,11 +64,20 @@ def _check(kind: Kind, baseline: float, sd: float | None, alpha: float, power: f
         raise PowerError(W("power_needs_sd"))
 
 
-def _h_to_proportion(baseline: float, h: float, direction: int) -> float:
-    """The proportion that lies Cohen's h away from ``baseline`` (up or down)."""
+def _h_to_proportion(baseline: float, h: float, direction: int) -> float | None:
+    """The proportion that lies Cohen's h away from ``baseline`` (up or down); None beyond 0 or 1."""
     phi = 2 * math.asin(math.sqrt(baseline)) + direction * h
-    phi = min(max(phi, 0.0), math.pi)
+    if not 0.0 <= phi <= math.pi:
+        return None
     return math.sin(phi / 2) ** 2
+
+
+def _sign(direction: "Change | int | None") -> int:
+    if direction in ("rise", 1):
+        return 1
+    if direction in ("fall", -1):
+        return -1
+    raise PowerError(W("power_direction", direction=str(direction)))
 
 
 def _solver(layout: Layout, kind: Kind):  # -> statsmodels power object
@@ -84,9 +97,15 @@ def _size(layout: Layout, kind: Kind, effect_size: float, alpha: float, power: f
 
 def minimum_detectable_effect(kind: Kind, layout: Layout, n: int, baseline: float, sd: float | None = None,
                               alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0,
-                              direction: int = -1) -> PowerResult:
-    """The smallest absolute effect that ``n`` participants detect with ``power`` at ``alpha`` (two-sided)."""
+                              direction: "Change | int | None" = None) -> PowerResult:
+    """The smallest absolute effect that ``n`` participants detect with ``power`` at ``alpha`` (two-sided).
+
+    For a proportion the answer depends on the ``direction`` of the change, ``rise`` or ``fall`` (Cohen's h is
+    the same distance on the arcsine scale either way, which is a larger rise than fall below 0.5); it is
+    required there.  A mean's is the same either way.
+    """
     _check(kind, baseline, sd, alpha, power)
+    sign = _sign(direction) if kind == "proportion" or direction is not None else None
     if n < 2:
         raise PowerError(W("power_n"))
     solver = _solver(layout, kind)
@@ -96,10 +115,17 @@ def minimum_detectable_effect(kind: Kind, layout: Layout, n: int, baseline: floa
     else:
         size = solver.solve_power(nobs1=n, alpha=alpha, power=power, ratio=ratio)
     if kind == "proportion":
-        effect = abs(_h_to_proportion(baseline, float(size), direction) - baseline)
+        reached = _h_to_proportion(baseline, float(size), sign)  # type: ignore[arg-type]
+        if reached is None:
+            raise PowerError(W(f"power_unreachable_{_change(sign)}", n=n, baseline=baseline))
+        effect = abs(reached - baseline)
     else:
         effect = float(size) * float(sd)  # type: ignore[arg-type]
-    return PowerResult(kind, layout, n, baseline, sd, alpha, power, effect, ratio)
+    return PowerResult(kind, layout, n, baseline, sd, alpha, power, effect, ratio, _change(sign))
+
+
+def _change(sign: int | None) -> str | None:
+    return None if sign is None else "rise" if sign > 0 else "fall"
 
 
 def required_n(kind: Kind, layout: Layout, effect: float, baseline: float, sd: float | None = None,
@@ -116,7 +142,8 @@ def required_n(kind: Kind, layout: Layout, effect: float, baseline: float, sd: f
     else:
         size = abs(effect) / float(sd)  # type: ignore[arg-type]
     n = _size(layout, kind, size, alpha, power, ratio)
-    return PowerResult(kind, layout, int(math.ceil(n)), baseline, sd, alpha, power, effect, ratio)
+    return PowerResult(kind, layout, int(math.ceil(n)), baseline, sd, alpha, power, effect, ratio,
+                       _change(1 if effect > 0 else -1))
 
 
 def contract_power_warnings(contract) -> list[tuple[tuple, Message]]:  # contract: contracts.model.Contract
@@ -125,6 +152,8 @@ def contract_power_warnings(contract) -> list[tuple[tuple, Message]]:  # contrac
 
     findings: list[tuple[tuple, Message]] = []
     sizes = [c.target_size for c in contract.cohorts]
+    if contract.payments is None:  # an evaluation-only contract: no threshold to check
+        return findings
     for i, mech in enumerate(contract.payments.mechanisms):
         metric = next((m for m in contract.metrics if m.id == mech.metrics[0]), None) if mech.metrics else None
         if metric is None or metric.evaluation.design in ("monitoring",):
@@ -154,7 +183,8 @@ def contract_power_warnings(contract) -> list[tuple[tuple, Message]]:  # contrac
                            min(sizes)))  # type: ignore[type-var]
         for where, what, effect, n in checks:
             try:
-                mde = minimum_detectable_effect(kind, layout, int(n), float(mean), sd, alpha, 0.8, ratio).effect
+                mde = minimum_detectable_effect(kind, layout, int(n), float(mean), sd, alpha, 0.8, ratio,
+                                                CHANGE_FOR[metric.direction]).effect
             except PowerError as exc:
                 findings.append((where, W("power_cannot", what=what.as_dict(), reason=exc.message.as_dict())))
                 continue

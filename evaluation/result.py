@@ -32,6 +32,8 @@ class EffectResult:
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
+    se: float | None = None  # the estimate's standard error
+    se_kind: Message | None = None  # which standard error: a code (evaluation.se_*) and its parameters, e.g. clusters
     relative_effect: float | None = None  # estimate / counterfactual mean
     n_achieved: int | None = None  # participants whose outcome counts as achieved
     n_pending: int = 0  # participants whose outcome window has not closed
@@ -69,6 +71,8 @@ class EffectResult:
     def from_dict(cls, data: dict[str, Any]) -> "EffectResult":
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["warnings"] = [Message.load(w) for w in fields.get("warnings") or []]
+        if fields.get("se_kind") is not None:
+            fields["se_kind"] = Message.load(fields["se_kind"])
         return cls(**fields)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from contracts.model import Contract, Metric
 from contracts.registry import StoredContract
-from evaluation import designs, did
+from evaluation import designs, did, sensitivity, staggered, survival, synth
 from evaluation.inputs import Inputs, load_inputs
 from evaluation.outcomes import participant_outcomes
 from evaluation.errors import UnknownRun
@@ -69,6 +69,8 @@ def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: d
     """Per-cohort results, the pooled one, then the pooled one within each stated subgroup."""
     if metric.anonymous:
         return [anonymous_answers(inputs, metric)]
+    if metric.kind == "time_to_event":  # censored follow-up: Kaplan–Meier, log-rank, RMST, Cox (evaluation.survival)
+        return survival.evaluate_metric(inputs, metric, contract, as_of)
     outcomes = participant_outcomes(inputs, metric, as_of)
     design = metric.evaluation.design
     cohorts = [c.id for c in contract.cohorts]
@@ -138,6 +140,7 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
     treated_all = outcomes[in_group & (outcomes["arm"] == "treatment")]
     treated = treated_all[treated_all["closed"]]
     design = ev.design
+    extra: dict = {}  # sensitivity analyses beyond the E-value (evaluation.sensitivity)
     if design == "monitoring":
         result = designs.monitoring(metric, label, treated["value"])
     elif design == "fixed_baseline":
@@ -156,16 +159,35 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
         pool, exact = _comparison_pool(outcomes, cohorts, list(ev.exact))
         result = designs.matched(metric, label, treated[treated["value"].notna()], pool[pool["closed"] & pool["value"].notna()],
                                  exact)
+    elif design == "synthetic_control":  # units over periods, one treated unit against a weighted average
+        pool, _ = _comparison_pool(outcomes, cohorts, [])
+        units = pd.concat([treated_all, pool])[["participant_id", "arm", "start"]]
+        result = synth.estimate(did.panel(inputs, metric, as_of, units), metric, label)
     else:  # difference_in_differences
         pool, _ = _comparison_pool(outcomes, cohorts, [])
         units = pd.concat([treated_all, pool])[["participant_id", "arm", "start"]]
-        result = did.estimate(did.panel(inputs, metric, as_of, units), metric, label)
+        if ev.staggered == "callaway_santanna":  # calendar periods, groups by start (evaluation.staggered)
+            data = staggered.panel(inputs, metric, as_of, units)
+            result = staggered.estimate(data, metric, label)
+        else:
+            data = did.panel(inputs, metric, as_of, units)
+            result = did.estimate(data, metric, label)
+        if result.is_effect and result.estimate is not None and ev.staggered is None:
+            extra["event_study"] = sensitivity.event_study(data, float(ev.alpha))
 
+    closed = outcomes.loc[outcomes["closed"] & (in_group | (outcomes["arm"] != "treatment")), "value"]
+    sensitivity.attach(result, metric.kind, sensitivity.outcome_sd(closed), extra)
     if has_achievement(metric):
         result.n_achieved = int(treated["achieved"].dropna().astype(bool).sum())
     result.n_pending = int((~treated_all["closed"]).sum())
     if result.n_pending:
         result.warnings.append(W("window_open", n=result.n_pending))
+    if metric.window.after != "enrolment" and "no_anchor" in treated_all:
+        no_anchor = int(treated_all["no_anchor"].sum())
+        if no_anchor:
+            result.warnings.append(W("window_no_exit", n=no_anchor) if metric.window.after == "exit"
+                                   else W("window_no_event", n=no_anchor, event=metric.window.event))
+        result.diagnostics["window_not_begun"] = no_anchor
     if result.n_treated < ev.min_n:
         result.warnings.append(W("too_few", n=result.n_treated, min_n=ev.min_n))
     missing = int(treated["value"].isna().sum())
@@ -253,7 +275,8 @@ def compute(inputs: Inputs, contract: Contract, as_of: date, include_unverified:
 
 def paid_outcomes(inputs: Inputs, contract: Contract, as_of: date) -> pd.DataFrame:
     """Treated participants' closed outcomes on every metric that a mechanism pays per participant."""
-    metrics = sorted({m for mech in contract.payments.mechanisms if mech.type in ("rate_card", "milestone")
+    mechanisms = contract.payments.mechanisms if contract.payments is not None else []  # none: evaluation-only
+    metrics = sorted({m for mech in mechanisms if mech.type in ("rate_card", "milestone")
                       for m in mech.metrics})
     parts = []
     for metric_id in metrics:
@@ -261,7 +284,7 @@ def paid_outcomes(inputs: Inputs, contract: Contract, as_of: date) -> pd.DataFra
         frame = frame[(frame["arm"] == "treatment") & frame["closed"]]
         parts.append(pd.DataFrame({
             "metric": metric_id, "participant_id": frame["participant_id"].astype("int64"), "cohort": frame["cohort"],
-            "value": frame["value"].astype(float), "achieved": frame["achieved"].fillna(False).astype(bool)}))
+            "value": frame["value"].astype(float), "achieved": frame["achieved"].astype("boolean").fillna(False).astype(bool)}))
     columns = ["metric", "participant_id", "cohort", "value", "achieved"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 

@@ -24,7 +24,7 @@ class Names:
         self._cohorts = {c.id: c.name for c in contract.cohorts}
         self._metrics = {m.id: m.name for m in contract.metrics}
         self._attributes = {a.name: (a.label or a.name.replace("_", " ")) for a in contract.target_group.attributes}
-        self._mechanisms = {m.id: m for m in contract.payments.mechanisms}
+        self._mechanisms = {m.id: m for m in (contract.payments.mechanisms if contract.payments else [])}
 
     def party(self, party_id: Any) -> str:
         return self._parties.get(str(party_id), str(party_id))
@@ -137,6 +137,12 @@ class Names:
             text += "; " + w._("{k} of them counted by the missing-data rule ({share})",
                                k=w.integer(summary["counted_by_missing_rule"]),
                                share=w.percent(float(summary["missing_rule_share"]), 1, signed=False))
+        found = summary.get("sensitivity") or {}  # how strong hidden bias would have to be (evaluation.sensitivity)
+        if found.get("e_value") is not None:
+            text += "; " + w._("E-value {e} (confidence limit {ci})", e=w.number(found["e_value"], 2),
+                               ci=w.number(found.get("e_value_ci"), 2))
+        if found.get("gamma") is not None:
+            text += "; " + w._("Rosenbaum Γ* {gamma}", gamma=w.number(found["gamma"], 2))
         return text
 
     def flags(self, evidence: dict[str, Any] | None) -> list[str]:

@@ -65,6 +65,14 @@ def window_errors(ctx: Context, metrics: Iterable[Metric], participant: pd.Serie
         if not rows.any():
             continue
         windows = [metric.window] + ([metric.evaluation.pre_window] if metric.evaluation.pre_window else [])
+        if any(w.after != "enrolment" for w in windows):
+            # A window after an exit or an event is placed by dates not known here; the evaluation places it.
+            # Only a measurement before every window could begin (before the enrolment start) is refused.
+            earliest = min(0, *(w.start_months for w in windows if w.after == "enrolment"))
+            low = starts[rows] + pd.DateOffset(months=earliest)
+            errors += errors_where(observed[rows] < low, "date", lambda r, lo=low, m=metric: O(
+                "before_enrolment", date=date_text(observed[r]), metric=m.id, low=date_text(lo[r])))
+            continue
         inside = pd.Series(False, index=starts[rows].index)
         for window in windows:
             low = starts[rows] + pd.DateOffset(months=window.start_months)

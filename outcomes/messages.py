@@ -67,6 +67,8 @@ TEXTS = Texts("outcomes", {
                           "don't know"),
     "outside_window": N_("{date} is outside the window of {metric:q} for this participant ({from_months} to "
                          "{to_months} months after enrolment: {low} to {high})"),
+    "before_enrolment": N_("{date} is before any window of {metric:q} can begin for this participant (the "
+                           "earliest is {low})"),
     "already_stored": N_("a measurement of {metric:q} for this participant on {date} is already stored (batch "
                          "{batch}); to replace it, send it with correction = true"),
     "nothing_to_correct": N_("nothing to correct: no stored measurement of {metric:q} for this participant on "

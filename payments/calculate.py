@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from language import MessageError
 
+from contracts.evaluation_only import payments_of
 from contracts.model import Contract
 from contracts.periods import period_of
 from contracts.registry import StoredContract
@@ -119,6 +120,7 @@ def check_run(stored: StoredContract, run: EvaluationRun) -> Contract:
                              reason=in_effect.reason, as_of=run.as_of.isoformat()))
     if run.include_unverified:
         raise PaymentError(P("run_interim", run=run.id))
+    payments_of(in_effect.terms)  # an evaluation-only contract: one clear error, nothing to pay
     return in_effect.terms
 
 

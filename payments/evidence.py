@@ -2,7 +2,7 @@
 
 Every ledger entry is paid on one or more evaluation results (its mechanism's metrics, for its cohort).
 The summary keeps, per result, what a finance committee asks before it signs: the design, the estimate,
-its 95 % interval and p-value, n, the share of participants whose outcome the missing-data rule supplied
+its 95 % interval and p-value, n, its sensitivity to hidden bias (E-value, Rosenbaum's Γ), the share of participants whose outcome the missing-data rule supplied
 (rather than data), and the result's warnings.  An entry is *flagged* when any result it rests on
 
 - ``no_counterfactual``: comes from a design without a comparison (monitoring): no effect is measured;
@@ -24,6 +24,7 @@ from typing import Any
 
 from contracts.model import Contract, RateCard
 from evaluation.result import POOLED, EffectResult
+from evaluation.sensitivity import summary as sensitivity_summary
 from payments.messages import TEXTS as P
 
 FLAGS = ("no_counterfactual", "ci_includes_zero", "wrong_sign", "missing_rule_share", "no_result")
@@ -59,6 +60,8 @@ def summarise(result: EffectResult, limit: Decimal) -> dict[str, Any]:
         "n": n, "n_comparison": result.n_comparison, "counted_by_missing_rule": by_rule,
         "missing_rule_share": None if share is None else str(share),
         "warnings": [w.as_dict() if hasattr(w, "as_dict") else w for w in result.warnings],
+        # How strong hidden bias would have to be to explain the effect away: E-value, Rosenbaum's Γ*.
+        "sensitivity": sensitivity_summary(result),
         "flags": flags,
     }
 

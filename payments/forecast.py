@@ -241,8 +241,10 @@ def contract_forecast(engine: Engine, stored: StoredContract, simulations: int =
     None without an evaluation run; a run that may not be paid (``check_run``) is refused with its reason."""
     from evaluation.run import get_run, run_outcomes
     from payments.calculate import check_run
+    from contracts.evaluation_only import payments_of
     from payments.ledger import current_status, read_ledger
 
+    payments_of(stored)  # an evaluation-only contract has nothing to forecast
     run = get_run(engine, stored.id)
     if run is None:
         return None

@@ -313,7 +313,10 @@ def _take_step(engine: Engine, contract_id: str, entries: list[int], status: str
     from contracts.registry import get_contract
     from payments.evidence import codes, entries_evidence
 
+    from contracts.evaluation_only import payments_of
+
     contract = get_contract(engine, contract_id).latest.terms
+    payments_of(contract)  # an evaluation-only contract has no entries to step
     ledger = {e["seq"]: e for e in read_ledger(engine, contract_id).to_dict(orient="records")}  # never changes
     evidence = entries_evidence(engine, contract, [ledger[s] for s in entries if s in ledger]) \
         if status == "approved" else {}

@@ -61,6 +61,9 @@ def schedule(contract: Contract, ledger: pd.DataFrame, statuses: dict[int, str],
              today: date | None = None) -> list[dict[str, Any]]:
     """One row per period and payer, amounts as Decimal (overdue: approved or invoiced, unpaid past its due
     date); forecast columns as Decimal or None."""
+    from contracts.evaluation_only import payments_of
+
+    payments_of(contract)  # an evaluation-only contract has no schedule
     today = today or date.today()
     due = due_dates(contract, steps)
     payers = [p.party for p in contract.payments.payers]

@@ -457,3 +457,12 @@ def test_schedule_exports_in_the_language_s_conventions_or_plain(world: dict[str
     workbook = call(world, "GET", "/api/v1/contracts/test-contract/exports/schedule.xlsx", "intermediary",
                     headers={"Accept-Language": "en"})
     assert workbook.headers["content-language"] == "en" and workbook.content[:2] == b"PK"
+
+
+def test_evaluation_json_states_each_standard_error_and_its_kind(world: dict[str, Any]) -> None:
+    run = call(world, "GET", f"/api/v1/contracts/test-contract/evaluations/{world['run']}", "intermediary").json()
+    with_estimate = [r for r in run["results"] if r["estimate"] is not None and r["ci_low"] is not None]
+    assert with_estimate
+    for r in with_estimate:
+        assert r["se"] is not None and r["se"] > 0
+        assert r["se_kind"]["code"].startswith("evaluation.se_") and r["se_kind"]["text"]

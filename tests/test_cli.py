@@ -7,6 +7,8 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from store.db import describe
@@ -182,6 +184,53 @@ def test_whole_chain_with_json_outputs(loaded, tmp_path: Path) -> None:
         "error: the ledger of 'test-contract' does not verify: the content of entry 1 does not match its hash\n")
 
 
+def _evaluation_only(tmp_path: Path) -> Path:
+    """minimal.yaml without payments, investment and the amendment that changes a price."""
+    text = (DATA / "minimal.yaml").read_text()
+    text = text[:text.index("payments:")] + "suppression_threshold: 3\n"
+    path = tmp_path / "evaluation-only.yaml"
+    path.write_text(text.replace("id: test-contract", "id: eval-only"))
+    return path
+
+
+def test_an_evaluation_only_contract_is_evaluated_and_reported_but_never_paid(sib, tmp_path: Path) -> None:
+    path = _evaluation_only(tmp_path)
+    checked = sib("contract", "validate", path)
+    assert checked.code == 0 and checked.err == "" and "warning" not in checked.out.lower()
+    assert "valid contract 'eval-only'" in checked.out
+    assert sib("init").code == 0 and sib("keys", "init").code == 0
+    assert sib("contract", "load", path).code == 0
+    assert "Evaluation-only" in sib("contract", "show", "eval-only").out
+    (tmp_path / "people.csv").write_text(PEOPLE)
+    (tmp_path / "m.csv").write_text(MEASUREMENTS)
+    for file, kind in (("people.csv", "participants"), ("m.csv", "measurements")):
+        batch = json.loads(sib("ingest", "eval-only", tmp_path / file, "--kind", kind, "--json").out)
+        assert sib("verify", str(batch["batch"])).code == 0
+    run = json.loads(sib("evaluate", "eval-only", "--as-of", "2022-06-30", "--json").out)
+    attendance = next(r for r in run["results"] if r["metric"] == "attendance" and r["cohort"] == "all")
+    values = pd.Series([0.8 + (i % 5) * 0.05 for i in range(30)])
+    assert attendance["se"] == pytest.approx(values.std() / np.sqrt(30))
+    assert attendance["se_kind"]["code"] == "evaluation.se_one_sample" and attendance["se_kind"]["text"]
+    table = sib("evaluate", "eval-only", "--as-of", "2022-06-30")
+    assert table.code == 0 and "SE (kind)" in table.out and "one-sample" in table.out
+    html = sib("report", "eval-only", "--out", tmp_path / "r.html", "--lang", "en")
+    page = (tmp_path / "r.html").read_text()
+    assert html.code == 0 and "Evaluation-only contract" in page and "Standard errors: one-sample" in page
+    refusal = ("error: contract 'eval-only' is evaluation-only: it has no payments section, so there is nothing to "
+               "calculate, schedule, forecast or approve\n")
+    for command in (("payments", "eval-only"), ("schedule", "eval-only"), ("forecast", "eval-only"),
+                    ("ledger", "show", "eval-only"), ("ledger", "approve", "eval-only", "1")):
+        result = sib(*command)
+        assert (result.code, result.err) == (1, refusal), command
+
+
+def test_an_investment_without_payments_is_refused(sib, tmp_path: Path) -> None:
+    path = _evaluation_only(tmp_path)
+    path.write_text(path.read_text() + "investment:\n  principal: 10\n  commitments:\n    - {party: fund, amount: 10}\n")
+    result = sib("contract", "validate", path)
+    assert result.code == 1 and "an investment needs a payments section" in result.err
+
+
 def test_init_and_keys_say_what_they_did(sib, any_url: str, tmp_path: Path) -> None:
     from store.db import head_revision
 
@@ -251,6 +300,21 @@ def test_design_power(sib) -> None:
         "error: a mean needs the outcome's standard deviation (--sd), greater than 0\n")
     assert sib("design", "power", "--kind", "mean", "--baseline", "1", "--sd", "1").err == (
         "error: give either --n (for the minimum detectable effect) or --effect (for the n needed)\n")
+
+
+def test_design_power_of_a_proportion_follows_the_direction(sib) -> None:
+    """Baseline 0.3, 200 per group: a rise needs 0.135, a fall 0.119 (Cohen's h is symmetric only on its own scale)."""
+    base = ("design", "power", "--kind", "proportion", "--baseline", "0.3", "--n", "200")
+    rise = json.loads(sib(*base, "--direction", "rise", "--json").out)
+    fall = json.loads(sib(*base, "--direction", "lower_is_better", "--json").out)
+    assert rise["effect"] == pytest.approx(0.1345, abs=1e-4) and rise["direction"] == "rise"
+    assert fall["effect"] == pytest.approx(0.1190, abs=1e-4) and fall["direction"] == "fall"
+    assert "minimum detectable rise is 0.135 (44.8% of 0.3)" in sib(*base, "--direction", "higher_is_better").out
+    missing = sib(*base)
+    assert missing.code != 0 and missing.err == (
+        "error: a proportion's minimum detectable effect is not the same for a rise and a fall: give --direction rise "
+        "or --direction fall\n")
+    assert "expected rise or fall" in sib(*base, "--direction", "up").err
 
 
 def test_validate_warns_when_a_threshold_is_below_what_cohorts_can_detect(sib) -> None:

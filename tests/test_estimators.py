@@ -68,6 +68,59 @@ def test_regression_adjustment_is_ols_with_hc2() -> None:
     assert r.p_value == pytest.approx(direct.pvalues["train"])
     assert r.diagnostics["unadjusted"]["estimate"] == pytest.approx(1.794, abs=5e-4)
     assert r.counterfactual_mean == pytest.approx(treated.re78.mean() - direct.params["train"])
+    assert r.se == pytest.approx(direct.bse["train"])
+    assert r.se_kind.code == "evaluation.se_hc2"
+
+
+def test_lin_adjustment_is_the_fully_interacted_ols_with_hc2() -> None:
+    """Lin (2013): y on treatment, centred covariates and treatment x centred covariates; HC2 standard errors."""
+    covariates = ["age", "educ", "black", "married", "re74", "re75"]
+    metric = _metric(design="randomised", covariates=covariates, adjustment="lin")
+    treated, control = NSW[NSW.train == 1], NSW[NSW.train == 0]
+    r = designs.randomised(metric, "all", treated.assign(value=treated.re78), control.assign(value=control.re78))
+    x = NSW[covariates].astype(float)
+    centred = x - x.mean()
+    frame = pd.concat([NSW.train.astype(float), centred, centred.mul(NSW.train, axis=0).add_suffix("_x_t")], axis=1)
+    direct = sm.OLS(NSW.re78, sm.add_constant(frame)).fit(cov_type="HC2")
+    assert r.estimate == pytest.approx(direct.params["train"])
+    assert r.se == pytest.approx(direct.bse["train"])
+    assert r.p_value == pytest.approx(direct.pvalues["train"])
+    low, high = direct.conf_int().loc["train"]
+    assert (r.ci_low, r.ci_high) == (pytest.approx(low), pytest.approx(high))
+    assert r.se_kind.code == "evaluation.se_hc2_lin" and r.diagnostics["adjustment"]["model"] == "lin"
+    additive = designs.randomised(_metric(design="randomised", covariates=covariates), "all",
+                                  treated.assign(value=treated.re78), control.assign(value=control.re78))
+    assert additive.estimate != pytest.approx(r.estimate)  # a different model, not the additive one renamed
+
+
+def test_lin_adjustment_falls_back_with_a_warning_when_a_covariate_is_constant_in_an_arm() -> None:
+    treated = pd.DataFrame({"value": [1.0, 2.0, 3.0, 4.0, 5.0], "x": [1.0] * 5})
+    control = pd.DataFrame({"value": [0.0, 1.0, 1.5, 2.5, 2.0], "x": [0.0, 1.0, 2.0, 3.0, 4.0]})
+    r = designs.randomised(_metric(design="randomised", covariates=["x"], adjustment="lin"), "all", treated, control)
+    assert "evaluation.adjustment_lin_too_few" in [w.code for w in r.warnings]
+    assert r.se_kind.code == "evaluation.se_hc2" and r.se is not None and np.isfinite(r.se)
+
+
+def test_every_design_states_its_standard_error() -> None:
+    """Welch, one-sample, binomial, paired and matching SEs against independent computations."""
+    treated, control = NSW[NSW.train == 1].re78, NSW[NSW.train == 0].re78
+    welch = designs.two_groups(_metric(design="randomised"), "all", treated, control)
+    assert welch.se == pytest.approx(np.sqrt(treated.var() / len(treated) + control.var() / len(control)))
+    assert welch.se_kind.code == "evaluation.se_welch"
+    one = designs.fixed_baseline(_metric(design="fixed_baseline", baseline=Decimal("4")), "all", treated)
+    assert one.se == pytest.approx(treated.std() / np.sqrt(len(treated)))
+    assert one.se_kind.code == "evaluation.se_one_sample"
+    binary = METRIC.model_copy(update={"kind": "binary"}, deep=True)
+    binary.evaluation.design, binary.evaluation.baseline = "fixed_baseline", Decimal("0.5")
+    share = (treated > 0).astype(float)
+    b = designs.fixed_baseline(binary, "all", share)
+    assert b.se == pytest.approx(np.sqrt(share.mean() * (1 - share.mean()) / len(share)))
+    assert b.se_kind.code == "evaluation.se_binomial"
+    p = designs.paired(_metric(design="pre_post"), "all", NSW.re75, NSW.re78)
+    assert p.se == pytest.approx((NSW.re78 - NSW.re75).std() / np.sqrt(len(NSW)))
+    assert p.se_kind.code == "evaluation.se_paired"
+    restored = type(welch).from_dict(welch.to_dict())
+    assert restored.se == pytest.approx(welch.se) and restored.se_kind == welch.se_kind
 
 
 # -- matched comparison: NSW treated against PSID households -----------------------------------------------------------
@@ -153,10 +206,11 @@ def test_clustered_standard_error_by_hand() -> None:
     beta = xtx @ x.T @ y
     u = y - x @ beta
     meat = sum(np.outer(x[units == g].T @ u[units == g], x[units == g].T @ u[units == g]) for g in np.unique(units))
-    n, k, g = len(data), 2, len(np.unique(units))
+    n, k, g = len(data), 3, len(np.unique(units))  # effect, p0 and the constant (fixest: unit effects nested)
     se = np.sqrt((xtx @ meat @ xtx)[0, 0] * g / (g - 1) * (n - 1) / (n - k))
     assert beta[0] == pytest.approx(r.estimate)
-    assert (r.ci_high - r.estimate) / stats.norm.ppf(0.975) == pytest.approx(se, rel=1e-9)
+    assert r.se == pytest.approx(se, rel=1e-9)
+    assert (r.ci_high - r.estimate) / stats.t(g - 1).ppf(0.975) == pytest.approx(se, rel=1e-9)  # t(G-1)
 
 
 def _trend_panel(pre_gap: float, seed: int) -> pd.DataFrame:
@@ -314,3 +368,62 @@ def test_power_against_closed_forms() -> None:
     mde = minimum_detectable_effect("mean", "one_sample", 400, 0.75, sd=1.0).effect
     assert mde == pytest.approx(z / 20, rel=0.01)
     assert Decimal(str(round(mde, 3))) > 0
+
+
+@pytest.mark.parametrize("layout,baseline,n,ratio", [("two_sample", 0.3, 200, 1.0), ("two_sample", 0.8, 150, 2.0),
+                                                     ("one_sample", 0.3, 200, 0.0), ("two_sample", 0.5, 400, 1.0)])
+def test_proportion_power_in_both_directions_agrees_with_statsmodels(layout, baseline, n, ratio) -> None:
+    """The MDE is the change whose Cohen's h (statsmodels' proportion_effectsize) is the h NormalIndPower solves for."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    from evaluation.power import minimum_detectable_effect
+
+    h = NormalIndPower().solve_power(nobs1=n, alpha=0.05, power=0.8, ratio=ratio)
+    rise = minimum_detectable_effect("proportion", layout, n, baseline, direction="rise", ratio=ratio or 1.0)
+    fall = minimum_detectable_effect("proportion", layout, n, baseline, direction="fall", ratio=ratio or 1.0)
+    assert proportion_effectsize(baseline + rise.effect, baseline) == pytest.approx(h)
+    assert proportion_effectsize(baseline, baseline - fall.effect) == pytest.approx(h)
+    # Power at the MDE, computed back by statsmodels, is the power asked for.
+    for p in (baseline + rise.effect, baseline - fall.effect):
+        assert NormalIndPower().power(abs(proportion_effectsize(p, baseline)), nobs1=n, alpha=0.05,
+                                      ratio=ratio) == pytest.approx(0.8, abs=1e-4)
+    assert (rise.direction, fall.direction) == ("rise", "fall")
+    if baseline < 0.5:
+        assert rise.effect > fall.effect
+    elif baseline > 0.5:
+        assert rise.effect < fall.effect
+    else:
+        assert rise.effect == pytest.approx(fall.effect)
+
+
+def test_the_issue_figures_and_the_errors_of_proportion_power() -> None:
+    from evaluation.power import PowerError, minimum_detectable_effect
+
+    assert minimum_detectable_effect("proportion", "two_sample", 200, 0.3, direction="rise").effect == pytest.approx(
+        0.135, abs=5e-4)
+    assert minimum_detectable_effect("proportion", "two_sample", 200, 0.3, direction="fall").effect == pytest.approx(
+        0.119, abs=5e-4)
+    with pytest.raises(PowerError) as no_direction:
+        minimum_detectable_effect("proportion", "two_sample", 200, 0.3)
+    assert no_direction.value.message.code == "evaluation.power_direction"
+    with pytest.raises(PowerError) as beyond:  # from 0.98, 3 participants cannot show any detectable rise
+        minimum_detectable_effect("proportion", "two_sample", 3, 0.98, direction="rise")
+    assert beyond.value.message.code == "evaluation.power_unreachable_rise"
+
+
+@pytest.mark.parametrize("direction,target,warned", [("lower_is_better", "0.175", False),
+                                                     ("higher_is_better", "0.425", True)])
+def test_contract_power_check_uses_the_metrics_direction(direction, target, warned) -> None:
+    """An improvement of 0.125 from 0.3 with 200 per arm: detectable as a fall (MDE 0.119), not as a rise (0.135)."""
+    from evaluation.power import contract_power_warnings
+
+    contract = load_contract_text(MINIMAL).contract.model_copy(deep=True)
+    for cohort in contract.cohorts:
+        cohort.target_size = 200
+    contract.payments.mechanisms[0].metric = "exclusion"
+    metric = contract.metric("exclusion")
+    metric.direction, metric.target = direction, Decimal(target)
+    metric.evaluation.design, metric.evaluation.planning_mean = "randomised", Decimal("0.3")
+    codes = [m.code for _, m in contract_power_warnings(contract)]
+    assert codes == (["evaluation.power_too_small"] if warned else [])

@@ -17,7 +17,7 @@ from evaluation import designs
 from evaluation.inputs import Inputs
 from evaluation.matching import match
 from evaluation.outcomes import participant_outcomes
-from evaluation.run import evaluate
+from evaluation.run import evaluate, evaluate_metric
 from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
 from tests.helpers import MINIMAL, row_counts, stored_minimal, write, english
@@ -66,6 +66,88 @@ def test_missing_counts_as_not_achieved_when_the_contract_says_so() -> None:
     out = participant_outcomes(data, EXCLUSION, date(2022, 1, 1)).set_index("participant_id")
     assert out.loc[1, "value"] == 1.0 and out.loc[1, "achieved"] is False  # lower is better: excluded is not achieved
     assert out.loc[2, "value"] == 1.0 and out.loc[2, "achieved"] is False  # no record: not achieved, as contracted
+
+
+def _exit_inputs(measurements: list, starts: dict[int, str], exits: dict[int, str]) -> Inputs:
+    data = inputs(measurements, starts)
+    data.enrolments["exit"] = pd.to_datetime([exits.get(p) for p in data.enrolments["participant_id"]])
+    return data
+
+
+def test_window_after_exit_counts_from_each_exit_and_no_exit_is_pending() -> None:
+    """Varnäs: the outcome two years after discharge.  Someone not yet discharged is pending, not missing."""
+    from contracts.model import Window
+
+    metric = EXCLUSION.model_copy(update={"window": Window(after="exit", start_months=0, end_months=12),
+                                          "missing": "exclude"}, deep=True)
+    data = _exit_inputs([
+        (1, "exclusion", "2020-06-01", 1.0),  # before exit: outside the window after exit
+        (1, "exclusion", "2021-01-15", 0.0),  # inside (exit 2020-12-01 .. 2021-11-30)
+        (2, "exclusion", "2021-09-01", 1.0),  # exit 2021-06-01: inside
+        (3, "exclusion", "2020-09-01", 1.0),  # never exited
+        (4, "exclusion", "2021-12-01", 1.0),  # exit 2021-11-30: window open on as-of 2022-01-01
+    ], {1: "2020-02-01", 2: "2020-02-01", 3: "2020-02-01", 4: "2020-02-01"},
+        {1: "2020-12-01", 2: "2021-06-01", 4: "2021-11-30"})
+    out = participant_outcomes(data, metric, date(2022, 6, 30)).set_index("participant_id")
+    assert out.loc[1, "value"] == 0.0 and out.loc[1, "n_measurements"] == 1 and out.loc[1, "closed"]
+    assert out.loc[2, "value"] == 1.0 and out.loc[2, "closed"]
+    assert not out.loc[3, "closed"] and np.isnan(out.loc[3, "value"]) and out.loc[3, "no_anchor"]
+    assert not out.loc[4, "closed"] and not out.loc[4, "no_anchor"]  # window runs to 2022-11-29
+    results = evaluate_metric(data, metric.model_copy(update={"evaluation": metric.evaluation.model_copy(
+        update={"design": "monitoring"})}), CONTRACT, date(2022, 6, 30))
+    pooled = results[-1]
+    assert pooled.n_pending == 2 and pooled.n_treated == 2
+    codes = {w.code: w.params for w in pooled.warnings}
+    assert codes["evaluation.window_no_exit"] == {"n": 1} and codes["evaluation.window_open"] == {"n": 2}
+    assert "1 participants have no exit date by the as-of date" in " ".join(english(pooled.warnings))
+
+
+def test_window_after_an_event_counts_from_its_first_date() -> None:
+    """Gotland: no return within a year after the completed intervention, delivered as a binary metric."""
+    from contracts.model import Window
+
+    event = EXCLUSION.model_copy(update={"id": "completed", "direction": "higher_is_better"}, deep=True)
+    metric = ATTENDANCE.model_copy(update={"window": Window(after="event", event="completed", end_months=6)},
+                                   deep=True)
+    contract = CONTRACT.model_copy(update={"metrics": [metric, event]}, deep=True)
+    data = inputs([
+        (1, "completed", "2020-01-15", 1.0),  # before the enrolment: not this enrolment's event
+        (1, "completed", "2020-05-10", 0.0),  # a 0 is no event
+        (1, "completed", "2020-06-01", 1.0),  # the event
+        (1, "completed", "2020-09-01", 1.0),  # a later one does not move the window
+        (1, "attendance", "2020-05-01", 0.1),  # before the event: outside
+        (1, "attendance", "2020-07-01", 0.8), (1, "attendance", "2020-11-30", 1.0),  # inside
+        (1, "attendance", "2020-12-01", 0.0),  # six months after: outside
+        (2, "attendance", "2020-07-01", 0.5),  # no event: pending
+    ], {1: "2020-02-01", 2: "2020-02-01"})
+    out = participant_outcomes(data, metric, date(2021, 6, 1)).set_index("participant_id")
+    assert out.loc[1, "window_from"] == pd.Timestamp("2020-06-01")
+    assert out.loc[1, "value"] == pytest.approx(0.9) and out.loc[1, "n_measurements"] == 2
+    assert not out.loc[2, "closed"] and out.loc[2, "no_anchor"] and np.isnan(out.loc[2, "value"])
+    pooled = evaluate_metric(data, metric, contract, date(2021, 6, 1))[-1]
+    assert pooled.n_pending == 1 and pooled.diagnostics["window_not_begun"] == 1
+    assert any("1 participants have no" in text and "by the as-of date" in text for text in english(pooled.warnings))
+
+
+def test_window_start_is_checked_in_the_contract() -> None:
+    from contracts.checks import check_contract
+    from contracts.model import Window
+
+    def codes(window: Window, design: str = "fixed_baseline") -> list[str]:
+        metric = ATTENDANCE.model_copy(update={"window": window}, deep=True)
+        metric.evaluation.design = design
+        if design == "difference_in_differences":
+            metric.evaluation.pre_window = Window(start_months=-12, end_months=0)
+        contract = CONTRACT.model_copy(update={"metrics": [metric, EXCLUSION]}, deep=True)
+        return [m.code for loc, m in check_contract(contract) if "window" in loc]
+
+    assert codes(Window(after="exit", end_months=12)) == []
+    assert codes(Window(after="event", event="exclusion", end_months=12)) == []
+    assert codes(Window(after="event", end_months=12)) == ["contracts.window_event_missing"]
+    assert codes(Window(after="event", event="nope", end_months=12)) == ["contracts.not_a_metric"]
+    assert codes(Window(after="event", event="attendance", end_months=12)) == ["contracts.window_event_kind"]
+    assert codes(Window(after="enrolment", event="exclusion", end_months=12)) == ["contracts.window_event_unused"]
+    assert codes(Window(after="exit", end_months=12), "difference_in_differences") == ["contracts.window_after_design"]
 
 
 @pytest.mark.parametrize("how, expected", [("sum", 6.0), ("mean", 2.0), ("first", 3.0), ("last", 1.0),

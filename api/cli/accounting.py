@@ -60,6 +60,7 @@ def ledger_export(contract_id: str,
                                                            "(needed when the contract has several)."),
                   as_json: bool = JSON_OPTION) -> None:
     """Book approvals, payments and reversed approvals as SIE 4 vouchers for the payer's finance system."""
+    from contracts.evaluation_only import payments_of
     from contracts.registry import get_contract
     from payments.ledger import read_ledger, read_steps
     from payments.sie import load_accounts, vouchers, write_sie
@@ -85,6 +86,7 @@ def ledger_export(contract_id: str,
     engine = open_store()
     stored = get_contract(engine, contract_id)
     contract = stored.latest.terms
+    payments_of(contract)  # an evaluation-only contract has no books to write
     ledger = read_ledger(engine, contract_id).to_dict(orient="records")
     payers = list(dict.fromkeys([p.party for p in contract.payments.payers] + [e["payer"] for e in ledger]))
     if payer is None:

@@ -113,12 +113,15 @@ def contract_show(contract_id: str, version: Optional[int] = typer.Option(None, 
         metrics.add_row(m.id, said.label("kind", m.kind), said.label("direction", m.direction),
                         f"{m.window.start_months}–{m.window.end_months}", said.label("design", m.evaluation.design))
     out.print(metrics)
-    mechanisms = Table(said._("mechanism"), said._("type"), said._("outcome metric"), said._("cap"),
-                       title=said._("Payment mechanisms"))
-    for mech in c.payments.mechanisms:
-        mechanisms.add_row(mech.id, said.label("mechanism", mech.type), ", ".join(mech.metrics),
-                           said.money(mech.cap, c.currency) if mech.cap else "—")
-    out.print(mechanisms)
+    if c.payments is None:
+        out.print(said._("Evaluation-only: no payments section, so no outcome payments."))
+    else:
+        mechanisms = Table(said._("mechanism"), said._("type"), said._("outcome metric"), said._("cap"),
+                           title=said._("Payment mechanisms"))
+        for mech in c.payments.mechanisms:
+            mechanisms.add_row(mech.id, said.label("mechanism", mech.type), ", ".join(mech.metrics),
+                               said.money(mech.cap, c.currency) if mech.cap else "—")
+        out.print(mechanisms)
     versions = Table(said._("version"), said._("effective"), said._("reason"), title=said._("Versions"))
     for v in stored.versions:
         versions.add_row(str(v.version), str(v.effective), _reason(v.reason))

@@ -28,6 +28,7 @@ ACTION = {"approved": "ledger.approve", "rejected": "ledger.approve", "invoiced"
 @ledger_app.command("show")
 def ledger_show(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     """Every ledger entry with its status, the evidence it rests on (and its flags), and the steps taken on it."""
+    from contracts.evaluation_only import payments_of
     from contracts.registry import get_contract
     from payments.evidence import entries_evidence
     from payments.ledger import read_ledger, read_steps
@@ -37,6 +38,7 @@ def ledger_show(contract_id: str, as_json: bool = JSON_OPTION) -> None:
     said = w()
     engine = open_store()
     stored = get_contract(engine, contract_id)
+    payments_of(stored)  # an evaluation-only contract has no ledger
     ledger, steps = read_ledger(engine, contract_id), read_steps(engine, contract_id)
     names = _names(stored)
     evidences = entries_evidence(engine, stored.latest.terms, ledger.to_dict(orient="records"))
@@ -87,6 +89,7 @@ def _signer(engine: Any, token: str | None, contract_id: str, status: str) -> An
 
 def _step(contract_id: str, entries: list[int], status: str, reason: str | None, token: str | None,
           acknowledge: list[str] | None = None) -> None:
+    from contracts.evaluation_only import payments_of
     from contracts.registry import get_contract
     from payments.ledger import StepRefused, take_step
     from store.db import open_store
@@ -94,6 +97,7 @@ def _step(contract_id: str, entries: list[int], status: str, reason: str | None,
     said = w()
     engine = open_store()
     stored = get_contract(engine, contract_id)
+    payments_of(stored)  # an evaluation-only contract has no entries to step
     who = _signer(engine, token, contract_id, status)
     try:
         taken = take_step(engine, contract_id, entries, status, who.signer, reason, acknowledged=acknowledge or [])

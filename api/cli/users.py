@@ -22,12 +22,13 @@ def users_add(name: str, role: str = typer.Option(..., "--role", help="intermedi
     """Add a user (for the API, the pages and the CLI's ledger steps); its token is printed once and only its
     hash is kept."""
     from api.access import add_user
+    from contracts.model import Payments
     from contracts.registry import get_contract, list_contracts
     from store.db import open_store
 
     engine = open_store()
     known = {c["id"] for c in list_contracts(engine)}
-    payers = {c: [p.party for p in get_contract(engine, c).latest.terms.payments.payers]
+    payers = {c: [p.party for p in (get_contract(engine, c).latest.terms.payments or Payments.model_construct(payers=[])).payers]
               for c in (contract or []) if c in known} if party else None
     token = add_user(engine, name, role, contract or [], all_contracts, known, party, payers)
     if as_json:

@@ -116,6 +116,12 @@ def install_handlers(app: FastAPI) -> None:
     async def store_error(request: Request, exc: StoreError) -> JSONResponse:
         return _answer(request, 503, "store_unavailable", exc.message)
 
+    from contracts.evaluation_only import NoPayments
+
+    @app.exception_handler(NoPayments)
+    async def evaluation_only(request: Request, exc: NoPayments) -> JSONResponse:  # no payments section
+        return _answer(request, 409, "evaluation_only", exc.message)
+
 
 def _allow(request: Request) -> dict[str, str]:
     """405's ``Allow``: every method of every route at this path (Starlette names only the first route's)."""

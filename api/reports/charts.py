@@ -93,3 +93,72 @@ def sparkline(points: Sequence[tuple[str, float]], target: float | None, label: 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def survival_chart(info: dict[str, Any], names: Any) -> str:
+    """Kaplan–Meier curves per arm up to the window's end, each with its pointwise 95 % band (log-log)."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.2, 2.8))
+        labels = {"treated": names.w._("treated"), "comparison": names.w._("comparison")}
+        for arm, colour in (("treated", ACCENT), ("comparison", MUTED)):
+            data = info["arms"].get(arm)
+            if not data:
+                continue
+            curve = data["curve"]
+            times = [0.0] + list(curve["time"]) + [info["tau_days"]]
+            surv = [1.0] + list(curve["survival"]) + [data["event_free"]]
+            low = [1.0] + list(curve["low"]) + [data["event_free_ci"][0]]
+            high = [1.0] + list(curve["high"]) + [data["event_free_ci"][1]]
+            ax.step(times, surv, where="post", color=colour, linewidth=1.6, label=labels[arm])
+            ax.fill_between(times, low, high, step="post", color=colour, alpha=0.18, linewidth=0)
+        ax.set_xlim(0, info["tau_days"])
+        ax.set_xlabel(names.w._("Days since the start of the window"))
+        ax.set_ylabel(names.w._("Share event-free (95 % CI)"))
+        ax.yaxis.set_major_formatter(_ticks(names))
+        ax.legend(loc="lower left", frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _svg(fig)
+
+
+def event_study_chart(study: dict[str, Any], names: Any) -> str:
+    """Event-study coefficients by period with pointwise 95 % intervals and sup-t simultaneous bands."""
+    rows = study["coefficients"]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.2, 2.6))
+        xs = [r["period"] for r in rows]
+        ax.vlines(xs, [r["band_low"] for r in rows], [r["band_high"] for r in rows], color=MUTED, linewidth=5,
+                  alpha=0.45, label=names.w._("simultaneous band"))
+        ax.vlines(xs, [r["low"] for r in rows], [r["high"] for r in rows], color=ACCENT, linewidth=1.6,
+                  label=names.w._("pointwise 95 % CI"))
+        ax.plot(xs, [r["estimate"] for r in rows], "o", color=INK, markersize=4)
+        ax.plot([study["reference_period"]], [0], "o", markerfacecolor="white", color=INK, markersize=4)
+        ax.axhline(0, color=MUTED, linewidth=1, linestyle="--")
+        ax.axvline(study["reference_period"] + 0.5, color=MUTED, linewidth=0.8, linestyle=":")
+        ax.set_xlabel(names.w._("Period relative to the start (the last period before it is the reference)"))
+        ax.yaxis.set_major_formatter(_ticks(names))
+        ax.legend(loc="best", frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _svg(fig)
+
+
+def gap_chart(diagnostics: dict[str, Any], names: Any) -> str:
+    """Synthetic control: the treated unit's gap (treated minus synthetic) by period, the placebo units' gaps behind
+    it in grey (those fitting the pre-period no worse than five times the treated unit), the start marked."""
+    gaps = diagnostics["gaps"]
+    xs = [g["period"] for g in gaps]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.2, 2.6))
+        for i, placebo in enumerate(diagnostics.get("placebo_gaps") or []):
+            ax.plot(xs, placebo, color=MUTED, linewidth=0.7, alpha=0.5,
+                    label=names.w._("placebo units") if i == 0 else None)
+        ax.plot(xs, [g["gap"] for g in gaps], color=ACCENT, linewidth=2, label=names.w._("treated unit"))
+        first_post = next((g["period"] for g in gaps if g["post"]), None)
+        if first_post is not None:
+            ax.axvline(first_post - 0.5, color=MUTED, linewidth=0.8, linestyle=":")
+        ax.axhline(0, color=MUTED, linewidth=1, linestyle="--")
+        ax.set_xlabel(names.w._("Period relative to the start"))
+        ax.set_ylabel(names.w._("Treated minus synthetic"))
+        ax.yaxis.set_major_formatter(_ticks(names))
+        ax.legend(loc="best", frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _svg(fig)

@@ -20,7 +20,7 @@ from api.reports import charts
 from contracts.instruments import INSTRUMENTS
 from contracts.model import Contract, Metric
 from contracts.registry import get_contract
-from evaluation.power import PowerError, contract_power_warnings, minimum_detectable_effect
+from evaluation.power import CHANGE_FOR, PowerError, contract_power_warnings, minimum_detectable_effect
 from evaluation.result import POOLED
 from evaluation.run import EvaluationRun, evaluate, get_run, run_outcomes
 from language import LANGUAGES, N_, MessageError, Texts
@@ -56,6 +56,10 @@ METHODS = {
                              "(period); treated participants outside the pool's common support trimmed. Standard "
                              "errors by Abadie and Imbens (2006), which account for pool members used more than "
                              "once."),
+    "synthetic_control": N_("Synthetic control: the treated unit against a weighted average of comparison units "
+                            "(non-negative weights summing to one, fitted to its values before the start); the effect "
+                            "is the mean gap after the start; the p-value ranks its post/pre RMSPE ratio among "
+                            "placebo units (Abadie, Diamond and Hainmueller, 2010)."),
     "difference_in_differences": N_("Difference-in-differences: treated and comparison units over periods counted "
                                     "from each unit's start; two-way fixed effects (unit and period) by OLS on "
                                     "within-unit deviations, standard errors clustered by unit; an event study tests "
@@ -109,8 +113,9 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
     warnings = sum(len(m["warnings"]) for m in metrics)
     coverage = run.coverage
     chain = verify_for_display(engine, contract_id)
+    paying = contract.payments is not None  # without a payments section: evaluation-only, nothing owed
     owed = [dict(o.__dict__, calculation=names.calculation(o.basis))
-            for o in owed_to_date(contract, run, run_outcomes(engine, run.id))]
+            for o in owed_to_date(contract, run, run_outcomes(engine, run.id))] if paying else []
     flagged = _flagged_amounts(contract, run, owed, names)
     designs_used = sorted({m.evaluation.design for m in contract.metrics})
     return {
@@ -122,11 +127,16 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
                     and r.subgroup is None],
         "did_results": [_did(r, names) for r in run.results
                         if r.design == "difference_in_differences" and r.subgroup is None],
+        "synth_results": [_synth(r, names) for r in run.results
+                          if r.design == "synthetic_control" and r.subgroup is None and r.diagnostics.get("gaps")],
+        "sensitivity": [s for s in (_sensitivity(r, names) for r in run.results if r.subgroup is None) if s],
+        "survival": [_survival(r, names) for r in run.results
+                     if r.subgroup is None and r.diagnostics.get("survival") and r.cohort == POOLED],
         "power": _power(contract, run, names),
-        "mechanisms": [(mech, mechanism_terms(mech, names)) for mech in contract.payments.mechanisms],
-        "payers_line": _payers_line(contract, names),
+        "mechanisms": [(mech, mechanism_terms(mech, names)) for mech in contract.payments.mechanisms] if paying else [],
+        "payers_line": _payers_line(contract, names) if paying else None,
         "eligibility": [_rule(rule, names) for rule in contract.target_group.eligibility],
-        "owed": owed, "period": payable_period(contract, run.as_of),
+        "owed": owed, "period": payable_period(contract, run.as_of) if paying else None,
         "ledger": entries, "total": total, "chain": chain,
         "chain_problem": None if chain.ok else names.message(chain.reason),
         "status_parts": ", ".join(f"{w.label('status', status)} {w.money(by_status[status])}"
@@ -150,11 +160,17 @@ def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[st
         for warning in r.warnings:
             where.setdefault(names.message(warning), []).append(cohort)
     warnings = [f"{', '.join(dict.fromkeys(cohorts))}: {text}" for text, cohorts in where.items()]
+    kinds: dict[str, list[str]] = {}  # which standard error each estimate carries, each kind once
+    for r in results:
+        if r.se is not None and r.se_kind is not None:
+            kinds.setdefault(names.message(r.se_kind), []).append(
+                names.cohort(r.cohort) + (f" · {names.subgroup(r.subgroup)}" if r.subgroup else ""))
+    se_kinds = "; ".join(f"{text} ({', '.join(dict.fromkeys(cohorts))})" for text, cohorts in kinds.items())
     svg = charts.metric_chart(results, None if metric.target is None else float(metric.target), names)
     return {"metric": metric, "question": question, "results": results, "warnings": warnings,
             "pooled": next((r for r in results if r.cohort == POOLED and r.subgroup is None), None),
             "chart": None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
-            "achieved": any(r.n_achieved is not None for r in results)}
+            "achieved": any(r.n_achieved is not None for r in results), "se_kinds": se_kinds}
 
 
 def _coverage_line(coverage: dict[str, Any], names: Names) -> str:
@@ -208,6 +224,79 @@ def _flagged_amounts(contract: Contract, run: EvaluationRun, owed: list[dict[str
     return notices
 
 
+def _image(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _sensitivity(result: Any, names: Names) -> dict[str, Any] | None:
+    """An effect's sensitivity to hidden bias in words: E-value, Rosenbaum's Γ*, the event study with its bands."""
+    w = names.w
+    found = result.diagnostics.get("sensitivity") or {}
+    if not found:
+        return None
+    lines = []
+    ev = found.get("e_value") or {}
+    if ev.get("e_value") is not None:
+        lines.append(w._("E-value {e:num2}; for the confidence limit closest to no effect {ci}: an unmeasured "
+                         "confounder associated with both the intervention and the outcome by a risk ratio this "
+                         "large could explain the effect away ({conversion}).", e=ev["e_value"],
+                         ci=w.number(ev.get("e_value_ci"), 2), conversion=_conversion(w, ev["conversion"])))
+    elif ev.get("warning"):
+        lines.append(names.message(ev["warning"]))
+    rb = found.get("rosenbaum") or {}
+    if rb.get("gamma") is not None:
+        lines.append(w._("Rosenbaum bounds ({test}, {pairs} matched pairs): significance at α = {alpha:sig} is lost "
+                         "at Γ = {gamma:num2}, i.e. if hidden bias could make one member of a pair {gamma:num2} times "
+                         "as likely as the other to be treated.", test=rb["test"], pairs=rb["pairs"],
+                         alpha=rb["alpha"], gamma=rb["gamma"]))
+    elif rb.get("warning"):
+        lines.append(names.message(rb["warning"]))
+    es = found.get("event_study") or {}
+    chart = None
+    if es.get("coefficients"):
+        lines.append(w._("Event study: sup-t simultaneous bands (critical value {c:num2} against {z:num2} pointwise, "
+                         "{clusters} clusters); {n} period(s) before the start with a band excluding zero.",
+                         c=es["critical_value"], z=es["pointwise_critical_value"], clusters=es["clusters"],
+                         n=es["pre_periods_excluding_zero"]))
+        chart = _image(charts.event_study_chart(es, names))
+    elif es.get("warning"):
+        lines.append(names.message(es["warning"]))
+    return {"result": result, "lines": lines, "chart": chart}
+
+
+def _survival(result: Any, names: Names) -> dict[str, Any]:
+    """A time-to-event result: its curves, and event-free shares, RMST, log-rank and Cox in words."""
+    w = names.w
+    info = result.diagnostics["survival"]
+    lines = []
+    for arm, label in (("treated", w._("treated")), ("comparison", w._("comparison"))):
+        a = info["arms"].get(arm)
+        if a:
+            lines.append(w._("{arm}: {n} participants, {events} events, {censored} censored; event-free at day {tau}: "
+                             "{s:percent} ({low:percent} to {high:percent}); restricted mean time event-free up to "
+                             "day {tau}: {rmst:num1} days ({rlow:num1} to {rhigh:num1}).", arm=label, n=a["n"],
+                             events=a["events"], censored=a["censored"], tau=int(info["tau_days"]), s=a["event_free"],
+                             low=a["event_free_ci"][0], high=a["event_free_ci"][1], rmst=a["rmst"],
+                             rlow=a["rmst_ci"][0], rhigh=a["rmst_ci"][1]))
+    difference = info.get("rmst_difference")
+    if difference and difference.get("ci"):
+        lines.append(w._("Difference in restricted mean time event-free: {d:num1} days ({low:num1} to {high:num1}).",
+                         d=difference["estimate"], low=difference["ci"][0], high=difference["ci"][1]))
+    for key in ("log_rank", "cox"):
+        part = info.get(key) or {}
+        if part.get("warning"):
+            lines.append(names.message(part["warning"]))
+    if (info.get("log_rank") or {}).get("p_value") is not None:
+        lines.append(w._("Log-rank test: χ² = {chi2:num2}, p = {p:p}.", chi2=info["log_rank"]["chi2"],
+                         p=info["log_rank"]["p_value"]))
+    cox = info.get("cox") or {}
+    if cox.get("hazard_ratio") is not None:
+        lines.append(w._("Cox regression ({covariates}): hazard ratio {hr:num2} ({low:num2} to {high:num2}), "
+                         "p = {p:p}.", covariates=", ".join(t for t in cox["terms"] if t != "treated") or "—",
+                         hr=cox["hazard_ratio"], low=cox["ci"][0], high=cox["ci"][1], p=cox["p_value"]))
+    return {"result": result, "lines": lines, "chart": _image(charts.survival_chart(info, names))}
+
+
 def _did(result: Any, names: Names) -> dict[str, Any]:
     """A difference-in-differences result's pre-trend test and standard errors, in words."""
     w = names.w
@@ -219,7 +308,24 @@ def _did(result: Any, names: Names) -> dict[str, Any]:
         test = names.message(pre["warning"]) if pre.get("warning") else "—"
     clusters = result.diagnostics.get("clusters")
     errors = w._("Standard errors clustered by unit ({n} clusters).", n=clusters) if clusters else ""
+    ri = result.diagnostics.get("randomisation_inference")
+    if ri and ri.get("placebos"):
+        errors += " " + w._("Few units: the p-value is the rank of the estimate among {n} placebo assignments of the "
+                            "treatment to other units (randomisation inference).", n=ri["placebos"])
     return {"result": result, "test": test, "errors": errors}
+
+
+def _synth(result: Any, names: Any) -> dict[str, Any]:
+    """A synthetic control's donors, pre-period fit and placebo test in words, with its gap plot."""
+    w = names.w
+    d = result.diagnostics
+    donors = sorted(d["weights"].items(), key=lambda kv: -kv[1])
+    lines = [w._("Synthetic unit: {donors}.", donors=", ".join(f"{u} {w.percent(v, signed=False)}" for u, v in donors)),
+             w._("Fit before the start: RMSPE {rmspe}; after/before RMSPE ratio {ratio}.",
+                 rmspe=w.significant(d["rmspe_pre"]), ratio=w.significant(d["rmspe_ratio"]))]
+    if result.p_value is not None:
+        lines.append(w._("Placebo test over {n} comparison units: p = {p:p}.", n=d["placebos"], p=result.p_value))
+    return {"result": result, "lines": lines, "chart": _image(charts.gap_chart(d, names))}
 
 
 def _power(contract: Contract, run: EvaluationRun, names: Names) -> list[str]:
@@ -244,7 +350,7 @@ def _power(contract: Contract, run: EvaluationRun, names: Names) -> list[str]:
         ratio = (pooled.n_comparison / pooled.n_treated) if layout == "two_sample" and pooled.n_comparison else 1.0
         try:
             mde = minimum_detectable_effect(kind, layout, pooled.n_treated, float(baseline), sd,  # type: ignore[arg-type]
-                                            float(ev.alpha), 0.8, ratio)
+                                            float(ev.alpha), 0.8, ratio, CHANGE_FOR[metric.direction])
         except PowerError as exc:
             lines.append(f"{metric.name}: {names.message(exc.message)}")
             continue
@@ -327,3 +433,11 @@ def write_report(doc: dict[str, Any], path: Path, kind: str = "pdf") -> Path:
     weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(path))
     return path
 
+
+def _conversion(w: Any, code: str) -> str:
+    """How an E-value's risk ratio was found, in words (the run stores a code)."""
+    if code == "risk_ratio":
+        return w._("risk ratio (counterfactual + effect) / counterfactual")
+    if code == "approximate_smd":
+        return w._("approximate: standardised mean difference d, RR = exp(0.91 d)")
+    return code

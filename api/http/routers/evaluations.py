@@ -89,4 +89,6 @@ def _run(data: dict[str, Any], who: Principal, stored: StoredContract, said: Wor
         threshold = stored.latest.terms.suppression_threshold
         data = dict(data, results=suppress_results(data["results"], threshold), coverage={},
                     suppression=said._(NOTE, k=threshold))
-    return Run(**dict(data, results=said.explained_results(data["results"])))
+    results = [dict(r, se_kind=said.explained(r["se_kind"]) if r.get("se_kind") else None)
+               for r in said.explained_results(data["results"])]
+    return Run(**dict(data, results=results))
