@@ -129,8 +129,7 @@ def rosenbaum(differences: np.ndarray, binary: bool, alpha: float) -> dict[str, 
     d = np.asarray(differences, dtype=float)
     d = d[np.isfinite(d)]
     upper = sign_upper_p if binary else wilcoxon_upper_p
-    test = ("sign test on discordant pairs, exact binomial" if binary
-            else "Wilcoxon signed rank test, normal approximation")
+    test = "sign_test" if binary else "wilcoxon"  # in words: Words.label("rosenbaum_test", ...)
     out: dict[str, Any] = {"test": test, "pairs": int(len(d)), "informative_pairs": int((d != 0).sum()),
                            "alpha": alpha, "p_value_gamma_1": upper(d, 1.0)}
     out["table"] = [{"gamma": g, "p_upper": upper(d, g)} for g in (1.0, 1.25, 1.5, 2.0, 3.0)]

@@ -22,6 +22,16 @@ LABELS: dict[str, dict[str, str]] = {
         "randomised": C_("design", "randomised"),
         "matched_comparison": C_("design", "matched comparison"),
         "difference_in_differences": C_("design", "difference-in-differences"),
+        "synthetic_control": C_("design", "synthetic control"),
+    },
+    # how a run's sensitivity figures were found (stored as these codes in diagnostics.sensitivity)
+    "rosenbaum_test": {
+        "sign_test": C_("rosenbaum_test", "sign test on discordant pairs, exact binomial"),
+        "wilcoxon": C_("rosenbaum_test", "Wilcoxon signed rank test, normal approximation"),
+    },
+    "e_value_conversion": {
+        "risk_ratio": C_("e_value_conversion", "risk ratio (counterfactual + effect) / counterfactual"),
+        "approximate_smd": C_("e_value_conversion", "approximate: standardised mean difference d, RR = exp(0.91 d)"),
     },
     "role": {
         "payer": C_("role", "outcome payer"),

@@ -121,7 +121,8 @@ def sensitivity_lines(results: list[Any]) -> list[str]:
             parts.append(said.message(ev["warning"]))
         rb = found.get("rosenbaum") or {}
         if rb.get("gamma") is not None:
-            parts.append(said._("Rosenbaum Γ* {gamma:num2} ({test})", gamma=rb["gamma"], test=rb["test"])
+            parts.append(said._("Rosenbaum Γ* {gamma:num2} ({test})", gamma=rb["gamma"],
+                                test=said.label("rosenbaum_test", rb["test"]))
                          + (" " + said._("or more") if rb.get("gamma_above") else ""))
         elif rb.get("warning"):
             parts.append(said.message(rb["warning"]))

@@ -240,15 +240,15 @@ def _sensitivity(result: Any, names: Names) -> dict[str, Any] | None:
         lines.append(w._("E-value {e:num2}; for the confidence limit closest to no effect {ci}: an unmeasured "
                          "confounder associated with both the intervention and the outcome by a risk ratio this "
                          "large could explain the effect away ({conversion}).", e=ev["e_value"],
-                         ci=w.number(ev.get("e_value_ci"), 2), conversion=_conversion(w, ev["conversion"])))
+                         ci=w.number(ev.get("e_value_ci"), 2), conversion=w.label("e_value_conversion", ev["conversion"])))
     elif ev.get("warning"):
         lines.append(names.message(ev["warning"]))
     rb = found.get("rosenbaum") or {}
     if rb.get("gamma") is not None:
         lines.append(w._("Rosenbaum bounds ({test}, {pairs} matched pairs): significance at α = {alpha:sig} is lost "
                          "at Γ = {gamma:num2}, i.e. if hidden bias could make one member of a pair {gamma:num2} times "
-                         "as likely as the other to be treated.", test=rb["test"], pairs=rb["pairs"],
-                         alpha=rb["alpha"], gamma=rb["gamma"]))
+                         "as likely as the other to be treated.", test=w.label("rosenbaum_test", rb["test"]),
+                         pairs=rb["pairs"], alpha=rb["alpha"], gamma=rb["gamma"]))
     elif rb.get("warning"):
         lines.append(names.message(rb["warning"]))
     es = found.get("event_study") or {}
@@ -432,12 +432,3 @@ def write_report(doc: dict[str, Any], path: Path, kind: str = "pdf") -> Path:
 
     weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(path))
     return path
-
-
-def _conversion(w: Any, code: str) -> str:
-    """How an E-value's risk ratio was found, in words (the run stores a code)."""
-    if code == "risk_ratio":
-        return w._("risk ratio (counterfactual + effect) / counterfactual")
-    if code == "approximate_smd":
-        return w._("approximate: standardised mean difference d, RR = exp(0.91 d)")
-    return code
