@@ -25,7 +25,7 @@ from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, Participa
 
 @dataclass(frozen=True)
 class Inputs:
-    participants: pd.DataFrame  # participant_id, pseudonym and one column per attribute
+    participants: pd.DataFrame  # participant_id, person_key (see ``person_keys``) and one column per attribute
     enrolments: pd.DataFrame  # participant_id, cohort, arm, start, exit
     measurements: pd.DataFrame  # measurement_id, participant_id, metric, observed_on, value, verified
     answers: pd.DataFrame  # anonymous survey answers: answer_id, metric, answered_on, value, unit, verified
@@ -34,27 +34,50 @@ class Inputs:
         """SHA-256 over the exact rows used, whatever order they were delivered in: same inputs, same fingerprint.
 
         The store's row ids follow the order of the delivered files, so they are left out: a participant is
-        named by their pseudonym (a keyed hash of the delivered reference), and each table is digested as the
-        sorted 64-bit hashes of its rows (a multiset).  The same data delivered in another row order gives the
-        same fingerprint, as it gives the same run.  (Runs of code versions before this one fingerprinted the
-        rows in id order; their fingerprints are of that definition.)
+        named by their person key (the first 64 bits of their pseudonym, a keyed hash of the delivered
+        reference), and each table is digested as the sorted 64-bit hashes of its rows (a multiset).  The same
+        data delivered in another row order gives the same fingerprint, as it gives the same run.  (Runs of
+        earlier code versions digested the whole pseudonym, and before that the rows in id order; their
+        fingerprints are of those definitions.)
         """
         digest = hashlib.sha256()
-        pseudonyms = (self.participants.set_index("participant_id")["pseudonym"]
-                      if "pseudonym" in self.participants.columns else None)
+        keys = (self.participants.set_index("participant_id")["person_key"]
+                if "person_key" in self.participants.columns else None)
         for name, frame, ids in (("participants", self.participants, ("participant_id",)),
                                  ("enrolments", self.enrolments, ()),
                                  ("measurements", self.measurements, ("measurement_id",)),
                                  ("answers", self.answers, ("answer_id",))):
             content = frame.drop(columns=[c for c in ids if c in frame.columns])
-            if "participant_id" in content.columns and pseudonyms is not None:
-                content = content.assign(participant_id=content["participant_id"].map(pseudonyms))
+            if "participant_id" in content.columns and keys is not None:
+                content = content.assign(participant_id=content["participant_id"].map(keys))
             content = content.reindex(sorted(content.columns), axis=1)
             digest.update(f"{name}:{','.join(content.columns)}:{len(content)}".encode())
             if len(content):
                 rows = pd.util.hash_pandas_object(content, index=False).to_numpy()
                 digest.update(np.sort(rows).tobytes())
         return digest.hexdigest()
+
+
+def person_keys(prefixes: pd.Series) -> np.ndarray:
+    """The first 16 hex digits of each pseudonym as an unsigned 64-bit number.
+
+    A pseudonym is an HMAC-SHA256, so its first 64 bits are as good as random: a key that orders people by
+    the data, not by the file (matching's ties), at 8 bytes a person instead of a 64-character string.
+    The full pseudonym is read from the store only where one is shown (the matched set).
+    """
+    if not len(prefixes):
+        return np.zeros(0, dtype=np.uint64)
+    return np.frombuffer(bytes.fromhex("".join(prefixes)), dtype=">u8").astype(np.uint64)
+
+
+def _shared(column: pd.Series, cache: dict) -> pd.Series:
+    """A text column with one Python object per distinct value (a cohort or arm repeated ten million times
+    costs a pointer a row, not a string a row); the same objects across chunks through ``cache``."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    if not len(uniques):
+        return column.astype(object)
+    values = np.array([cache.setdefault(u, u) for u in uniques] + [None], dtype=object)
+    return pd.Series(values[codes], index=column.index, dtype=object)
 
 
 def _attributes(column: pd.Series) -> pd.DataFrame:
@@ -69,6 +92,28 @@ def _attributes(column: pd.Series) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(list(column))
     frame.index = column.index
     return frame
+
+
+def _people_chunk(chunk: pd.DataFrame) -> pd.DataFrame:
+    attributes = _attributes(chunk["attributes"])
+    people = pd.DataFrame({"participant_id": chunk["participant_id"].astype(np.int64),
+                           "person_key": person_keys(chunk["key_hex"])}, index=chunk.index)
+    return pd.concat([people, attributes], axis=1)
+
+
+def _dated(columns: tuple[str, ...], shared: tuple[str, ...] = (), cache: dict | None = None):
+    """A chunk converter: ISO text to dates, repeated text to shared objects."""
+    cache = {} if cache is None else cache
+
+    def convert(chunk: pd.DataFrame) -> pd.DataFrame:
+        for column in columns:
+            chunk[column] = pd.to_datetime(chunk[column])
+        for column in shared:
+            chunk[column] = _shared(chunk[column], cache)
+        if "supersedes_id" in chunk:  # mostly NULL: a number column, not an object column of Nones
+            chunk["supersedes_id"] = pd.to_numeric(chunk["supersedes_id"]).astype(float)
+        return chunk
+    return convert
 
 
 def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverified: bool = False) -> Inputs:
@@ -86,7 +131,8 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
     ).where(EnrolmentRow.contract_id == contract_id, EnrolmentRow.start <= as_of)
     if not include_unverified:  # an unverified enrolment must not count either: with missing: zero it would be paid
         enrolments_q = enrolments_q.join(ImportBatchRow, ImportBatchRow.id == EnrolmentRow.batch_id).where(verified)
-    participants_q = sa.select(ParticipantRow.id.label("participant_id"), ParticipantRow.pseudonym,
+    participants_q = sa.select(ParticipantRow.id.label("participant_id"),
+                               sa.func.substr(ParticipantRow.pseudonym, 1, 16).label("key_hex"),
                                ParticipantRow.attributes).where(
         ParticipantRow.contract_id == contract_id
     )
@@ -98,27 +144,25 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
     )
     if not include_unverified:
         answers_q = answers_q.where(verified)
-    with engine.connect() as conn:  # through the driver's cursor: these can be millions of rows
-        measurements = read_frame(conn, measurements_q)
-        enrolments = read_frame(conn, enrolments_q)
-        people = read_frame(conn, participants_q)
-        answers = read_frame(conn, answers_q)
+    cache: dict = {}
+    with engine.connect() as conn:  # through the driver's cursor, converted chunk by chunk: millions of rows
+        measurements = read_frame(conn, measurements_q, _dated(("observed_on",), ("metric",), cache))
+        enrolments = read_frame(conn, enrolments_q, _dated(("start", "exit"), ("cohort", "arm"), cache))
+        # The person key (from the pseudonym, a keyed hash of the delivered reference) orders people by the data,
+        # not by file order, where an order matters (matching's ties).
+        participants = read_frame(conn, participants_q, _people_chunk)
+        answers = read_frame(conn, answers_q, _dated(("answered_on",), ("metric", "unit"), cache))
 
-    # The pseudonym (a keyed hash of the delivered reference) orders people by the data, not by file order, where
-    # an order matters (matching's ties), and names them in the matched set an intermediary may export.
-    participants = pd.concat([people[["participant_id", "pseudonym"]], _attributes(people["attributes"])], axis=1)
-    for frame, column in ((measurements, "observed_on"), (enrolments, "start"), (enrolments, "exit")):
-        frame[column] = pd.to_datetime(frame[column])
     # A corrected measurement is replaced by its correction (whatever the dates); then the as-of and verification cuts.
-    superseded = set(measurements["supersedes_id"].dropna().astype(int))
-    measurements = measurements[~measurements["measurement_id"].isin(superseded)].drop(columns="supersedes_id")
-    measurements = measurements[measurements["observed_on"] <= pd.Timestamp(as_of)]
+    superseded = measurements["supersedes_id"].dropna().astype(np.int64).unique()
+    keep = measurements["observed_on"] <= pd.Timestamp(as_of)
+    if len(superseded):
+        keep &= ~measurements["measurement_id"].isin(superseded)
     if not include_unverified:
-        measurements = measurements[measurements["verified"].astype(bool)]
-    measurements = measurements.reset_index(drop=True)
+        keep &= measurements["verified"].astype(bool)
+    measurements = measurements.loc[keep.to_numpy()].drop(columns="supersedes_id").reset_index(drop=True)
     measurements["value"] = measurements["value"].astype(float)
     measurements["verified"] = measurements["verified"].astype(bool)
-    answers["answered_on"] = pd.to_datetime(answers["answered_on"])
     answers["value"] = answers["value"].astype(float)
     answers["verified"] = answers["verified"].astype(bool)
     return Inputs(participants=participants, enrolments=enrolments, measurements=measurements, answers=answers)

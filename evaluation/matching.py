@@ -27,7 +27,7 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
 
-from evaluation.covariates import design_matrix
+from evaluation.covariates import standardised_design
 from evaluation.messages import TEXTS as W
 from language import Message, MessageError
 
@@ -69,23 +69,32 @@ def _smd(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray | None = None) -> tup
 
 
 def propensity_logit(x: pd.DataFrame, treated: np.ndarray) -> np.ndarray:
-    """The linear predictor (logit of the propensity score); see ``_propensity_fit``."""
-    return _propensity_fit(x, treated)[0]
+    """The linear predictor (logit of the propensity score) on the design columns of ``x``; see
+    ``_propensity_score``."""
+    design = np.empty((len(x), x.shape[1] + 1), order="F")
+    design[:, 0] = 1.0
+    for j, column in enumerate(x.columns, start=1):
+        values = x[column].to_numpy(dtype=float)
+        design[:, j] = (values - values.mean()) / values.std()
+    return _propensity_score(design, treated)
 
 
-def _propensity_fit(x: pd.DataFrame, treated: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
-    """The linear predictor (logit of the propensity score) of a statsmodels Logit fit.
+def _propensity_score(design: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """The linear predictor (logit of the propensity score) of a statsmodels Logit fit on ``design``: a
+    constant, then covariates standardised (the scores are the same; the fit is better conditioned).
 
-    Covariates are standardised first (the scores are the same; the fit is better conditioned), and a
-    model that separates treated from pool perfectly is refused: it leaves nobody to compare with.
+    A model that separates treated from pool perfectly is refused: it leaves nobody to compare with.
     """
-    scaled = (x - x.mean()) / x.std(ddof=0)
-    design = sm.add_constant(scaled, has_constant="add")
+    _check_rank(design)
+    share = float(treated.mean())
+    start = np.zeros(design.shape[1])  # the constant at the treated share's logit: fewer Newton steps
+    start[0] = np.log(share / (1.0 - share)) if 0.0 < share < 1.0 else 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerfectSeparationWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
-            fit = sm.Logit(treated.astype(float), design).fit(disp=0, maxiter=200, method="newton")
+            fit = _Logit(treated.astype(float), design, check_rank=False).fit(
+                start_params=start, disp=0, maxiter=200, method="newton")
         except (PerfectSeparationError, PerfectSeparationWarning):
             raise MatchingError(W("matching_separation")) from None
         except np.linalg.LinAlgError:
@@ -95,40 +104,81 @@ def _propensity_fit(x: pd.DataFrame, treated: np.ndarray) -> tuple[np.ndarray, p
     params = np.asarray(fit.params, dtype=float)
     score = np.full(len(design), params[0])
     for j in range(1, len(params)):
-        score += design.iloc[:, j].to_numpy(dtype=float) * params[j]
+        score += design[:, j] * params[j]
     if not np.all(np.isfinite(score)):
         raise MatchingError(W("matching_not_finite"))
-    return score, design
+    return score
+
+
+def _check_rank(design: np.ndarray, block: int = 1_000_000) -> None:
+    """Refuse collinear covariates: the singular values of the design, from its Gram matrix summed over
+    blocks of rows (statsmodels' own check factorises a copy of the whole design)."""
+    gram = np.zeros((design.shape[1], design.shape[1]))
+    for start in range(0, len(design), block):
+        part = design[start:start + block]
+        gram += part.T @ part
+    singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))
+    if singular.min() <= singular.max() * max(design.shape) * np.finfo(float).eps:
+        raise MatchingError(W("matching_collinear"))
+
+
+class _Logit(sm.Logit):
+    """statsmodels' Logit with its Hessian summed over blocks of rows.
+
+    The same matrix (X' diag(p(1-p)) X), but without the weighted copy of the whole design that statsmodels
+    makes: with a pool of ten million that copy alone is a gigabyte.
+    """
+
+    BLOCK = 1_000_000
+
+    def hessian(self, params: np.ndarray) -> np.ndarray:
+        X = self.exog
+        total = np.zeros((X.shape[1], X.shape[1]))
+        for start in range(0, len(X), self.BLOCK):
+            block = X[start:start + self.BLOCK]
+            p = self.cdf(block @ params)
+            total -= (block * (p * (1 - p))[:, None]).T @ block
+        return total
 
 
 def _canonical_order(both: pd.DataFrame, is_treated: np.ndarray, columns: list[str]) -> np.ndarray:
     """A row order that depends on the data only, never on the order it was delivered in.
 
-    Treated first, then the pool; within each, by a 64-bit hash of the pseudonym (``pseudonym``, else
-    ``participant_id``), or of the row's covariates and outcome where there is neither (rows equal in all of
-    these are interchangeable).
-    Distinct pseudonyms with the same hash, a one-in-10^7 event at a million rows, are ordered by the pseudonym.
-    Every later step (the propensity fit, the sums, the greedy order without replacement) then sees the same
-    rows in the same order whatever order the file had, so the run is identical to the last bit.
+    Treated first, then the pool; within each, by the person key (``person_key``: the first 64 bits of the
+    pseudonym, as the store gives it), else by a 64-bit hash of ``pseudonym`` or ``participant_id``, or of the
+    row's covariates and outcome where there is none of these (rows equal in all of these are interchangeable).
+    Two people with the same key or hash (about one chance in 10^7 at ten million people) are ordered by their
+    covariates and outcome, and then, where they have names, by name: rows still equal after that are
+    interchangeable in every figure.  Every later step (the propensity fit, the sums, the greedy order without
+    replacement) then sees the same rows in the same order whatever order the file had, so the run is
+    identical to the last bit.
     """
     name = _id_column(both)
-    if name is not None:
+    content = None
+    if name == "person_key":
+        ids = None
+        key = both[name].to_numpy(dtype=np.uint64)
+    elif name is not None:
         ids = both[name].to_numpy()
         key = pd.util.hash_array(ids, categorize=False)
     else:
         ids = None
-        key = pd.util.hash_pandas_object(both[columns], index=False).to_numpy()
+        key = content = pd.util.hash_pandas_object(both[columns], index=False).to_numpy()
     order = np.lexsort((key, ~is_treated))
-    if ids is not None:
+    if name is not None:
         same = (key[order][1:] == key[order][:-1]) & (is_treated[order][1:] == is_treated[order][:-1])
         if same.any():
-            order = np.lexsort((ids.astype(str), key, ~is_treated))
+            if content is None:
+                content = pd.util.hash_pandas_object(both[columns], index=False).to_numpy()
+            order = np.lexsort(((ids.astype(str) if ids is not None else np.zeros(len(key))), content, key,
+                                ~is_treated))
     return order
 
 
 def _id_column(frame: pd.DataFrame) -> str | None:
-    """The column that names people: the pseudonym where the store gave one, else ``participant_id``."""
-    return next((c for c in ("pseudonym", "participant_id") if c in frame and frame[c].notna().all()), None)
+    """The column that names people: the store's person key, a pseudonym, else ``participant_id``."""
+    return next((c for c in ("person_key", "pseudonym", "participant_id") if c in frame and frame[c].notna().all()),
+                None)
 
 
 def _tied_neighbours(pool_scores: np.ndarray, targets: np.ndarray, k: int,
@@ -254,23 +304,28 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
     ``pairs=True`` also returns the matched set (see ``MatchResult.pairs``).
     """
     warnings: list[Message] = []
-    both = pd.concat([treated, pool], ignore_index=True)
+    columns = list(dict.fromkeys([*covariates, *exact, *(squares or []), *(c for p in interactions or [] for c in p),
+                                  "value"]))
+    # Only the columns used, copied once: with a national register as the pool each copy is gigabytes.
+    kept = columns + [c for c in ("participant_id", "pseudonym", "person_key") if c in pool and c not in columns]
+    both = pd.concat([treated[kept], pool[kept]], ignore_index=True)
     is_treated = np.r_[np.ones(len(treated), dtype=bool), np.zeros(len(pool), dtype=bool)]
     usable = both[covariates].notna().all(axis=1).to_numpy()
     if (~usable & is_treated).any():
         warnings.append(W("matching_covariate_missing", n=int((~usable & is_treated).sum())))
-    both, is_treated = both[usable], is_treated[usable]
+    if not usable.all():
+        both, is_treated = both[usable], is_treated[usable]
     if is_treated.sum() == 0 or (~is_treated).sum() == 0:
         raise MatchingError(W("matching_needs_both"))
-    columns = list(dict.fromkeys([*covariates, *exact, *(squares or []), *(c for p in interactions or [] for c in p),
-                                  "value"]))
     canonical = _canonical_order(both, is_treated, columns)
-    kept = columns + [c for c in ("participant_id", "pseudonym") if c in both and c not in columns]
-    both, is_treated = both[kept].iloc[canonical].reset_index(drop=True), is_treated[canonical]
-    x = design_matrix(both, covariates, squares or [], interactions or [])
-    if x.shape[1] == 0:
+    both, is_treated = both.take(canonical).reset_index(drop=True), is_treated[canonical]
+    del canonical
+    # The balance table reads the standardised design too: differences over pooled SDs do not change.
+    design, names = standardised_design(both, covariates, squares or [], interactions or [])
+    if not names:
         raise MatchingError(W("matching_nothing_varies"))
-    score, design = _propensity_fit(x, is_treated)
+    both = both.drop(columns=[c for c in both.columns if c not in ("value", "participant_id", "pseudonym", *exact)])
+    score = _propensity_score(design, is_treated)
     caliper = caliper_sd * float(np.std(score, ddof=1))
     y = both["value"].to_numpy(dtype=float)
 
@@ -352,12 +407,12 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
     variance = (np.sum((treated_y - imputed - att) ** 2) + np.sum((km ** 2 - kp) * sigma2[control_rows])) / n1 ** 2
     se_kind, adjustment = W("se_abadie_imbens"), None
     if se == "abadie_imbens_2016" and replacement:
-        adjustment = _ai2016_adjustment(score, design.to_numpy(dtype=float), is_treated, y, k, att)
+        adjustment = _ai2016_adjustment(score, design, is_treated, y, k, att)
         variance += adjustment
         se_kind = W("se_abadie_imbens_2016")
     se_value = float(np.sqrt(max(variance, 0.0)))
 
-    balance = _balance(x, is_treated, treated_rows, weights)
+    balance = _balance(design[:, 1:], names, is_treated, treated_rows, weights)
     worst = max((abs(r["smd_after"]) for r in balance if np.isfinite(r["smd_after"])), default=0.0)
     if worst > 0.1:
         poor = [r["covariate"] for r in balance if abs(r["smd_after"]) > 0.1]
@@ -398,16 +453,16 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - starts
 
 
-def _balance(x: pd.DataFrame, is_treated: np.ndarray, treated_rows: np.ndarray,
+def _balance(x: np.ndarray, names: list[str], is_treated: np.ndarray, treated_rows: np.ndarray,
              weights: np.ndarray) -> list[dict[str, Any]]:
-    """SMD and variance ratio of every design column, before and after matching."""
+    """SMD and variance ratio of every design column (``names``), before and after matching."""
     rows = []
-    for column in x.columns:
-        values = x[column].to_numpy(dtype=float)
+    used = weights > 0
+    for j, column in enumerate(names):
+        values = x[:, j]
         t_all, c_all = values[is_treated], values[~is_treated]
         pooled_sd = np.sqrt((t_all.var() + c_all.var()) / 2)
         diff_before, vr_before = _smd(t_all, c_all)
-        used = weights > 0
         diff_after, vr_after = _smd(values[treated_rows], values[used], weights[used])
         scale = pooled_sd if pooled_sd > 0 else float("nan")
         rows.append({
@@ -430,7 +485,7 @@ def matched_set(engine: Any, run_id: int, metric_id: str, cohort: str | None = N
     from evaluation.inputs import load_inputs
     from evaluation.outcomes import participant_outcomes
     from evaluation.result import POOLED, _clean
-    from evaluation.run import _comparison_pool, get_run_by_id
+    from evaluation.run import get_run_by_id, matching_frames
 
     run = get_run_by_id(engine, run_id)
     stored = get_contract(engine, run.contract_id)
@@ -447,18 +502,33 @@ def matched_set(engine: Any, run_id: int, metric_id: str, cohort: str | None = N
         raise MatchingError(W("matched_set_inputs_changed", run=run_id))
     ev = metric.evaluation
     outcomes = participant_outcomes(inputs, metric, run.as_of)
-    treated = outcomes[outcomes["cohort"].isin(cohorts) & (outcomes["arm"] == "treatment") & outcomes["closed"]]
-    pool, exact = _comparison_pool(outcomes, cohorts, list(ev.exact))
-    m = match(treated[treated["value"].notna()], pool[pool["closed"] & pool["value"].notna()], list(ev.covariates),
-              exact, caliper_sd=float(ev.caliper), k=ev.neighbours, replacement=ev.replacement,
-              squares=list(ev.squares), interactions=[list(p) for p in ev.interactions], pairs=True)
+    treated, pool, exact = matching_frames(outcomes, outcomes["cohort"].isin(cohorts), cohorts, ev)
+    m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
+              replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions],
+              pairs=True)
     result = run.result(metric_id, cohort)
     if result is None or result.estimate is None or result.estimate != _clean(m.att):  # as stored: 12 digits
         raise MatchingError(W("matched_set_not_reproduced", run=run_id, metric=metric_id))
     assert m.pairs is not None
-    pairs = pd.DataFrame({"treated": m.pairs["treated_pseudonym"], "control": m.pairs["control_pseudonym"],
+    names = _pseudonyms(engine, np.unique(np.r_[m.pairs["treated"].to_numpy(), m.pairs["control"].to_numpy()]))
+    pairs = pd.DataFrame({"treated": m.pairs["treated"].map(names), "control": m.pairs["control"].map(names),
                           "weight": m.pairs["weight"]}).sort_values(["treated", "control"], kind="stable")
     summary = {"run": run.id, "contract": run.contract_id, "metric": metric_id, "cohort": cohort,
                "as_of": run.as_of.isoformat(), "estimate": result.estimate, "treated": m.n_treated, "controls": m.n_controls,
                "pairs": len(pairs), "treated_with_tied_matches": m.diagnostics["treated_with_tied_matches"]}
     return pairs.reset_index(drop=True), summary
+
+
+def _pseudonyms(engine: Any, ids: np.ndarray) -> dict[int, str]:
+    """The stored pseudonyms of the participants ``ids`` (the matched ones only: evaluation reads a 64-bit key)."""
+    import sqlalchemy as sa
+
+    from store.tables import ParticipantRow
+
+    names: dict[int, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 5_000):
+            chunk = [int(i) for i in ids[start:start + 5_000]]
+            names.update(conn.execute(sa.select(ParticipantRow.id, ParticipantRow.pseudonym)
+                                      .where(ParticipantRow.id.in_(chunk))).all())
+    return names

@@ -156,9 +156,7 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
         after = treated.set_index("participant_id")["value"]
         result = designs.paired(metric, label, before.reindex(after.index), after)
     elif design == "matched_comparison":
-        pool, exact = _comparison_pool(outcomes, cohorts, list(ev.exact))
-        result = designs.matched(metric, label, treated[treated["value"].notna()], pool[pool["closed"] & pool["value"].notna()],
-                                 exact)
+        result = designs.matched(metric, label, *matching_frames(outcomes, in_group, cohorts, ev))
     elif design == "synthetic_control":  # units over periods, one treated unit against a weighted average
         pool, _ = _comparison_pool(outcomes, cohorts, [])
         units = pd.concat([treated_all, pool])[["participant_id", "arm", "start"]]
@@ -199,6 +197,26 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
     if missing and metric.missing == "exclude":
         result.warnings.append(W("missing_excluded", n=missing))
     return result
+
+
+def matching_frames(outcomes: pd.DataFrame, in_group: pd.Series, cohorts: list[str],
+                    ev: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Treated and pool members with a closed outcome, in the columns matching reads, and the exact-match columns.
+
+    One selection each, of those columns only: with a national register as the pool, every copy of the
+    outcomes frame is gigabytes.
+    """
+    exact = list(ev.exact)
+    comparison = (outcomes["arm"] == "comparison").to_numpy()
+    if outcomes.loc[comparison, "cohort"].notna().any():  # a pool with cohorts: the same period (as _comparison_pool)
+        comparison &= outcomes["cohort"].isin(cohorts).to_numpy()
+        exact.append("cohort")
+    wanted = [*ev.covariates, *exact, *ev.squares, *(c for pair in ev.interactions for c in pair),
+              "value", "participant_id", "person_key"]
+    columns = [c for c in dict.fromkeys(wanted) if c in outcomes.columns]
+    ready = (outcomes["closed"] & outcomes["value"].notna()).to_numpy()
+    treated = (in_group & (outcomes["arm"] == "treatment")).to_numpy() & ready
+    return outcomes.loc[treated, columns], outcomes.loc[comparison & ready, columns], exact
 
 
 def _comparison_pool(outcomes: pd.DataFrame, cohorts: list[str], exact: list[str]) -> tuple[pd.DataFrame, list[str]]:

@@ -150,6 +150,7 @@ def matched_differences(pairs: pd.DataFrame, treated: pd.DataFrame, pool: pd.Dat
     ``pairs`` is the matched set (treated, control by participant_id, weight; weights sum to 1 per treated).
     """
     y_t = treated.drop_duplicates("participant_id").set_index("participant_id")["value"].astype(float)
+    pool = pool[pool["participant_id"].isin(pairs["control"].unique())]  # a pool of millions: only the matched
     y_c = pool.drop_duplicates("participant_id").set_index("participant_id")["value"].astype(float)
     frame = pairs.assign(y=pairs["control"].map(y_c).to_numpy() * pairs["weight"].to_numpy())
     imputed = frame.groupby("treated")["y"].sum() / frame.groupby("treated")["weight"].sum()

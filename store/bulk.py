@@ -14,7 +14,7 @@ validates the next — on two cores the two overlap.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -183,12 +183,14 @@ def plain_values(series: pd.Series) -> list[Any]:
 FETCH_ROWS = 200_000
 
 
-def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+def read_frame(conn: sa.Connection, query: sa.Select,
+               convert: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
     """A query's rows as a frame, fetched through the driver's cursor (SQLAlchemy's per-row processing skipped).
 
-    On PostgreSQL through a server-side cursor, FETCH_ROWS at a time, so the client never holds the whole
-    result twice (rows and frame); on SQLite in one fetch.  Values come back as the driver gives them: on
-    SQLite, dates are ISO text.  Only for plain columns.
+    FETCH_ROWS at a time (on PostgreSQL through a server-side cursor), each chunk made a frame and passed
+    through ``convert`` (e.g. text to dates, JSON to columns) before the next is fetched, so the client never
+    holds a whole result as Python rows: a read of ten million rows costs the typed frame, not the rows.
+    Values come back as the driver gives them: on SQLite, dates are ISO text.  Only for plain columns.
     """
     compiled = query.compile(dialect=conn.dialect)
     params = compiled.construct_params()
@@ -196,25 +198,23 @@ def read_frame(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     if conn.dialect.name == "postgresql":
         # A named cursor lives in the transaction; outside one (autocommit) it must be held open explicitly.
         cursor = raw.cursor(name=f"sib_read_{uuid.uuid4().hex[:12]}", withhold=bool(raw.autocommit))
-        try:
-            cursor.execute(str(compiled), params)
-            columns = [d[0] for d in cursor.description]
-            frames = []
-            while rows := cursor.fetchmany(FETCH_ROWS):
-                frames.append(pd.DataFrame.from_records(rows, columns=columns))
-        finally:
-            cursor.close()
-        if not frames:
-            return pd.DataFrame(columns=columns)
-        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    if conn.dialect.paramstyle == "qmark":
-        args: Any = tuple(params[name] for name in compiled.positiontup or ())
+        statement: Any = str(compiled)
+        args: Any = params
     else:
-        args = params
-    cursor = raw.cursor()
+        cursor = raw.cursor()
+        statement = str(compiled)
+        args = tuple(params[name] for name in compiled.positiontup or ()) if conn.dialect.paramstyle == "qmark" else params
+    frames = []
     try:
-        cursor.execute(str(compiled), args)
+        cursor.execute(statement, args)
         columns = [d[0] for d in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            frame = pd.DataFrame.from_records(rows, columns=columns)
+            del rows
+            frames.append(convert(frame) if convert else frame)
     finally:
         cursor.close()
+    if not frames:
+        empty = pd.DataFrame(columns=columns)
+        return convert(empty) if convert else empty
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -329,3 +329,49 @@ def test_the_contract_chooses_the_2016_standard_error_and_the_result_says_so() -
     direct = match(treated, pool, ["school_year", "sex"], [], caliper_sd=0.2, k=2, replacement=True,
                    se="abadie_imbens_2016")
     assert r.se == pytest.approx(direct.se) and r.se_kind.code == "evaluation.se_abadie_imbens_2016"
+
+
+# --- A pool of millions: the design held once, typed inputs, and the same figures ------------------------------
+
+def test_the_standardised_design_is_the_design_matrix_centred_and_scaled() -> None:
+    """``standardised_design`` (matching's one array) holds exactly the columns of ``design_matrix``, each
+    centred and scaled, after a constant; text covariates with repeated values give the same 0/1 columns."""
+    from evaluation.covariates import standardised_design
+
+    treated, pool = _tied_people(40, 300, seed=3)
+    both = pd.concat([treated, pool], ignore_index=True).assign(
+        text_number=lambda f: f["prior"].astype(str), constant=7)
+    covariates = ["age", "prior", "group", "text_number", "constant"]
+    x = design_matrix(both, covariates, squares=["age"], interactions=[["age", "prior"]])
+    design, names = standardised_design(both, covariates, squares=["age"], interactions=[["age", "prior"]])
+    assert names == list(x.columns) == ["age", "prior", "group_b", "text_number", "age^2", "age*prior"]
+    assert design.shape == (len(both), len(names) + 1) and (design[:, 0] == 1.0).all()
+    expected = ((x - x.mean()) / x.std(ddof=0)).to_numpy()
+    np.testing.assert_allclose(design[:, 1:], expected, rtol=0, atol=1e-12)
+
+
+def test_collinear_covariates_are_refused_with_a_clear_reason() -> None:
+    treated, pool = _tied_people(30, 200, seed=5)
+    treated, pool = (f.assign(twice=2.0 * f["age"] + 1.0) for f in (treated, pool))
+    with pytest.raises(MatchingError) as refused:
+        match(treated, pool, ["age", "prior", "twice"], [], caliper_sd=0.2, k=1, replacement=True)
+    assert refused.value.message.code == "evaluation.matching_collinear"
+
+
+def test_the_person_key_orders_like_the_pseudonym_prefix_and_rows_tied_on_it_by_their_content() -> None:
+    """Evaluation reads a 64-bit person key (the pseudonym's first 16 hex digits), not the 64-character
+    pseudonym; matching orders by it, and a permutation still gives an identical result when two people share
+    a key (then their covariates and outcome order them)."""
+    from evaluation.inputs import person_keys
+
+    pseudonyms = pd.Series(["00000000000000ff" + "a" * 48, "ffffffffffffffff" + "b" * 48, "8000000000000000" + "c" * 48])
+    assert person_keys(pseudonyms.str[:16]).tolist() == [255, 2**64 - 1, 2**63]
+    assert person_keys(pd.Series([], dtype=object)).tolist() == []
+    treated, pool = _tied_people(20, 150, seed=11)
+    rng = np.random.default_rng(0)
+    treated, pool = (f.assign(person_key=rng.integers(0, 2**63, len(f)).astype(np.uint64)) for f in (treated, pool))
+    pool.loc[pool.index[:10], "person_key"] = np.uint64(42)  # ten people share a key
+    first = _run(treated, pool, caliper_sd=0.2, k=1, replacement=True)
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(len(pool))
+        _same(first, _run(treated, pool.iloc[order], caliper_sd=0.2, k=1, replacement=True))

@@ -304,3 +304,26 @@ def test_an_abandoned_copy_leaves_the_transaction_able_to_roll_back(engine) -> N
     transaction.rollback()
     assert conn.execute(sa.select(sa.func.count()).select_from(MeasurementRow)).scalar_one() == 0
     conn.close()
+
+
+def test_bulk_reads_convert_each_chunk_before_the_next_is_fetched(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_frame's ``convert`` sees every chunk (on either store) and the result is their concatenation."""
+    from store import bulk
+    from store.tables import ContractRow
+
+    monkeypatch.setattr(bulk, "FETCH_ROWS", 4)
+    with engine.begin() as conn:
+        bulk.bulk_insert(conn, ContractRow.__table__, ["id", "name"], [(f"k{i:02d}", f"{i}") for i in range(10)],
+                         {"currency": "SEK", "source": "x", "created_at": "2026-01-01 00:00:00"})
+    sizes: list[int] = []
+
+    def convert(chunk):
+        sizes.append(len(chunk))
+        return chunk.assign(name=chunk["name"].astype(int))
+
+    query = sa.select(ContractRow.id, ContractRow.name).where(ContractRow.id.like("k%")).order_by(ContractRow.id)
+    with engine.connect() as conn:
+        frame = bulk.read_frame(conn, query, convert)
+        empty = bulk.read_frame(conn, query.where(ContractRow.id == "none"), lambda f: f.assign(extra=1))
+    assert sizes == [4, 4, 2] and frame["name"].tolist() == list(range(10)) and str(frame["name"].dtype) == "int64"
+    assert list(empty.columns) == ["id", "name", "extra"] and len(empty) == 0
