@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterator
 
-from contracts.instruments import INSTRUMENTS
+from contracts import instruments
 from contracts.messages import TEXTS as C
 from contracts.model import DESIGNS_WITH_COUNTERFACTUAL, Contract, RateCard, SavingsShare
 from contracts.problems import show
@@ -135,14 +135,27 @@ def _metrics(c: Contract) -> Iterator[Finding]:
                                                      start=str(m.window.start_months))
         yield from _window_start(m, c, loc + ("window",))
         if m.instrument is not None:
-            instrument = INSTRUMENTS.get(m.instrument)
-            if instrument is None:
+            instrument = instruments.get(m.instrument, m.instrument_version)
+            if not instruments.versions(m.instrument):
                 yield loc + ("instrument",), C("unknown_instrument", instrument=show(m.instrument),
-                                               known=", ".join(INSTRUMENTS))
+                                               known=", ".join(instruments.known()))
+            elif instrument is None:
+                yield loc + ("instrument_version",), C("unknown_instrument_version", instrument=m.instrument,
+                                                       version=str(m.instrument_version),
+                                                       known=", ".join(map(str, sorted(instruments.versions(m.instrument)))))
             elif m.question is None or instrument.question(m.question) is None:
                 ids = ", ".join(q.id for q in instrument.questions)
                 yield loc + ("question",), C("unknown_question", question=show(m.question), instrument=m.instrument,
                                              ids=ids)
+            else:
+                question = instrument.question(m.question)
+                assert question is not None
+                low = sorted(question.favourable) == sorted(question.codes)[:len(question.favourable)]
+                expected = "lower_is_better" if low else "higher_is_better"
+                if m.direction != expected:
+                    yield loc + ("direction",), C("survey_direction", direction=m.direction, expected=expected,
+                                                  codes=", ".join(map(str, question.favourable)),
+                                                  instrument=instrument.key)
             if m.kind != "ordinal":
                 yield loc + ("kind",), C("survey_kind", kind=show(m.kind))
         elif m.kind == "ordinal" and m.scale is None:

@@ -23,6 +23,25 @@ TEXTS = Texts("contracts", {
                         "further"),
     "empty_file": N_("the file is empty; expected a contract (a mapping with id, name, term, ...)"),
     "top_not_mapping": N_("expected a mapping (key: value) at the top, got {got}"),
+    "top_not_mapping_of": N_("expected a mapping (key: value) at the top of the {what} file, got {got}"),
+    # survey instruments (contracts.instruments, contracts.instrument_store)
+    "instrument_duplicate_question": N_("question {question} appears twice; each question id may appear once"),
+    "instrument_duplicate_code": N_("question {question} uses an answer code twice; each code may appear once"),
+    "instrument_dont_know_code": N_("question {question}: the \"don't know\" code {value} is also an answer code"),
+    "instrument_favourable": N_("question {question}: favourable codes {codes} are not among its answer codes"),
+    "instrument_condition_question": N_("question {question} is asked after {other}, which is not an earlier "
+                                        "question of this instrument"),
+    "instrument_condition_codes": N_("question {question}: codes {codes} are not answer codes of {other}"),
+    "org_years": N_("unit {unit}: 'to' ({end}) is before 'from' ({start})"),
+    "org_overlap": N_("unit {unit} is placed twice for the same years (see units[{other}]); a unit belongs to one "
+                      "district and area at a time"),
+    "org_unknown": N_("{key} is not a {what} of this organisation; known: {known}"),
+    "org_version_changed": N_("organisation {organisation} version {version} is already stored with other content; "
+                              "stored versions never change: give it a new version"),
+    "instrument_builtin": N_("{instrument} version {version} is built in and cannot be replaced; give your "
+                             "instrument another id or version"),
+    "instrument_version_changed": N_("{instrument} version {version} is already stored with other content; stored "
+                                     "versions never change: give it a new version"),
     "mapping_not_mapping": N_("expected a mapping (key: value) with columns, formats and units"),
     "duplicate_key": N_("duplicate key {key}; each key may appear once"),
     "in_version": N_("in version {version} (amendments[{i}]): {problem}"),
@@ -92,7 +111,11 @@ TEXTS = Texts("contracts", {
                           "nothing to calculate, schedule, forecast or approve"),
     "investment_without_payments": N_("an investment needs a payments section: without outcome payments nothing "
                                       "repays it"),
-    "unknown_instrument": N_("{instrument} is not a built-in instrument; known: {known}"),
+    "unknown_instrument": N_("{instrument} is not a known instrument (built in or loaded with 'sib instrument load'); "
+                             "known: {known}"),
+    "unknown_instrument_version": N_("{instrument} has no version {version}; known versions: {known}"),
+    "survey_direction": N_("{direction} does not match {instrument}: its favourable answers are codes {codes}, "
+                           "so the direction is {expected}"),
     "unknown_question": N_("{question} is not a question of {instrument}; expected one of: {ids}"),
     "survey_kind": N_("{kind} is not allowed for a survey question; expected ordinal"),
     "ordinal_scale": N_("an ordinal metric needs a scale (min, max) or a survey instrument"),

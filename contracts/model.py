@@ -225,7 +225,10 @@ class Metric(Strict):
     aggregation: Aggregation
     missing: MissingRule = "exclude"
     scale: Scale | None = None
-    instrument: str | None = Field(default=None, description=f"Built-in survey instrument: {', '.join(INSTRUMENTS)}.")
+    instrument: str | None = Field(default=None, description="Survey instrument: built in "
+                                   f"({', '.join(INSTRUMENTS)}) or loaded with 'sib instrument load'.")
+    instrument_version: int | None = Field(default=None, ge=1, description="The instrument's version; "
+                                           "the latest known when left out.")
     question: str | None = Field(default=None, description="Question id within the instrument.")
     achieved_when: Threshold | None = None
     target: Number | None = Field(default=None, description="Contracted target for the cohort mean.")
@@ -426,6 +429,11 @@ class FileMapping(Strict):
     units: dict[Slug, Literal["share", "percent"]] = Field(
         default={}, description="Per rate metric: whether values are shares (0-1) or percentages (0-100).")
     sheet: str | None = Field(default=None, description="The worksheet of an .xlsx file (default: the first).")
+    recode: dict[Slug, dict[Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)],
+                            Annotated[int, Field(ge=0, le=99)]]] = Field(
+        default={}, description="Per survey question (metric id): the file's value -> the instrument's code, e.g. a "
+        "supplier's reversed 1-5 or 9 for \"don't know\"; values not listed are read as they are.  The batch "
+        "records the mapping it was read with.")
 
 
 class Amendment(Strict):

@@ -18,18 +18,22 @@ def design_matrix(frame: pd.DataFrame, covariates: Sequence[str], squares: Seque
 
 
 def standardised_design(frame: pd.DataFrame, covariates: Sequence[str], squares: Sequence[str] = (),
-                        interactions: Sequence[Sequence[str]] = ()) -> tuple[np.ndarray, list[str]]:
+                        interactions: Sequence[Sequence[str]] = (),
+                        release: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
     """The columns of ``design_matrix``, each centred and scaled to SD 1, after a constant column of ones, in
     one array filled column by column (column-major), and their names.
 
-    For a pool of millions: the design is held once, never as a frame and an array side by side.
+    For a pool of millions: the design is held once, never as a frame and an array side by side, and the
+    covariates named in ``release`` are deleted from ``frame`` as soon as their columns are made.
     """
+    # Columns at most: one per number, one per level but the first of a text covariate, then squares and products.
     bound = 1 + len(squares) + len(interactions) + sum(
-        1 if frame[name].dtype != object else max(int(frame[name].nunique()), 1) for name in covariates)
+        1 if frame[name].dtype != object else max(int(frame[name].nunique()) - 1, 1) for name in covariates)
     design = np.empty((len(frame), bound), order="F")
     design[:, 0] = 1.0
     names: list[str] = []
-    for block in _blocks(frame, covariates, squares, interactions):
+    labels = [*covariates, *[None] * (len(squares) + len(interactions))]
+    for covariate, block in zip(labels, _blocks(frame, covariates, squares, interactions)):
         for name, column in (block.items() if isinstance(block, pd.DataFrame) else [(block.name, block)]):
             values = column.to_numpy(dtype=float)
             sd = values.std()
@@ -39,6 +43,9 @@ def standardised_design(frame: pd.DataFrame, covariates: Sequence[str], squares:
             np.subtract(values, values.mean(), out=target)
             target /= sd
             names.append(str(name))
+        del block
+        if covariate is not None and covariate in release and covariate in frame.columns:
+            del frame[covariate]
     return design[:, :1 + len(names)], names
 
 

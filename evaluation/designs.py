@@ -51,6 +51,24 @@ def monitoring(metric: Metric, cohort: str, values: pd.Series) -> EffectResult:
     return result
 
 
+def favourable_share(metric: Metric, cohort: str, favourable: pd.Series, dont_know: int = 0) -> EffectResult:
+    """A survey question as the follow-up reports it: the share of favourable answers (0/1 per answer, "don't
+    know" left out) with a Wilson interval; monitoring, never an effect."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    values = favourable.dropna().astype(float)
+    result = _base(metric, cohort, values)
+    result.is_effect = False
+    result.warnings.append(MONITORING_ONLY)
+    result.diagnostics["reported_as"] = "favourable_share"
+    result.diagnostics["dont_know"] = int(dont_know)
+    if len(values):
+        result.treated_mean = float(values.mean())
+        low, high = proportion_confint(int(values.sum()), len(values), alpha=_alpha(metric), method="wilson")
+        result.diagnostics["mean_ci"] = [float(low), float(high)]
+    return result
+
+
 def fixed_baseline(metric: Metric, cohort: str, values: pd.Series) -> EffectResult:
     """The cohort against the contracted reference value (a one-sample test)."""
     values = values.dropna().astype(float)
@@ -191,14 +209,15 @@ def paired(metric: Metric, cohort: str, before: pd.Series, after: pd.Series) -> 
     return result.finish()
 
 
-def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFrame, exact: list[str]) -> EffectResult:
-    """Treated against a propensity-matched comparison group from the pool."""
+def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFrame, exact: list[str],
+            pool_rows: np.ndarray | None = None) -> EffectResult:
+    """Treated against a propensity-matched comparison group from the pool (its ``pool_rows``, when given)."""
     ev = metric.evaluation
     result = _base(metric, cohort, treated["value"])
     try:
         m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
                   replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions],
-                  pairs=True, se=ev.se)
+                  pairs=True, se=ev.se, pool_rows=pool_rows)
     except MatchingError as exc:
         result.warnings.append(W("no_match", reason=exc.message.as_dict()))
         result.is_effect = False
@@ -216,5 +235,5 @@ def matched(metric: Metric, cohort: str, treated: pd.DataFrame, pool: pd.DataFra
     result.diagnostics.update(m.diagnostics, standard_error_value=m.se)
     if result.p_value is not None:  # Rosenbaum bounds on the matched pairs (evaluation.sensitivity)
         result.diagnostics["sensitivity"] = {"rosenbaum": sensitivity.matched_rosenbaum(
-            m, treated, pool, metric.kind == "binary", metric.direction, _alpha(metric))}
+            m, treated, None, metric.kind == "binary", metric.direction, _alpha(metric))}
     return result.finish()

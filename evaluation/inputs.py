@@ -27,7 +27,7 @@ from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, Participa
 class Inputs:
     participants: pd.DataFrame  # participant_id, person_key (see ``person_keys``) and one column per attribute
     enrolments: pd.DataFrame  # participant_id, cohort, arm, start, exit
-    measurements: pd.DataFrame  # measurement_id, participant_id, metric, observed_on, value, verified
+    measurements: pd.DataFrame  # participant_id, metric, observed_on, value, verified
     answers: pd.DataFrame  # anonymous survey answers: answer_id, metric, answered_on, value, unit, verified
 
     def fingerprint(self) -> str:
@@ -160,7 +160,8 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
         keep &= ~measurements["measurement_id"].isin(superseded)
     if not include_unverified:
         keep &= measurements["verified"].astype(bool)
-    measurements = measurements.loc[keep.to_numpy()].drop(columns="supersedes_id").reset_index(drop=True)
+    # The row id has done its work (corrections); evaluation and the fingerprint do not read it.
+    measurements = measurements.loc[keep.to_numpy()].drop(columns=["supersedes_id", "measurement_id"]).reset_index(drop=True)
     measurements["value"] = measurements["value"].astype(float)
     measurements["verified"] = measurements["verified"].astype(bool)
     answers["value"] = answers["value"].astype(float)

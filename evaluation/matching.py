@@ -141,44 +141,64 @@ class _Logit(sm.Logit):
         return total
 
 
-def _canonical_order(both: pd.DataFrame, is_treated: np.ndarray, columns: list[str]) -> np.ndarray:
-    """A row order that depends on the data only, never on the order it was delivered in.
+ID_COLUMNS = ("person_key", "pseudonym", "participant_id")
 
-    Treated first, then the pool; within each, by the person key (``person_key``: the first 64 bits of the
-    pseudonym, as the store gives it), else by a 64-bit hash of ``pseudonym`` or ``participant_id``, or of the
-    row's covariates and outcome where there is none of these (rows equal in all of these are interchangeable).
-    Two people with the same key or hash (about one chance in 10^7 at ten million people) are ordered by their
-    covariates and outcome, and then, where they have names, by name: rows still equal after that are
-    interchangeable in every figure.  Every later step (the propensity fit, the sums, the greedy order without
-    replacement) then sees the same rows in the same order whatever order the file had, so the run is
-    identical to the last bit.
+
+def _prepared(treated: pd.DataFrame, pool: pd.DataFrame, pool_rows: np.ndarray | None, covariates: list[str],
+              columns: list[str], warnings: list[Message]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Treated then pool rows with every covariate, each group in its canonical order (``_canonical_order``),
+    in the columns matching reads, copied once, a column at a time (a pool of millions is never held twice)."""
+    t_rows = np.arange(len(treated))
+    p_rows = np.arange(len(pool)) if pool_rows is None else np.asarray(pool_rows, dtype=np.int64)
+
+    def usable(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(rows), dtype=bool)
+        for name in covariates:
+            ok &= ~pd.isna(frame[name].to_numpy()[rows])
+        return ok
+
+    ok = usable(treated, t_rows)
+    if not ok.all():
+        warnings.append(W("matching_covariate_missing", n=int((~ok).sum())))
+    t_rows, p_rows = t_rows[ok], p_rows[usable(pool, p_rows)]
+    if not len(t_rows) or not len(p_rows):
+        raise MatchingError(W("matching_needs_both"))
+    name = next((c for c in ID_COLUMNS if c in treated and c in pool and treated[c].iloc[t_rows].notna().all()
+                 and pool[c].iloc[p_rows].notna().all()), None)
+    t_rows = t_rows[_canonical_order(treated, t_rows, name, columns)]
+    p_rows = p_rows[_canonical_order(pool, p_rows, name, columns)]
+    kept = columns + [c for c in ID_COLUMNS if c in treated and c in pool and c not in columns]
+    data = {c: np.concatenate([treated[c].to_numpy()[t_rows], pool[c].to_numpy()[p_rows]]) for c in kept}
+    is_treated = np.r_[np.ones(len(t_rows), dtype=bool), np.zeros(len(p_rows), dtype=bool)]
+    return pd.DataFrame(data, copy=False), is_treated
+
+
+def _canonical_order(frame: pd.DataFrame, rows: np.ndarray, name: str | None, columns: list[str]) -> np.ndarray:
+    """An order of ``frame``'s ``rows`` (one group: the treated, or the pool) that depends on the data only, never
+    on the order it was delivered in.
+
+    By the person key (``person_key``: the first 64 bits of the pseudonym, as the store gives it), else by a
+    64-bit hash of ``pseudonym`` or ``participant_id`` (``name``), or of the row's covariates and outcome where
+    there is none of these (rows equal in all of these are interchangeable).  Two people with the same key or
+    hash (about one chance in 10^7 at ten million people) are ordered by their covariates and outcome, and then,
+    where they have names, by name: rows still equal after that are interchangeable in every figure.  Every
+    later step (the propensity fit, the sums, the greedy order without replacement) then sees the same rows in
+    the same order whatever order the file had, so the run is identical to the last bit.
     """
-    name = _id_column(both)
     content = None
+    ids = None
     if name == "person_key":
-        ids = None
-        key = both[name].to_numpy(dtype=np.uint64)
+        key = frame[name].to_numpy(dtype=np.uint64)[rows]
     elif name is not None:
-        ids = both[name].to_numpy()
+        ids = frame[name].to_numpy()[rows]
         key = pd.util.hash_array(ids, categorize=False)
     else:
-        ids = None
-        key = content = pd.util.hash_pandas_object(both[columns], index=False).to_numpy()
-    order = np.lexsort((key, ~is_treated))
-    if name is not None:
-        same = (key[order][1:] == key[order][:-1]) & (is_treated[order][1:] == is_treated[order][:-1])
-        if same.any():
-            if content is None:
-                content = pd.util.hash_pandas_object(both[columns], index=False).to_numpy()
-            order = np.lexsort(((ids.astype(str) if ids is not None else np.zeros(len(key))), content, key,
-                                ~is_treated))
+        key = content = pd.util.hash_pandas_object(frame[columns].iloc[rows], index=False).to_numpy()
+    order = np.argsort(key, kind="stable")
+    if name is not None and (key[order][1:] == key[order][:-1]).any():
+        content = pd.util.hash_pandas_object(frame[columns].iloc[rows], index=False).to_numpy()
+        order = np.lexsort(((ids.astype(str) if ids is not None else np.zeros(len(key))), content, key))
     return order
-
-
-def _id_column(frame: pd.DataFrame) -> str | None:
-    """The column that names people: the store's person key, a pseudonym, else ``participant_id``."""
-    return next((c for c in ("person_key", "pseudonym", "participant_id") if c in frame and frame[c].notna().all()),
-                None)
 
 
 def _tied_neighbours(pool_scores: np.ndarray, targets: np.ndarray, k: int,
@@ -296,50 +316,48 @@ def _without_replacement(pool_scores: np.ndarray, targets: np.ndarray, k: int, c
 def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exact: list[str], *,
           caliper_sd: float, k: int, replacement: bool, squares: list[str] | None = None,
           interactions: list[list[str]] | None = None, pairs: bool = False,
-          se: str = "abadie_imbens_2006") -> MatchResult:
+          se: str = "abadie_imbens_2006", pool_rows: np.ndarray | None = None) -> MatchResult:
     """ATT of ``treated`` against matched members of ``pool``; both need ``value`` and the covariates.
 
     With replacement, every pool member tied at the k-th nearest distance is used, the tied ones sharing the
     treated participant's weight equally (R's Matching with ``ties = TRUE``, Stata's ``teffects nnmatch``).
-    ``pairs=True`` also returns the matched set (see ``MatchResult.pairs``).
+    ``pairs=True`` also returns the matched set (see ``MatchResult.pairs``).  ``pool_rows`` (positions in
+    ``pool``) uses only those rows: a caller with a register-sized frame need not copy its selection first.
     """
     warnings: list[Message] = []
     columns = list(dict.fromkeys([*covariates, *exact, *(squares or []), *(c for p in interactions or [] for c in p),
                                   "value"]))
-    # Only the columns used, copied once: with a national register as the pool each copy is gigabytes.
-    kept = columns + [c for c in ("participant_id", "pseudonym", "person_key") if c in pool and c not in columns]
-    both = pd.concat([treated[kept], pool[kept]], ignore_index=True)
-    is_treated = np.r_[np.ones(len(treated), dtype=bool), np.zeros(len(pool), dtype=bool)]
-    usable = both[covariates].notna().all(axis=1).to_numpy()
-    if (~usable & is_treated).any():
-        warnings.append(W("matching_covariate_missing", n=int((~usable & is_treated).sum())))
-    if not usable.all():
-        both, is_treated = both[usable], is_treated[usable]
-    if is_treated.sum() == 0 or (~is_treated).sum() == 0:
-        raise MatchingError(W("matching_needs_both"))
-    canonical = _canonical_order(both, is_treated, columns)
-    both, is_treated = both.take(canonical).reset_index(drop=True), is_treated[canonical]
-    del canonical
+    both, is_treated = _prepared(treated, pool, pool_rows, covariates, columns, warnings)
     # The balance table reads the standardised design too: differences over pooled SDs do not change.
-    design, names = standardised_design(both, covariates, squares or [], interactions or [])
+    later = {*exact, *(squares or []), *(c for p in interactions or [] for c in p), "value", *ID_COLUMNS}
+    design, names = standardised_design(both, covariates, squares or [], interactions or [],
+                                        release=[c for c in covariates if c not in later])
     if not names:
         raise MatchingError(W("matching_nothing_varies"))
     both = both.drop(columns=[c for c in both.columns if c not in ("value", "participant_id", "pseudonym", *exact)])
     score = _propensity_score(design, is_treated)
+    if se != "abadie_imbens_2016":
+        # From here the design serves only the balance table (standardised differences and variance ratios, a
+        # diagnostic): single precision halves what a pool of millions holds while the neighbours are found.
+        design = design.astype(np.float32)
     caliper = caliper_sd * float(np.std(score, ddof=1))
     y = both["value"].to_numpy(dtype=float)
 
     # Strata of the exact-match covariates, numbered (one vectorised group-by, not a join per row).
-    strata = both.groupby(exact, dropna=False, sort=True).ngroup().to_numpy() if exact else np.zeros(len(both), int)
-    order = np.argsort(strata, kind="stable")
-    bounds = np.flatnonzero(np.diff(strata[order])) + 1
+    if exact:
+        strata = both.groupby(exact, dropna=False, sort=True).ngroup().to_numpy()
+        order = np.argsort(strata, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(strata[order])) + 1)
+        del strata, order
+    else:
+        groups = [np.arange(len(both))]
     imputed_all = np.full(len(both), np.nan)  # per treated row: mean outcome of its matches
     n_matches = np.zeros(len(both))  # per treated row: #J(i), the number of its matches
     weights = np.zeros(len(both))  # per pool row: K(j) = sum over the treated it serves of 1/#J(i)
     k_prime = np.zeros(len(both))  # per pool row: K'(j) = sum of 1/#J(i)^2 (AI 2006)
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # for the matched set: treated, controls, weights
     off_support = 0
-    for members in np.split(order, bounds):
+    for members in groups:
         members = np.sort(members)
         t_idx, c_idx = members[is_treated[members]], members[~is_treated[members]]
         if len(t_idx) == 0:
@@ -423,7 +441,8 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
                    else [np.array([], dtype=int), np.array([], dtype=int), np.array([])])
         t, c = t.astype(int), c.astype(int)
         ids = both["participant_id"].to_numpy() if "participant_id" in both else np.arange(len(both))
-        matched_set = pd.DataFrame({"treated": ids[t], "control": ids[c], "weight": w.astype(float)})
+        matched_set = pd.DataFrame({"treated": ids[t], "control": ids[c], "weight": w.astype(float),
+                                    "treated_value": y[t], "control_value": y[c]})
         if "pseudonym" in both:
             names = both["pseudonym"].to_numpy()
             matched_set["treated_pseudonym"], matched_set["control_pseudonym"] = names[t], names[c]
@@ -455,15 +474,17 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
 
 def _balance(x: np.ndarray, names: list[str], is_treated: np.ndarray, treated_rows: np.ndarray,
              weights: np.ndarray) -> list[dict[str, Any]]:
-    """SMD and variance ratio of every design column (``names``), before and after matching."""
+    """SMD and variance ratio of every design column (``names``), before and after matching, in double
+    precision whatever ``x`` holds."""
     rows = []
     used = weights > 0
     for j, column in enumerate(names):
         values = x[:, j]
-        t_all, c_all = values[is_treated], values[~is_treated]
+        t_all, c_all = values[is_treated].astype(float), values[~is_treated].astype(float)
         pooled_sd = np.sqrt((t_all.var() + c_all.var()) / 2)
         diff_before, vr_before = _smd(t_all, c_all)
-        diff_after, vr_after = _smd(values[treated_rows], values[used], weights[used])
+        del c_all
+        diff_after, vr_after = _smd(values[treated_rows].astype(float), values[used].astype(float), weights[used])
         scale = pooled_sd if pooled_sd > 0 else float("nan")
         rows.append({
             "covariate": column,
@@ -502,10 +523,10 @@ def matched_set(engine: Any, run_id: int, metric_id: str, cohort: str | None = N
         raise MatchingError(W("matched_set_inputs_changed", run=run_id))
     ev = metric.evaluation
     outcomes = participant_outcomes(inputs, metric, run.as_of)
-    treated, pool, exact = matching_frames(outcomes, outcomes["cohort"].isin(cohorts), cohorts, ev)
+    treated, pool, exact, rows = matching_frames(outcomes, outcomes["cohort"].isin(cohorts), cohorts, ev)
     m = match(treated, pool, list(ev.covariates), exact, caliper_sd=float(ev.caliper), k=ev.neighbours,
               replacement=ev.replacement, squares=list(ev.squares), interactions=[list(p) for p in ev.interactions],
-              pairs=True)
+              pairs=True, pool_rows=rows)
     result = run.result(metric_id, cohort)
     if result is None or result.estimate is None or result.estimate != _clean(m.att):  # as stored: 12 digits
         raise MatchingError(W("matched_set_not_reproduced", run=run_id, metric=metric_id))

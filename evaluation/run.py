@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -69,6 +70,8 @@ def evaluate_metric(inputs: Inputs, metric: Metric, contract: Contract, as_of: d
     """Per-cohort results, the pooled one, then the pooled one within each stated subgroup."""
     if metric.anonymous:
         return [anonymous_answers(inputs, metric)]
+    if metric.instrument and metric.evaluation.design == "monitoring":
+        return _survey_question(inputs, metric, contract, as_of)
     if metric.kind == "time_to_event":  # censored follow-up: Kaplan–Meier, log-rank, RMST, Cox (evaluation.survival)
         return survival.evaluate_metric(inputs, metric, contract, as_of)
     outcomes = participant_outcomes(inputs, metric, as_of)
@@ -123,10 +126,36 @@ def _edge(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def _favourable(metric: Metric, codes: pd.Series) -> pd.Series:
+    """1 for the instrument's favourable answers, 0 for the others, missing for "don't know" (never a score)."""
+    from contracts import instruments
+
+    favourable = instruments.question_of(metric).favourable
+    return codes.isin(favourable).astype(float).where(codes.notna())
+
+
+def _survey_question(inputs: Inputs, metric: Metric, contract: Contract, as_of: date) -> list[EffectResult]:
+    """A linked survey question per cohort and pooled: the share of favourable answers, as the follow-up reports."""
+    outcomes = participant_outcomes(inputs, metric, as_of)
+    answered = outcomes[(outcomes["arm"] == "treatment") & outcomes["closed"] & (outcomes["n_measurements"] > 0)]
+    cohorts = [c.id for c in contract.cohorts]
+    m = inputs.measurements
+    dont_know = m.loc[(m["metric"] == metric.id) & m["value"].isna(), "participant_id"].unique()  # "vet inte"
+    results = []
+    for label, members in [*((c, [c]) for c in cohorts), (POOLED, cohorts)]:
+        mine = answered[answered["cohort"].isin(members)]["value"]
+        unsure = outcomes[outcomes["cohort"].isin(members) & (outcomes["arm"] == "treatment") & outcomes["closed"]
+                          & (outcomes["n_measurements"] == 0) & outcomes["participant_id"].isin(dont_know)]
+        results.append(designs.favourable_share(metric, label, _favourable(metric, mine), len(unsure)))
+    return results
+
+
 def anonymous_answers(inputs: Inputs, metric: Metric) -> EffectResult:
-    """Anonymous survey answers have no participant, so no window and no cohort: all answers to date, in aggregate."""
+    """Anonymous survey answers have no participant, so no window and no cohort: all answers to date, in aggregate,
+    as the share of favourable answers."""
     answers = inputs.answers[inputs.answers["metric"] == metric.id]
-    result = designs.monitoring(metric, POOLED, answers["value"])
+    result = designs.favourable_share(metric, POOLED, _favourable(metric, answers["value"]),
+                                      int(answers["value"].isna().sum()))
     result.diagnostics["answers_by_unit"] = {str(u): int(n) for u, n in answers["unit"].fillna("").value_counts().sort_index().items()}
     result.diagnostics["dont_know"] = int(answers["value"].isna().sum())
     result.warnings.append(W("anonymous"))
@@ -200,12 +229,10 @@ def _evaluate_group(outcomes: pd.DataFrame, metric: Metric, as_of: date, inputs:
 
 
 def matching_frames(outcomes: pd.DataFrame, in_group: pd.Series, cohorts: list[str],
-                    ev: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Treated and pool members with a closed outcome, in the columns matching reads, and the exact-match columns.
-
-    One selection each, of those columns only: with a national register as the pool, every copy of the
-    outcomes frame is gigabytes.
-    """
+                    ev: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str], np.ndarray]:
+    """Treated with a closed outcome (a copy), the pool as the outcomes frame itself with the positions of its
+    members with a closed outcome (matching copies what it reads once: with a national register as the pool,
+    every copy is gigabytes), and the exact-match columns."""
     exact = list(ev.exact)
     comparison = (outcomes["arm"] == "comparison").to_numpy()
     if outcomes.loc[comparison, "cohort"].notna().any():  # a pool with cohorts: the same period (as _comparison_pool)
@@ -216,7 +243,7 @@ def matching_frames(outcomes: pd.DataFrame, in_group: pd.Series, cohorts: list[s
     columns = [c for c in dict.fromkeys(wanted) if c in outcomes.columns]
     ready = (outcomes["closed"] & outcomes["value"].notna()).to_numpy()
     treated = (in_group & (outcomes["arm"] == "treatment")).to_numpy() & ready
-    return outcomes.loc[treated, columns], outcomes.loc[comparison & ready, columns], exact
+    return outcomes.loc[treated, columns], outcomes, exact, np.flatnonzero(comparison & ready)
 
 
 def _comparison_pool(outcomes: pd.DataFrame, cohorts: list[str], exact: list[str]) -> tuple[pd.DataFrame, list[str]]:

@@ -144,20 +144,24 @@ def rosenbaum(differences: np.ndarray, binary: bool, alpha: float) -> dict[str, 
     return out
 
 
-def matched_differences(pairs: pd.DataFrame, treated: pd.DataFrame, pool: pd.DataFrame) -> np.ndarray:
+def matched_differences(pairs: pd.DataFrame, treated: pd.DataFrame, pool: pd.DataFrame | None) -> np.ndarray:
     """Treated minus the weighted mean of its matched controls, one per treated participant.
 
     ``pairs`` is the matched set (treated, control by participant_id, weight; weights sum to 1 per treated).
     """
     y_t = treated.drop_duplicates("participant_id").set_index("participant_id")["value"].astype(float)
-    pool = pool[pool["participant_id"].isin(pairs["control"].unique())]  # a pool of millions: only the matched
+    if "control_value" in pairs:  # the matching gave each pair's outcomes (a pool of millions is not searched)
+        y_t = pairs.drop_duplicates("treated").set_index("treated")["treated_value"].astype(float)
+        frame = pairs.assign(y=pairs["control_value"].to_numpy(dtype=float) * pairs["weight"].to_numpy())
+        imputed = frame.groupby("treated")["y"].sum() / frame.groupby("treated")["weight"].sum()
+        return imputed.index.map(y_t).to_numpy(dtype=float) - imputed.to_numpy(dtype=float)
     y_c = pool.drop_duplicates("participant_id").set_index("participant_id")["value"].astype(float)
     frame = pairs.assign(y=pairs["control"].map(y_c).to_numpy() * pairs["weight"].to_numpy())
     imputed = frame.groupby("treated")["y"].sum() / frame.groupby("treated")["weight"].sum()
     return (imputed.index.map(y_t).to_numpy(dtype=float) - imputed.to_numpy(dtype=float))
 
 
-def matched_rosenbaum(m: Any, treated: pd.DataFrame, pool: pd.DataFrame, binary: bool, direction: str,
+def matched_rosenbaum(m: Any, treated: pd.DataFrame, pool: pd.DataFrame | None, binary: bool, direction: str,
                       alpha: float) -> dict[str, Any]:
     """Rosenbaum bounds of a matching result, in the metric's direction of improvement (one-sided)."""
     pairs = getattr(m, "pairs", None)

@@ -111,13 +111,16 @@ def hasselby(out: Path, n: int = 1000, seed: int = 2021) -> Files:
                  "overall-satisfaction", "treatment", "influence"]
     survey = pd.DataFrame({"participant_id": refs, "date": [_plus_months(s, 12) for s in starts],
                            "refers_to": "since_start"})
+    # Coded as SKR's questions are in Stockholm's appendix: 1 is the best answer; five steps and "vet inte" 6,
+    # except questions 3 and 6: four steps and "vet inte" 5.
     for q, shift in zip(questions, [0.3, 0.1, 0.5, 0.4, 0.6, -0.2]):
-        answers = np.clip(np.round(rng.normal(3.4 + shift, 0.9, n)), 1, 5).astype(int).astype(str)
-        answers = np.where(rng.random(n) < 0.05, "9", answers)  # "don't know"
+        steps = 4 if q in ("importance-of-support", "influence") else 5
+        answers = np.clip(np.round(rng.normal(steps - 1.4 - shift, 0.9, n)), 1, steps).astype(int).astype(str)
+        answers = np.where(rng.random(n) < 0.05, str(steps + 1), answers)  # "vet inte"
         answers = np.where(rng.random(n) < 0.08, "", answers)  # not answered
         survey[q] = answers
-    # The third question is asked only when the first or the second shows improvement (4 or 5).
-    improved = survey["situation-change"].isin(["4", "5"]) | survey["quality-of-life-change"].isin(["4", "5"])
+    # The third question is asked only when the first or the second shows improvement (1 or 2).
+    improved = survey["situation-change"].isin(["1", "2"]) | survey["quality-of-life-change"].isin(["1", "2"])
     survey.loc[~improved, "importance-of-support"] = ""
     responded = survey[questions].ne("").any(axis=1)
     return [

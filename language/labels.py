@@ -33,6 +33,11 @@ LABELS: dict[str, dict[str, str]] = {
         "risk_ratio": C_("e_value_conversion", "risk ratio (counterfactual + effect) / counterfactual"),
         "approximate_smd": C_("e_value_conversion", "approximate: standardised mean difference d, RR = exp(0.91 d)"),
     },
+    # why a decision or enrolment in a follow-up's sampling frame is not drawn (outcomes.fieldwork)
+    "frame_exclusion": {
+        "shorter_than_a_month": C_("frame_exclusion", "decision shorter than a month"),
+        "not_in_year": C_("frame_exclusion", "not in force during the year"),
+    },
     "role": {
         "payer": C_("role", "outcome payer"),
         "investor": C_("role", "investor"),

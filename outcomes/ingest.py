@@ -210,7 +210,9 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
             return report
         writer.verify_references()
         conn.execute(sa.update(ImportBatchRow).where(ImportBatchRow.id == writer.batch_id).values(
-            rows=report.rows, summary={"counts": report.counts, "notes": [n.as_dict() for n in report.notes]}))
+            rows=report.rows, summary={"counts": report.counts, "notes": [n.as_dict() for n in report.notes],
+                                       # the mapping the file was read with (columns, formats, recoding)
+                                       "mapping": mapping.model_dump(mode="json", exclude_defaults=True)}))
         record_audit(conn, "ingest", contract.id, {"batch": writer.batch_id, "kind": kind, "file": name,
                                                    "rows": report.rows}, actor_name)
         transaction.commit()
@@ -290,13 +292,16 @@ class _Writer:
             self._insert(EnrolmentRow, frame, fixed)
         measurements = prepared.measurements
         if not measurements.empty:
-            frame = measurements[["metric", "observed_on", "source", "qualifier", "supersedes_id"]].assign(
+            extra = [c for c in ("instrument", "instrument_version") if c in measurements.columns]
+            frame = measurements[["metric", "observed_on", "source", "qualifier", "supersedes_id", *extra]].assign(
                 participant_id=measurements["participant_id"].astype(np.int64), value=measurements["value"].astype(float))
             frame = frame.sort_values("participant_id", kind="stable")  # index locality: faster inserts
             self._insert(MeasurementRow, frame, fixed | {"status": "reported"})
         answers = prepared.answers
         if not answers.empty:
-            frame = answers[["metric", "answered_on", "qualifier", "unit"]].assign(value=answers["value"].astype(float))
+            extra = [c for c in ("instrument", "instrument_version", "age_band", "sex") if c in answers.columns]
+            frame = answers[["metric", "answered_on", "qualifier", "unit", *extra]].assign(
+                value=answers["value"].astype(float))
             self._insert(SurveyAnswerRow, frame, fixed)
 
     def verify_references(self) -> None:

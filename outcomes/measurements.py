@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from contracts.instruments import INSTRUMENTS
+from contracts import instruments
 from contracts.model import Metric
 from outcomes.checks import (ID, TRUE_WORDS, Context, FileCheck, Prepared, RowError, date_text, errors_where,
                              measurement_keys, not_a_date)
@@ -16,9 +16,10 @@ from outcomes.values import free_text, number_problem, parse_dates, parse_number
 
 
 def scale_of(metric: Metric) -> tuple[int, int, list[int]]:
+    """The lowest and highest answer code and the "don't know" codes (stored as no value)."""
     if metric.instrument:
-        instrument = INSTRUMENTS[metric.instrument]
-        return instrument.scale_min, instrument.scale_max, [instrument.dont_know]
+        question = instruments.question_of(metric)
+        return question.scale_min, question.scale_max, question.dont_know_codes
     assert metric.scale is not None
     return metric.scale.min, metric.scale.max, list(metric.scale.missing_codes)
 

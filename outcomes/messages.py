@@ -85,6 +85,22 @@ TEXTS = Texts("outcomes", {
     "refers_to_missing": N_("required column is missing: change questions need the period the answer refers to "
                             "({periods})"),
     "answered_twice": N_("the same participant answered on the same date in row {row}"),
+    # the follow-up's fieldwork (outcomes.fieldwork)
+    "frame_date": N_("not a date; write YYYY-MM-DD"),
+    "frame_no_person": N_("no reference to the person (a personal identity number or a case number)"),
+    "frame_end_before": N_("the decision ends before it starts"),
+    "frame_no_unit": N_("the participant has no 'unit' attribute, so cannot be placed in a unit's frame"),
+    "frame_unknown_unit": N_("{unit:q} is not a unit of organisation {organisation} in {year}"),
+    "no_frame": N_("no sampling frame {frame}; 'sib survey frame' builds one"),
+    "no_draw": N_("no draw {draw}; 'sib survey draw' makes one"),
+    "contact_not_sampled": N_("this person was not drawn in draw {draw}; the contact log holds sampled people only"),
+    "contact_attempt": N_("the attempt must be a whole number from 1"),
+    "contact_year": N_("the contact is not in the follow-up year {year}"),
+    "contact_repeated": N_("this attempt is already in the log for this person"),
+    "contact_phone_limit": N_("at most {n} phone attempts per person (the follow-up's rule)"),
+    "contact_after_answer": N_("an attempt after the person had already answered"),
+    "age_band": N_("{value:q} is not an age band; write e.g. 18-24 or 65+"),
+    "survey_sex": N_("{value:q} is not a sex the follow-up reports; write k (kvinna) or m (man)"),
     "asked_when_improved": N_("{metric:q} is asked only when {shown} shows improvement ({codes}); leave it blank "
                               "otherwise"),
     # reading the file

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from contracts.instruments import INSTRUMENTS, REFERENCE_PERIODS, Question
+from contracts import instruments
+from contracts.instruments import REFERENCE_PERIODS, Question
 from contracts.model import Metric
 from outcomes.checks import ID, Context, FileCheck, Prepared, RowError, date_text, errors_where, metric_days, not_a_date
 from outcomes.messages import TEXTS as O
@@ -25,7 +26,8 @@ class SurveyCheck(FileCheck):
         self.anonymous = bool(self.answered) and all(m.anonymous for m in self.answered)
         self.changes = [m for m in self.answered if m.instrument and _question(m).asks_about_change]
         self.required = ("date",) if self.anonymous else (ID, "date")
-        self.optional = tuple(m.id for m in self.survey) + ("refers_to", "source") + (("unit",) if self.anonymous else ())
+        self.optional = tuple(m.id for m in self.survey) + ("refers_to", "source") + (
+            ("unit", "age_band", "sex") if self.anonymous else ())
         self.first_row: dict[tuple[str, int], int] = {}
 
     def header_errors(self, columns: list[str]) -> list[RowError]:
@@ -64,6 +66,9 @@ class SurveyCheck(FileCheck):
         parts, dont_know = [], 0
         for metric in self.answered:
             text = frame[metric.id]
+            recode = self.ctx.mapping.recode.get(metric.id)
+            if recode:  # the supplier's codes to the instrument's (the batch records the mapping)
+                text = text.map(lambda v, r=recode: str(r[v]) if v in r else v)
             decimal, thousands = self.ctx.mapping.decimal, self.ctx.mapping.thousands
             values, bad = parse_numbers(text, decimal, thousands)
             errors += errors_where(bad, metric.id, lambda r, t=text: number_problem(t[r], decimal, thousands), text)
@@ -73,9 +78,12 @@ class SurveyCheck(FileCheck):
             given = text != ""
             dont_know += int((given & checked.isna() & ~bad).sum())
             qualifier = refers_to.where(refers_to != "", None) if metric in self.changes else None
+            instrument = instruments.get(metric.instrument, metric.instrument_version) if metric.instrument else None
             parts.append(pd.DataFrame({
                 "participant_id": participant[given], "metric": metric.id, "observed_on": answered_on[given],
                 "value": checked[given], "qualifier": qualifier[given] if qualifier is not None else None,
+                "instrument": instrument.id if instrument else None,
+                "instrument_version": instrument.version if instrument else None,
             }))
         errors += self._conditional(answers)
         if not self.anonymous:
@@ -88,6 +96,9 @@ class SurveyCheck(FileCheck):
             unit = frame["unit"] if "unit" in frame.columns else pd.Series("", index=frame.index)
             rows = rows.drop(columns=["participant_id"]).rename(columns={"observed_on": "answered_on"})
             rows["unit"] = free_text(unit.reindex(rows.index))
+            bands, sexes, found = _age_and_sex(frame)
+            errors += found
+            rows["age_band"], rows["sex"] = bands.reindex(rows.index), sexes.reindex(rows.index)
             return Prepared(answers=rows), errors
         return Prepared(measurements=rows.assign(source="survey", supersedes_id=None)), errors
 
@@ -108,21 +119,42 @@ class SurveyCheck(FileCheck):
         errors: list[RowError] = []
         by_question = {_question(m).id: (m, answers[m.id]) for m in self.answered if m.instrument}
         for metric, values in by_question.values():
-            question = _question(metric)
-            if not question.asked_when_improved:
+            condition = _question(metric).asked_if
+            if condition is None:
                 continue
-            triggers = [(q, by_question[q]) for q in question.asked_when_improved if q in by_question]
+            triggers = [(q, by_question[q]) for q in condition.questions if q in by_question]
             if not triggers:
                 continue
             improved = pd.Series(False, index=values.index)
             for q, (m, v) in triggers:
-                improved |= v.isin(_question(m).improvement_codes)
+                improved |= v.isin(condition.codes)
             shown = " or ".join(m.id for _, (m, _) in triggers)
-            codes = " or ".join(str(c) for c in sorted({c for _, (m, _) in triggers for c in _question(m).improvement_codes}))
+            codes = " or ".join(str(c) for c in sorted(condition.codes))
             errors += errors_where(values.notna() & ~improved, metric.id, lambda r, m=metric.id, s=shown, c=codes: O(
                 "asked_when_improved", metric=m, shown=s, codes=c))
         return errors
 
 
+AGE_BAND = r"^\d{1,3}-\d{1,3}$|^\d{1,3}\+$"
+SEXES = {"k": "k", "kvinna": "k", "f": "k", "female": "k", "woman": "k", "m": "m", "man": "m", "male": "m"}
+
+
+def _age_and_sex(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[RowError]]:
+    """An anonymous answer's age band (e.g. 18-24, 65+) and sex (k or m), each optional and never more."""
+    empty = pd.Series(None, index=frame.index, dtype=object)
+    bands = frame["age_band"].str.strip() if "age_band" in frame.columns else empty
+    sexes = frame["sex"].str.strip().str.lower() if "sex" in frame.columns else empty
+    errors: list[RowError] = []
+    if "age_band" in frame.columns:
+        bad = (bands != "") & ~bands.str.match(AGE_BAND)
+        errors += errors_where(bad, "age_band", lambda r: O("age_band", value=frame["age_band"][r]), frame["age_band"])
+    if "sex" in frame.columns:
+        bad = (sexes != "") & ~sexes.isin(list(SEXES))
+        errors += errors_where(bad, "sex", lambda r: O("survey_sex", value=frame["sex"][r]), frame["sex"])
+    bands = bands.where(bands.fillna("") != "", None)
+    sexes = sexes.map(SEXES).where(sexes.fillna("") != "", None)
+    return bands.astype(object), sexes.astype(object), errors
+
+
 def _question(metric: Metric) -> Question:
-    return INSTRUMENTS[metric.instrument].question(metric.question or "")  # type: ignore[index]
+    return instruments.question_of(metric)

@@ -204,17 +204,32 @@ def read_frame(conn: sa.Connection, query: sa.Select,
         cursor = raw.cursor()
         statement = str(compiled)
         args = tuple(params[name] for name in compiled.positiontup or ()) if conn.dialect.paramstyle == "qmark" else params
-    frames = []
+    parts: dict[str, list[Any]] = {}  # column -> its chunks, each a copy of its own (see _joined)
     try:
         cursor.execute(statement, args)
         columns = [d[0] for d in cursor.description]
         while rows := cursor.fetchmany(FETCH_ROWS):
             frame = pd.DataFrame.from_records(rows, columns=columns)
             del rows
-            frames.append(convert(frame) if convert else frame)
+            frame = convert(frame) if convert else frame
+            for name in frame.columns:
+                parts.setdefault(name, []).append(frame[name].copy())
+            del frame
     finally:
         cursor.close()
-    if not frames:
+    if not parts:
         empty = pd.DataFrame(columns=columns)
         return convert(empty) if convert else empty
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return _joined(parts)
+
+
+def _joined(parts: dict[str, list[Any]]) -> pd.DataFrame:
+    """One frame from per-column chunks, a column at a time, each column's chunks released as soon as it is
+    joined, and the columns kept as they are (not consolidated into one block, which would copy them all):
+    the peak is the result plus one column, not twice the result."""
+    columns: dict[str, Any] = {}
+    for name in list(parts):
+        chunks = parts.pop(name)
+        columns[name] = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+        del chunks
+    return pd.DataFrame(columns, copy=False)

@@ -165,6 +165,11 @@ def open_store(url: str | None = None) -> Engine:
     if revision != head_revision():
         engine.dispose()
         raise StoreError(TEXTS("old_schema", store=describe(url), revision=revision, head=head_revision()))
+    # Survey instruments users loaded into this store are made known to the process, so that contracts,
+    # ingestion and results find them by id and version like the built-in ones.
+    from contracts.instrument_store import load_stored_instruments
+
+    load_stored_instruments(engine)
     return engine
 
 

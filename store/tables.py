@@ -125,6 +125,8 @@ class MeasurementRow(SQLModel, table=True):
     qualifier: str | None = Field(default=None, max_length=32)  # e.g. a survey answer's reference period
     supersedes_id: int | None = None  # checked by the loader
     batch_id: int  # the loader's own batch
+    instrument: str | None = Field(default=None, max_length=64)  # a survey answer: the instrument it was coded under
+    instrument_version: int | None = None  # ... and its version (since 0010)
 
 
 class SurveyAnswerRow(SQLModel, table=True):
@@ -141,6 +143,131 @@ class SurveyAnswerRow(SQLModel, table=True):
     qualifier: str | None = Field(default=None, max_length=32)
     unit: str | None = Field(default=None, max_length=200)  # the aggregation unit (a school, a district)
     batch_id: int = Field(foreign_key="import_batches.id")
+    instrument: str | None = Field(default=None, max_length=64)  # the instrument it was coded under (since 0010)
+    instrument_version: int | None = None
+    age_band: str | None = Field(default=None, max_length=16)  # an anonymous answer may carry age band and sex
+    sex: str | None = Field(default=None, max_length=1)  # k (kvinna) or m (man), as the follow-up reports them
+
+
+# -- User follow-up (SKR's questions and others): instruments, organisation, fieldwork (since 0010) ---------------
+
+
+class InstrumentRow(SQLModel, table=True):
+    """A survey instrument a user loaded (``sib instrument load``): its checked definition and the file's text."""
+
+    __tablename__ = "instruments"
+    __table_args__ = (sa.UniqueConstraint("instrument_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_id: str = Field(max_length=64)
+    version: int
+    definition: dict = _json()
+    source_text: str
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _when()
+    created_by: str
+
+
+class InstrumentConversionRow(SQLModel, table=True):
+    """A recoding of stored answers from one instrument version to another, or the refusal to: what, how, how many."""
+
+    __tablename__ = "instrument_conversions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instrument_id: str = Field(max_length=64)
+    question: str = Field(max_length=64)
+    from_version: int
+    to_version: int | None = None  # None: refused (the answers stay under from_version, shown apart)
+    mapping: dict = _json()  # old code -> new code, as text keys
+    reason: str
+    rows: int
+    created_at: datetime = _when()
+
+
+class OrganisationRow(SQLModel, table=True):
+    """An organisation file (units → district administration → area of activity → city), versioned like a contract."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (sa.UniqueConstraint("organisation_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: str = Field(max_length=64)
+    version: int
+    definition: dict = _json()
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _when()
+    created_by: str
+
+
+class SurveyFrameRow(SQLModel, table=True):
+    """A sampling frame for one contract and year: who could be asked, built from enrolments or decisions."""
+
+    __tablename__ = "survey_frames"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    year: int
+    built_from: str = Field(max_length=20)  # enrolments or decisions
+    rules: dict = _json()  # the exclusions applied (shortest decision, others stated in the plan)
+    created_at: datetime = _when()
+    created_by: str
+
+
+class SurveyFrameMemberRow(SQLModel, table=True):
+    """One decision or enrolment in a frame, pseudonymous: never a name, a number or contact details."""
+
+    __tablename__ = "survey_frame_members"
+
+    id: int | None = Field(default=None, primary_key=True)
+    frame_id: int = Field(foreign_key="survey_frames.id", index=True)
+    pseudonym: str = Field(max_length=64)
+    unit: str = Field(max_length=64)
+    decision_type: str | None = Field(default=None, max_length=64)
+    start: date
+    end: date | None = None
+    age_band: str | None = Field(default=None, max_length=16)
+    sex: str | None = Field(default=None, max_length=1)
+    excluded: str | None = Field(default=None, max_length=64)  # why not drawable (e.g. shorter than a month)
+
+
+class SurveyDrawRow(SQLModel, table=True):
+    """A seeded, reproducible random draw from a frame: per unit a target number and reserves, in drawn order."""
+
+    __tablename__ = "survey_draws"
+
+    id: int | None = Field(default=None, primary_key=True)
+    frame_id: int = Field(foreign_key="survey_frames.id", index=True)
+    seed: int
+    target: int
+    reserves: int
+    created_at: datetime = _when()
+    created_by: str
+
+
+class SurveyDrawMemberRow(SQLModel, table=True):
+    __tablename__ = "survey_draw_members"
+
+    id: int | None = Field(default=None, primary_key=True)
+    draw_id: int = Field(foreign_key="survey_draws.id", index=True)
+    member_id: int = Field(foreign_key="survey_frame_members.id")
+    position: int  # 1.. within the unit, in drawn order
+    reserve: bool
+
+
+class SurveyContactRow(SQLModel, table=True):
+    """One contact attempt with a sampled person: the pseudonym and the outcome, never contact details."""
+
+    __tablename__ = "survey_contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    draw_id: int = Field(foreign_key="survey_draws.id", index=True)
+    pseudonym: str = Field(max_length=64)
+    attempt: int
+    channel: str = Field(max_length=16)  # phone, letter, visit, digital
+    outcome: str = Field(max_length=16)  # answered, declined, no_answer, unreachable
+    contacted_on: date
+    created_at: datetime = _when()
+    created_by: str
 
 
 class EvaluationRunRow(SQLModel, table=True):

@@ -47,7 +47,7 @@ BROKEN = [
     ("misspelt field", "    aggregation: mean", "    agregation: mean",
      ["c.yaml:23: metrics[0].aggregation: required field is missing",
       "c.yaml:28: metrics[0].agregation: unknown field (did you mean 'aggregation'?); allowed fields: id, name, kind, "
-      "direction, unit, window, aggregation, missing, scale, instrument, question, achieved_when, target, anonymous, "
+      "direction, unit, window, aggregation, missing, scale, instrument, instrument_version, question, achieved_when, target, anonymous, "
       "evaluation"]),
     ("missing required field", "name: Test contract\n", "",
      ["c.yaml:2: name: required field is missing"]),

@@ -174,21 +174,24 @@ def test_key_is_required_created_once_and_kept_secret(tmp_path: Path) -> None:
 
 def test_survey_dont_know_is_missing_not_a_score(engine, key, tmp_path: Path) -> None:
     text = (Path(__file__).parent / "data" / "minimal.yaml").read_text(encoding="utf-8").replace(
-        "payments:\n", "  - id: satisfaction\n    name: Satisfaction\n    kind: ordinal\n    direction: higher_is_better\n"
+        "payments:\n", "  - id: satisfaction\n    name: Satisfaction\n    kind: ordinal\n    direction: lower_is_better\n"
         "    instrument: skr_user_questions\n    question: overall_satisfaction\n"
         "    window: {start_months: 0, end_months: 14}\n    aggregation: last\n"
         "    evaluation: {design: monitoring}\npayments:\n", 1)
     contract = stored_minimal(engine, text).latest.terms
     ingest_file(engine, contract, write(tmp_path, "p.csv", PEOPLE), "participants", key)
-    survey = "participant_id,date,satisfaction\nCASE-001,2020-12-01,4\nCASE-002,2020-12-01,9\nCASE-003,2021-12-01,\n"
+    survey = "participant_id,date,satisfaction\nCASE-001,2020-12-01,4\nCASE-002,2020-12-01,6\nCASE-003,2021-12-01,\n"
     report = ingest_file(engine, contract, write(tmp_path, "s.csv", survey), "survey", key)
     assert report.counts == {"answers": 2, "dont_know": 1}
     with engine.connect() as conn:
         values = sorted(conn.execute(sa.select(MeasurementRow.value)).scalars(), key=lambda v: (v is None, v))
     assert values[0] == 4.0 and values[1] is None
-    bad = "participant_id,date,satisfaction\nCASE-001,2020-12-02,6\n"
+    with engine.connect() as conn:  # each answer records the instrument and version it was coded under
+        coded = set(conn.execute(sa.select(MeasurementRow.instrument, MeasurementRow.instrument_version)).all())
+    assert coded == {("skr_user_questions", 2)}
+    bad = "participant_id,date,satisfaction\nCASE-001,2020-12-02,9\n"  # the old "don't know"; SKR's is 6
     assert refused(engine, contract, write(tmp_path, "s2.csv", bad), "survey", key) == [
-        "row 2, column satisfaction: '6' is not on the scale of 'satisfaction'; expected 1 to 5, or 9 for don't know"]
+        "row 2, column satisfaction: '9' is not on the scale of 'satisfaction'; expected 1 to 5, or 6 for don't know"]
     assert not any(isinstance(v, float) and math.isnan(v) for v in values if v is not None)
 
 

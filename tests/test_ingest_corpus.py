@@ -32,7 +32,7 @@ PEOPLE = "participant_id,start,school_year,sex\nCASE-001,2020-02-01,4,female\nCA
 SURVEY_METRICS = """  - id: situation
     name: Situation
     kind: ordinal
-    direction: higher_is_better
+    direction: lower_is_better
     instrument: skr_user_questions
     question: situation_change
     window: {start_months: 0, end_months: 24}
@@ -41,7 +41,7 @@ SURVEY_METRICS = """  - id: situation
   - id: life
     name: Quality of life
     kind: ordinal
-    direction: higher_is_better
+    direction: lower_is_better
     instrument: skr_user_questions
     question: quality_of_life_change
     window: {start_months: 0, end_months: 24}
@@ -50,7 +50,7 @@ SURVEY_METRICS = """  - id: situation
   - id: importance
     name: Importance
     kind: ordinal
-    direction: higher_is_better
+    direction: lower_is_better
     instrument: skr_user_questions
     question: importance_of_support
     window: {start_months: 0, end_months: 24}
@@ -59,7 +59,7 @@ SURVEY_METRICS = """  - id: situation
   - id: satisfaction
     name: Satisfaction (anonymous)
     kind: ordinal
-    direction: higher_is_better
+    direction: lower_is_better
     instrument: skr_user_questions
     question: overall_satisfaction
     window: {start_months: 0, end_months: 24}
@@ -194,8 +194,8 @@ CORPUS = [
     Bad("participant already registered", "participants", ("participant_id,start,school_year,sex\nCASE-001,2020-02-01,5,male\n").encode(),
         ["row 2, column participant_id: this participant is already registered for the contract (in an earlier batch)"]),
     Bad("third question without improvement", "survey",
-        ("participant_id,date,refers_to,situation,life,importance\nCASE-001,2020-12-01,since_start,3,2,5\n").encode(),
-        ["row 2, column importance: 'importance' is asked only when situation or life shows improvement (4 or 5); "
+        ("participant_id,date,refers_to,situation,life,importance\nCASE-001,2020-12-01,since_start,3,4,1\n").encode(),
+        ["row 2, column importance: 'importance' is asked only when situation or life shows improvement (1 or 2); "
          "leave it blank otherwise"]),
     Bad("change question without its reference period", "survey",
         ("participant_id,date,situation\nCASE-001,2020-12-01,4\n").encode(),
@@ -206,7 +206,7 @@ CORPUS = [
         ["row 2, column refers_to: 'last year' is not allowed; expected one of: since_start, since_last_follow_up"]),
     Bad("answer off the scale", "survey",
         ("participant_id,date,refers_to,situation\nCASE-001,2020-12-01,since_start,7\n").encode(),
-        ["row 2, column situation: '7' is not on the scale of 'situation'; expected 1 to 5, or 9 for don't know"]),
+        ["row 2, column situation: '7' is not on the scale of 'situation'; expected 1 to 5, or 6 for don't know"]),
     Bad("anonymous answers with participants", "survey",
         ("participant_id,date,satisfaction\nCASE-001,2020-12-01,4\n").encode(),
         ["row 1, column participant_id: these questions are answered anonymously; the file must not link answers "
@@ -301,7 +301,7 @@ def test_a_correction_supersedes_and_keeps_the_history(setup) -> None:
 def test_anonymous_answers_are_stored_without_participants(setup) -> None:
     engine, contract, key, tmp_path = setup
     answers = tmp_path / "anon.csv"
-    answers.write_text("date,unit,satisfaction\n2020-12-01,School A,4\n2020-12-02,School A,9\n2020-12-03,School B,5\n")
+    answers.write_text("date,unit,satisfaction\n2020-12-01,School A,4\n2020-12-02,School A,6\n2020-12-03,School B,5\n")
     report = ingest_file(engine, contract, answers, "survey", key, today=TODAY)
     assert report.counts == {"answers": 3, "dont_know": 1}
     with engine.connect() as conn:

@@ -228,7 +228,7 @@ def test_corrections_and_anonymous_answers_on_both_stores(engine, tmp_path: Path
     fix = "participant_id,metric,date,value,correction\nA,attendance,2020-03-01,0.9,yes\n"
     ingest_file(engine, contract, write(tmp_path, "fix.csv", fix), "measurements", key, today=TODAY)
     assert corrections(engine, contract.id)[["old_value", "new_value"]].values.tolist() == [[0.8, 0.9]]
-    anonymous = "date,unit,satisfaction\n2020-12-01,North,4\n2020-12-02,,9\n"
+    anonymous = "date,unit,satisfaction\n2020-12-01,North,4\n2020-12-02,,6\n"
     assert ingest_file(engine, contract, write(tmp_path, "a.csv", anonymous), "survey", key,
                        today=TODAY).counts == {"answers": 2, "dont_know": 1}
     with engine.connect() as conn:

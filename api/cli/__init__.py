@@ -30,6 +30,7 @@ from api.cli.common import app, main
 from api.cli import store  # noqa: E402,F401  isort: skip
 from api.cli import contracts  # noqa: E402,F401  isort: skip
 from api.cli import ingest  # noqa: E402,F401  isort: skip
+from api.cli import followup  # noqa: E402,F401  isort: skip
 from api.cli import evaluate  # noqa: E402,F401  isort: skip
 from api.cli import payments  # noqa: E402,F401  isort: skip
 from api.cli import ledger  # noqa: E402,F401  isort: skip

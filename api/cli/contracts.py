@@ -23,6 +23,7 @@ def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
     from contracts.problems import format_path
     from evaluation.power import contract_power_warnings
 
+    _store_instruments()
     cf = load_contract_file(file)
     said = w()
     warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {said.message(message)}"
@@ -43,6 +44,16 @@ def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
     out.print(line)
 
 
+def _store_instruments() -> None:
+    """Survey instruments loaded into the store (if there is one), so that a contract naming one validates."""
+    from store.db import StoreError, open_store
+
+    try:
+        open_store()
+    except StoreError:
+        pass
+
+
 @contract_app.command("load")
 def contract_load(file: Path) -> None:
     """Validate a contract file and store its versions."""
@@ -50,8 +61,8 @@ def contract_load(file: Path) -> None:
     from contracts.registry import store_contract
     from store.db import open_store
 
+    engine = open_store()  # first: the store's own survey instruments are then known to the contract's checks
     cf = load_contract_file(file)
-    engine = open_store()
     result = store_contract(engine, cf)
     if result.added_versions:
         out.print(w()._("Loaded '{id}': added version(s) {versions}.", id=cf.id,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from api.reports import charts
-from contracts.instruments import INSTRUMENTS
+from contracts import instruments
 from contracts.model import Contract, Metric
 from contracts.registry import get_contract
 from evaluation.power import CHANGE_FOR, PowerError, contract_power_warnings, minimum_detectable_effect
@@ -150,10 +150,12 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
 def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[str, Any]:
     w = names.w
     results = [r for r in run.results if r.metric == metric.id]
-    question = None
+    question = favourable = None
     if metric.instrument:
-        q = INSTRUMENTS[metric.instrument].question(metric.question or "")
-        question = (q.sv if w.lang == "sv" else q.en) if q else None
+        instrument = instruments.get(metric.instrument, metric.instrument_version)
+        q = instrument.question(metric.question or "") if instrument else None
+        question = q.text.get(w.lang) if q else None
+        favourable = ", ".join(f"{a.code} {a.label(w.lang)}" for a in (q.answers if q else []) if a.code in q.favourable)
     where: dict[str, list[str]] = {}  # each warning once, with the cohorts it applies to
     for r in results:
         cohort = names.cohort(r.cohort) + (f" · {names.subgroup(r.subgroup)}" if r.subgroup else "")
@@ -167,7 +169,7 @@ def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[st
                 names.cohort(r.cohort) + (f" · {names.subgroup(r.subgroup)}" if r.subgroup else ""))
     se_kinds = "; ".join(f"{text} ({', '.join(dict.fromkeys(cohorts))})" for text, cohorts in kinds.items())
     svg = charts.metric_chart(results, None if metric.target is None else float(metric.target), names)
-    return {"metric": metric, "question": question, "results": results, "warnings": warnings,
+    return {"metric": metric, "question": question, "favourable": favourable, "results": results, "warnings": warnings,
             "pooled": next((r for r in results if r.cohort == POOLED and r.subgroup is None), None),
             "chart": None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
             "achieved": any(r.n_achieved is not None for r in results), "se_kinds": se_kinds}
