@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from statsmodels.stats.proportion import proportion_confint
