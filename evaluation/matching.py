@@ -17,6 +17,7 @@ estimated score as known (a second evaluator should note that)."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,10 @@ def _propensity_score(design: np.ndarray, treated: np.ndarray) -> np.ndarray:
     # Column by column (elementwise multiply and add, no BLAS kernel): identical people get bit-identical scores,
     # so they are tied, whichever rows they are on.
     params = np.asarray(fit.params, dtype=float)
+    # statsmodels' model and results refer to each other, so they outlive this call until the cycle collector
+    # runs, and with them their hold on the design (a gigabyte for a register-sized pool): collect them now.
+    del fit
+    gc.collect()
     score = np.full(len(design), params[0])
     for j in range(1, len(params)):
         score += design[:, j] * params[j]

@@ -337,3 +337,27 @@ def latest_draw(engine: Engine, contract_id: str, year: int) -> tuple[int, int] 
                            .order_by(SurveyDrawRow.id.desc()).limit(1)).first()
     return None if row is None else (row.id, row.frame_id)
 
+
+
+def status(engine: Engine, contract_id: str) -> list[dict[str, Any]]:
+    """Per year's latest draw and unit: the sample, reserves called on, answered, the response rate and how
+    many answers are still due to reach the target (for the intermediary's work page)."""
+    with engine.connect() as conn:
+        years = conn.execute(sa.select(SurveyFrameRow.year).where(SurveyFrameRow.contract_id == contract_id)
+                             .distinct().order_by(SurveyFrameRow.year.desc())).scalars().all()
+    found = []
+    for year in years:
+        latest = latest_draw(engine, contract_id, year)
+        if latest is None:
+            continue
+        with engine.connect() as conn:
+            target = conn.execute(sa.select(SurveyDrawRow.target).where(SurveyDrawRow.id == latest[0])).scalar_one()
+        people = response(engine, latest[0])
+        for unit, mine in people.groupby("unit", sort=True):
+            sample = int(mine["in_sample"].sum())
+            answered = int(mine["answered"].sum())
+            found.append({"year": year, "draw": latest[0], "unit": str(unit), "target": int(target),
+                          "sample": sample, "reserves_called": int((mine["reserve"].astype(bool) & mine["contacted"]).sum()),
+                          "answered": answered, "rate": answered / sample if sample else None,
+                          "due": max(int(target) - answered, 0)})
+    return found

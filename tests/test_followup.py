@@ -273,7 +273,7 @@ def test_fieldwork_frame_draw_and_contacts_are_pseudonymous_reproducible_and_che
                                       f"{d['draw']} ORDER BY member_id")).all() for d in draws]
     assert drawn[0] == drawn[1] and draws[0]["units"] == {"u1": {"sample": 1, "reserves": 1},
                                                           "u2": {"sample": 1, "reserves": 0}}
-    draw_id = draws[0]["draw"]
+    draw_id = draws[-1]["draw"]  # the latest draw is the one in use
     with engine.connect() as conn:
         main_u1 = conn.execute(sa.text(
             "SELECT m.pseudonym FROM survey_frame_members m JOIN survey_draw_members d ON d.member_id = m.id "
@@ -305,6 +305,10 @@ def test_fieldwork_frame_draw_and_contacts_are_pseudonymous_reproducible_and_che
     people = response(engine, draw_id)
     by_unit = people.groupby("unit")[["in_sample", "answered"]].sum()
     assert by_unit.loc["u1"].tolist() == [1, 1] and by_unit.loc["u2"].tolist() == [1, 0]
+    from outcomes.fieldwork import status
+
+    due = {r["unit"]: (r["sample"], r["answered"], r["rate"], r["due"]) for r in status(engine, "test-contract")}
+    assert due == {"u1": (1, 1, 1.0, 0), "u2": (1, 0, 0.0, 1)}
 
 
 def test_a_unit_not_in_the_organisation_file_is_refused_row_by_row_with_nothing_stored(sib, tmp_path: Path) -> None:
@@ -383,3 +387,32 @@ def test_the_run_and_the_report_show_survey_questions_as_favourable_shares(follo
     html = render_html(build_report(engine, contract.id, run.id, lang="sv"))
     assert "Hur nöjd eller missnöjd är du sammantaget med det stöd du fått från socialtjänsten?" in html
     assert "1 Mycket nöjd, 2 Ganska nöjd" in html
+    assert "Brukaruppföljning 2020 per enhet" in html and "Andel positiva svar" in html  # on the full 0-100 % scale
+
+
+def test_the_api_gives_the_results_per_level_suppressed(followup) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.access import add_user
+    from api.http.app import create_app
+    from contracts.organisation import load_organisation_text, store_organisation
+
+    engine, contract, key, tmp = followup
+    store_organisation(engine, load_organisation_text(ORGANISATION, "org.yaml"), ORGANISATION, "org.yaml")
+    rows = [("2021-11-0%d" % (1 + i % 9), unit, "25-34", "k", 1, 2, 1, 1, 1, 1)
+            for unit, n in {"u1": 4, "u2": 1, "u3": 4}.items() for i in range(n)]
+    _load(engine, contract, key, tmp, rows)
+    token = add_user(engine, "payer-1", "payer", [contract.id], party="city")
+    client = TestClient(create_app(engine))
+    got = client.get(f"/api/v1/contracts/{contract.id}/followup?level=district&year=2021",
+                     headers={"Authorization": f"Bearer {token}", "Accept-Language": "sv"})
+    assert got.status_code == 200, got.text
+    cells = {c["group"]: c for c in got.json()["questions"][0]["cells"]}
+    assert set(cells) == {"north"} and cells["north"]["answered"] == 9 and cells["north"]["name"] == "Norra"
+    units = client.get(f"/api/v1/contracts/{contract.id}/followup?level=unit&year=2021",
+                       headers={"Authorization": f"Bearer {token}"}).json()["questions"][0]["cells"]
+    shown = {c["group"]: c["answered"] for c in units}
+    assert shown["u2"] is None and sum(v is None for v in shown.values()) >= 2  # u2 and one to protect it
+    bad = client.get(f"/api/v1/contracts/{contract.id}/followup?level=street",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert bad.status_code == 422

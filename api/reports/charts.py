@@ -39,6 +39,35 @@ def _ticks(names: Any):
     return FuncFormatter(lambda value, _pos: names.w.number(value, None).replace(NBSP, " "))
 
 
+def _percent_ticks(names: Any):
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _pos: names.w.percent(value, signed=False).replace(NBSP, " "))
+
+
+def followup_chart(question: dict[str, Any], names: Any) -> str | None:
+    """One survey question at one level: each group's favourable share with its 95 % CI, on the full 0-100 %
+    scale (suppressed groups are named and left empty, so that the reader sees they exist)."""
+    cells = [c for c in question["cells"] if c["part"] == "all"]
+    if not cells:
+        return None
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.2, 0.4 * len(cells) + 0.9))
+        for y, c in enumerate(reversed(cells)):
+            if c["favourable_share"] is None:
+                ax.text(0.01, y, names.w._("suppressed"), va="center", color=MUTED)
+                continue
+            ax.plot([c["ci_low"], c["ci_high"]], [y, y], color=ACCENT, linewidth=2, solid_capstyle="butt")
+            ax.plot([c["favourable_share"]], [y], "o", color=INK, markersize=6)
+        ax.set_yticks(range(len(cells)), [c["name"] for c in reversed(cells)])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(names.w._("Share of favourable answers (95 % CI)"))
+        ax.xaxis.set_major_formatter(_percent_ticks(names))
+        ax.set_ylim(-0.7, len(cells) - 0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _svg(fig)
+
+
 def metric_chart(results: Sequence[EffectResult], target: float | None, names: Any) -> str | None:
     """Per cohort (and pooled): the effect with its 95 % CI around zero, or for monitoring the mean with its CI.
 
@@ -66,7 +95,12 @@ def metric_chart(results: Sequence[EffectResult], target: float | None, names: A
                 ax.axvline(target, color=GOOD, linewidth=1, linestyle="--", label=names.w._("target"))
                 ax.legend(loc="best", frameon=False)
             ax.set_xlabel(names.w._("Mean (95 % CI)"))
-        ax.xaxis.set_major_formatter(_ticks(names))
+        if rows[0].diagnostics.get("reported_as") == "favourable_share":  # a survey question: the full scale
+            ax.set_xlim(0, 1)
+            ax.set_xlabel(names.w._("Share of favourable answers (95 % CI)"))
+            ax.xaxis.set_major_formatter(_percent_ticks(names))
+        else:
+            ax.xaxis.set_major_formatter(_ticks(names))
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.spines[["top", "right"]].set_visible(False)
         return _svg(fig)

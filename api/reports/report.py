@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.engine import Engine
 
 from api.reports import charts
@@ -133,6 +134,7 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         "survival": [_survival(r, names) for r in run.results
                      if r.subgroup is None and r.diagnostics.get("survival") and r.cohort == POOLED],
         "power": _power(contract, run, names),
+        "followup": _followup(engine, contract, run, names),
         "mechanisms": [(mech, mechanism_terms(mech, names)) for mech in contract.payments.mechanisms] if paying else [],
         "payers_line": _payers_line(contract, names) if paying else None,
         "eligibility": [_rule(rule, names) for rule in contract.target_group.eligibility],
@@ -145,6 +147,30 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         "investor_received": investor_result(contract, ledger, statuses, RECEIVED),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code_version": code_version(),
     }
+
+
+def _followup(engine: Engine, contract: Contract, run: EvaluationRun, names: Names) -> dict[str, Any] | None:
+    """The user follow-up by unit for the run's year (answers to its as-of date): shares, n, "don't know", the
+    response rate, suppressed like every published figure, with a chart per question on the full scale."""
+    from contracts.organisation import get_organisation
+    from evaluation import followup
+    from outcomes import fieldwork
+
+    if not followup.survey_metrics(contract):
+        return None
+    answers = followup.load_answers(engine, contract)
+    answers = answers[pd.to_datetime(answers["answered_on"]) <= pd.Timestamp(run.as_of)]
+    if answers.empty:
+        return None
+    year = int(answers["year"].max())
+    found = fieldwork.latest_draw(engine, contract.id, year)
+    response = fieldwork.response(engine, found[0]) if found else None
+    result = followup.results(contract, answers, followup.Request(level="unit", year=year),
+                              get_organisation(engine), response, names.w.lang)
+    for question in result["questions"]:
+        svg = charts.followup_chart(question, names)
+        question["chart"] = None if svg is None else _image(svg)
+    return result
 
 
 def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[str, Any]:

@@ -140,6 +140,7 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
     from indigo.compare import compare, comparison_json
     from indigo.importer import load_reference
     from outcomes.batches import list_batches
+    from outcomes.fieldwork import status as followup_status
     from payments.ledger import current_status, read_ledger, verify_for_display
 
     stored = ctx["stored"]
@@ -151,7 +152,8 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
     contract = stored.latest.terms
     market = comparison_json(contract, compare(contract, load_reference(db), 5))
     return render("work.html.j2", currency=stored.currency, batches=list_batches(db, stored.id),
-                  refused=refused, runs=runs, ledger=ledger, chain=verify_for_display(db, stored.id), market=market, **ctx,
+                  refused=refused, runs=runs, ledger=ledger, chain=verify_for_display(db, stored.id), market=market,
+                  followup=followup_status(db, stored.id), **ctx,
                   path=f"/contracts/{stored.id}/work")
 
 

@@ -1,0 +1,40 @@
+"""The user follow-up's results per level of the organisation (suppressed for every reader)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.engine import Engine
+
+from api.http.auth import access, store
+from api.http.errors import request_words
+from api.http.routers import CONTRACT
+from api.http.schemas import ERRORS, Loose
+
+router = APIRouter()
+
+
+@router.get(CONTRACT + "/followup", response_model=Loose, responses=ERRORS, summary="User follow-up results",
+            operation_id="followup_results")
+def followup_results(request: Request, level: str = Query("unit", pattern="^(unit|district|area|city)$"),
+                     by: str | None = Query(None, pattern="^(age_band|sex)$"),
+                     year: int | None = Query(None, ge=1900, le=2200),
+                     ctx: tuple = Depends(access("evaluation.read")), db: Engine = Depends(store)) -> Loose:
+    """Per question: favourable share with its Wilson CI, distribution, "don't know" apart, n and the response
+    rate, at the level asked; cells that could identify anyone are suppressed (primary and complementary)."""
+    from contracts.organisation import get_organisation
+    from evaluation import followup
+    from outcomes import fieldwork
+
+    _, stored = ctx
+    contract = stored.latest.terms
+    words = request_words(request)
+    org = get_organisation(db)
+    response = nonresponse = None
+    if year is not None and (found := fieldwork.latest_draw(db, contract.id, year)) is not None:
+        response = fieldwork.response(db, found[0])
+        nonresponse = followup.nonresponse(response, fieldwork.frame_members(db, found[1]))
+    result = followup.results(contract, followup.load_answers(db, contract),
+                              followup.Request(level=level if org is not None or level in ("unit", "city") else "unit",
+                                               by=by, year=year), org, response, words.lang)
+    result["nonresponse"] = nonresponse
+    return Loose(**result)
