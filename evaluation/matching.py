@@ -277,26 +277,33 @@ def _ai2016_adjustment(score: np.ndarray, design: np.ndarray, is_treated: np.nda
     return float((d @ solve @ d - c @ solve @ c) / n)
 
 
-def _neighbour_variance(scores: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
-    """Conditional variance of each unit's outcome from its nearest same-group neighbours (AI 2006, eq. 14).
+def _neighbour_variance(scores: np.ndarray, outcomes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Conditional variance of each unit's outcome from its nearest same-group neighbours (AI 2006, eq. 14),
+    for the units ``rows`` (default: all).
 
     The neighbours are every other unit at the nearest distance (all of them when tied, so the value does not
     depend on row order): sigma^2 = J/(J+1) (Y - mean of the J neighbours)^2, which is (Y - Y_j)^2 / 2 for one.
+    The group's distinct scores, counts and sums are over every unit; the rest only for ``rows`` (the pool
+    members actually matched, out of a pool that may be millions).
     """
+    rows = np.arange(len(scores)) if rows is None else np.asarray(rows)
     if len(scores) < 2:
-        return np.zeros(len(scores))
-    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=outcomes, minlength=len(values))
-    left = np.r_[np.inf, np.diff(values)]
-    right = np.r_[np.diff(values), np.inf]
+        return np.zeros(len(rows))
+    values, counts = np.unique(scores, return_counts=True)
+    sums = np.bincount(np.searchsorted(values, scores), weights=outcomes, minlength=len(values))
+    g = np.searchsorted(values, scores[rows])  # each wanted unit's distinct score
+    last = len(values) - 1
+    left = np.where(g > 0, values[g] - values[np.maximum(g - 1, 0)], np.inf)
+    right = np.where(g < last, values[np.minimum(g + 1, last)] - values[g], np.inf)
     use_left, use_right = left <= right + TIE_TOLERANCE, right <= left + TIE_TOLERANCE
-    below, above = np.r_[0, np.arange(len(values) - 1)], np.r_[np.arange(1, len(values)), len(values) - 1]
+    below, above = np.maximum(g - 1, 0), np.minimum(g + 1, last)
     near_n = np.where(use_left, counts[below], 0) + np.where(use_right, counts[above], 0)
     near_sum = np.where(use_left, sums[below], 0.0) + np.where(use_right, sums[above], 0.0)
-    own_n = counts[inverse] - 1
-    j = np.where(own_n > 0, own_n, near_n[inverse]).astype(float)
-    total = np.where(own_n > 0, sums[inverse] - outcomes, near_sum[inverse])
-    return j / (j + 1) * (outcomes - total / j) ** 2
+    own_n = counts[g] - 1
+    y = outcomes[rows]
+    j = np.where(own_n > 0, own_n, near_n).astype(float)
+    total = np.where(own_n > 0, sums[g] - y, near_sum)
+    return j / (j + 1) * (y - total / j) ** 2
 
 
 def _without_replacement(pool_scores: np.ndarray, targets: np.ndarray, k: int, caliper: float) -> list[list[int]]:
@@ -425,7 +432,9 @@ def match(treated: pd.DataFrame, pool: pd.DataFrame, covariates: list[str], exac
     control_rows = np.flatnonzero(weights > 0)
     sigma2 = np.zeros(len(both))
     control_mask = ~is_treated
-    sigma2[control_mask] = _neighbour_variance(score[control_mask], y[control_mask])
+    controls = np.flatnonzero(control_mask)
+    sigma2[control_rows] = _neighbour_variance(score[controls], y[controls],
+                                               np.searchsorted(controls, control_rows))
     km, kp = weights[control_rows], k_prime[control_rows]
     variance = (np.sum((treated_y - imputed - att) ** 2) + np.sum((km ** 2 - kp) * sigma2[control_rows])) / n1 ** 2
     se_kind, adjustment = W("se_abadie_imbens"), None

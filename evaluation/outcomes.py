@@ -43,7 +43,9 @@ def window_anchor(inputs: Inputs, frame: pd.DataFrame, window: Window) -> pd.Ser
 
 
 def _aggregate(values: pd.DataFrame, how: str) -> pd.Series:
-    grouped = values.sort_values(["participant_id", "observed_on"], kind="stable").groupby("participant_id")["value"]
+    if how in ("first", "last"):  # only these depend on the order of a participant's measurements
+        values = values.sort_values(["participant_id", "observed_on"], kind="stable")
+    grouped = values.groupby("participant_id")["value"]
     if how == "any":
         return grouped.max().gt(0).astype(float)
     return getattr(grouped, how)()
@@ -56,7 +58,9 @@ def participant_outcomes(inputs: Inputs, metric: Metric, as_of: date, window: Wi
     windows give an outcome.  ``window`` overrides the metric's (for a pre-period).
     """
     window = window or metric.window
-    enrolled = inputs.enrolments.sort_values(["participant_id", "start"], kind="stable").drop_duplicates("participant_id")
+    enrolled = inputs.enrolments
+    if not enrolled["participant_id"].is_unique:  # the first enrolment of each (a register: one each, no copy)
+        enrolled = enrolled.sort_values(["participant_id", "start"], kind="stable").drop_duplicates("participant_id")
     frame = enrolled.merge(inputs.participants, on="participant_id", how="left")
     anchor = window_anchor(inputs, frame, window)
     frame["window_from"] = anchor
@@ -64,9 +68,17 @@ def participant_outcomes(inputs: Inputs, metric: Metric, as_of: date, window: Wi
     low, high = _window_bounds(anchor, window)
     frame["closed"] = ((high - pd.Timedelta(days=1)) <= pd.Timestamp(as_of)).fillna(False).astype(bool)
 
-    rows = inputs.measurements[inputs.measurements["metric"] == metric.id]
-    rows = rows.merge(frame[["participant_id"]].assign(low=low.values, high=high.values), on="participant_id")
-    rows = rows[(rows["observed_on"] >= rows["low"]) & (rows["observed_on"] < rows["high"]) & rows["value"].notna()]
+    m = inputs.measurements
+    mine = np.flatnonzero((m["metric"] == metric.id).to_numpy())
+    # Each measurement's participant's window, by position (no join of frames: a register's pool is millions).
+    position = pd.Index(frame["participant_id"]).get_indexer(m["participant_id"].to_numpy()[mine])
+    known = position >= 0
+    mine, position = mine[known], position[known]
+    observed = m["observed_on"].to_numpy()[mine]
+    inside = ((observed >= low.to_numpy()[position]) & (observed < high.to_numpy()[position])
+              & ~np.isnan(m["value"].to_numpy(dtype=float)[mine]))
+    rows = pd.DataFrame({"participant_id": m["participant_id"].to_numpy()[mine[inside]],
+                         "observed_on": observed[inside], "value": m["value"].to_numpy(dtype=float)[mine[inside]]})
     value = _aggregate(rows, metric.aggregation)
     frame["n_measurements"] = frame["participant_id"].map(rows.groupby("participant_id").size()).fillna(0).astype(int)
     frame["value"] = frame["participant_id"].map(value).astype(float)
