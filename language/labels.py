@@ -37,6 +37,7 @@ LABELS: dict[str, dict[str, str]] = {
     "frame_exclusion": {
         "shorter_than_a_month": C_("frame_exclusion", "decision shorter than a month"),
         "not_in_year": C_("frame_exclusion", "not in force during the year"),
+        "decision_type_excluded": C_("frame_exclusion", "decision type excluded by the follow-up plan"),
     },
     "role": {
         "payer": C_("role", "outcome payer"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -101,6 +101,7 @@ class StoreView:
     enrolment_starts: pd.Series  # participant id -> first enrolment start (datetime64)
     measurements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"key": pd.Series(dtype="int64"), "id": pd.Series(dtype="int64"), "batch_id": pd.Series(dtype="int64")}))
+    organisation: Any = None  # the latest organisation file, for survey answers' units (contracts.organisation)
 
     def starts(self, participant: pd.Series) -> pd.Series:
         """Each row's enrolment start (NaT where there is none)."""

@@ -120,7 +120,8 @@ def _people(frame: pd.DataFrame, key: bytes, contract_id: str, year: int) -> tup
 
 
 def build_frame(engine: Engine, contract_id: str, year: int, key: bytes, organisation: Organisation | None,
-                decisions: Path | None = None, actor_name: str | None = None) -> FrameReport:
+                decisions: Path | None = None, actor_name: str | None = None,
+                exclude_types: tuple[str, ...] = ()) -> FrameReport:
     """The year's sampling frame from a decisions file (participant_id, decision_type, unit, start, end) or, with
     no file, from the contract's enrolments (unit: the participants' ``unit`` attribute).  One member per person
     and unit; decisions shorter than a month, or not in force in the year, are kept as excluded, with the reason."""
@@ -169,6 +170,8 @@ def build_frame(engine: Engine, contract_id: str, year: int, key: bytes, organis
     excluded[(start > last) | (end.notna() & (end < first))] = "not_in_year"
     short = end.notna() & (end < start + pd.DateOffset(months=1))
     excluded[short & excluded.isna()] = "shorter_than_a_month"
+    if exclude_types:  # further exclusions the follow-up plan states, by decision type
+        excluded[types.isin(exclude_types) & excluded.isna()] = "decision_type_excluded"
     members = pd.DataFrame({"pseudonym": pseudonyms, "unit": units, "decision_type": types, "start": start,
                             "end": end, "age_band": bands, "sex": sexes, "excluded": excluded})
     # One member per person and unit: the earliest decision in force, else the earliest excluded one.
@@ -178,7 +181,8 @@ def build_frame(engine: Engine, contract_id: str, year: int, key: bytes, organis
     with engine.begin() as conn:
         frame_id = conn.execute(sa.insert(SurveyFrameRow).returning(SurveyFrameRow.id), {
             "contract_id": contract_id, "year": year, "built_from": built_from,
-            "rules": {"shortest_decision": MIN_DECISION_DAYS, "in_force_during": year, "one_per_person_and_unit": True},
+            "rules": {"shortest_decision": MIN_DECISION_DAYS, "in_force_during": year, "one_per_person_and_unit": True,
+                      "excluded_decision_types": sorted(exclude_types)},
             "created_by": actor_name or actor()}).scalar_one()
         records = [{"frame_id": frame_id, "pseudonym": p, "unit": u, "decision_type": _text(t), "start": s.date(),
                     "end": None if pd.isna(e) else e.date(), "age_band": _text(b), "sex": _text(x),

@@ -10,6 +10,8 @@ imported again changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 from dataclasses import dataclass, field
@@ -94,6 +96,13 @@ def store_view(conn: sa.Connection, contract: Contract, kind: str) -> StoreView:
         participant_ids=PseudonymIndex(people["pseudonym"].tolist(), people["id"].astype(int).tolist()),
         enrolment_starts=pd.Series(pd.to_datetime(starts["start"]).to_numpy(), index=starts["participant_id"].astype(int)),
     )
+    if kind == "survey":  # anonymous answers' units are checked against the organisation file, if one is loaded
+        from contracts.organisation import Organisation
+        from store.tables import OrganisationRow
+
+        row = conn.execute(sa.select(OrganisationRow.definition)
+                           .order_by(OrganisationRow.version.desc(), OrganisationRow.id.desc()).limit(1)).scalar()
+        view = dataclasses.replace(view, organisation=None if row is None else Organisation.model_validate(row))
     if kind != "measurements":
         return view
     stored = read_frame(conn, sa.select(

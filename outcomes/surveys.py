@@ -96,6 +96,13 @@ class SurveyCheck(FileCheck):
             unit = frame["unit"] if "unit" in frame.columns else pd.Series("", index=frame.index)
             rows = rows.drop(columns=["participant_id"]).rename(columns={"observed_on": "answered_on"})
             rows["unit"] = free_text(unit.reindex(rows.index))
+            org = self.ctx.store.organisation
+            if org is not None and "unit" in frame.columns:
+                years = answered_on.dt.year
+                placed = pd.Series([u == "" or pd.isna(y) or org.placement(u.strip(), int(y)) is not None
+                                    for u, y in zip(unit, years)], index=frame.index)
+                errors += errors_where(~placed, "unit", lambda r: O(
+                    "frame_unknown_unit", unit=unit[r], organisation=org.id, year=str(int(years[r]))), unit)
             bands, sexes, found = _age_and_sex(frame)
             errors += found
             rows["age_band"], rows["sex"] = bands.reindex(rows.index), sexes.reindex(rows.index)

@@ -252,6 +252,10 @@ def test_fieldwork_frame_draw_and_contacts_are_pseudonymous_reproducible_and_che
     write(tmp_path, "org.yaml", ORGANISATION)
     assert sib("contract", "load", "c.yaml").code == 0 and sib("organisation", "load", "org.yaml").code == 0
     write(tmp_path, "decisions.csv", DECISIONS)
+    planned = sib("survey", "frame", "test-contract", "--year", "2021", "--decisions", "decisions.csv",
+                  "--exclude-type", "försörjningsstöd", "--json")
+    assert json.loads(planned.out)["excluded"] == {"decision_type_excluded": 3, "not_in_year": 1,
+                                                   "shorter_than_a_month": 1}
     frame = sib("survey", "frame", "test-contract", "--year", "2021", "--decisions", "decisions.csv", "--json")
     assert frame.code == 0, frame.err
     built = json.loads(frame.out)
@@ -416,3 +420,21 @@ def test_the_api_gives_the_results_per_level_suppressed(followup) -> None:
     bad = client.get(f"/api/v1/contracts/{contract.id}/followup?level=street",
                      headers={"Authorization": f"Bearer {token}"})
     assert bad.status_code == 422
+
+
+def test_answers_from_a_unit_not_in_the_organisation_file_are_refused_with_nothing_stored(followup) -> None:
+    from contracts.organisation import load_organisation_text, store_organisation
+
+    engine, contract, key, tmp = followup
+    store_organisation(engine, load_organisation_text(ORGANISATION, "org.yaml"), ORGANISATION, "org.yaml")
+    text = _answers([("2021-12-01", "u1", "25-34", "k", 1, 2, 1, 1, 1, 1),
+                     ("2021-12-02", "u9", "25-34", "m", 2, 2, 1, 1, 1, 1),
+                     ("2020-12-02", "u3", "25-34", "m", 2, 2, 1, 1, 1, 1),   # u3 was in the south in 2020: fine
+                     ("2019-12-02", "u1", "25-34", "m", 2, 2, 1, 1, 1, 1)])  # before u1 was placed
+    with pytest.raises(IngestRefused) as refused:
+        ingest_file(engine, contract, write(tmp, "s.csv", text), "survey", key)
+    assert [str(e) for e in refused.value.report.errors] == [
+        "row 3, column unit: 'u9' is not a unit of organisation city in 2021",
+        "row 5, column unit: 'u1' is not a unit of organisation city in 2019"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(SurveyAnswerRow)).scalar() == 0

@@ -154,6 +154,8 @@ def survey_frame(contract_id: str, year: int = typer.Option(..., "--year", help=
                                                           "default: the contract's enrolments."),
                  organisation: Optional[str] = typer.Option(None, "--organisation", help="Check units against it "
                                                             "(default: the latest loaded, if any)."),
+                 exclude_type: list[str] = typer.Option([], "--exclude-type", help="A decision type the follow-up "
+                                                        "plan excludes (repeat for several)."),
                  as_json: bool = JSON_OPTION) -> None:
     """Build the year's sampling frame: one member per person and unit, decisions shorter than a month excluded."""
     from contracts.registry import get_contract
@@ -164,7 +166,8 @@ def survey_frame(contract_id: str, year: int = typer.Option(..., "--year", help=
     engine = open_store()
     stored = get_contract(engine, contract_id)
     try:
-        report = build_frame(engine, stored.id, year, load_key(), _organisation(engine, organisation), decisions)
+        report = build_frame(engine, stored.id, year, load_key(), _organisation(engine, organisation), decisions,
+                             exclude_types=tuple(exclude_type))
     except FieldworkRefused as refused:
         raise _refused(decisions.name if decisions else "enrolments", refused.errors) from None
     if as_json:
