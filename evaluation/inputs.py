@@ -67,7 +67,13 @@ def person_keys(prefixes: pd.Series) -> np.ndarray:
     """
     if not len(prefixes):
         return np.zeros(0, dtype=np.uint64)
-    return np.frombuffer(bytes.fromhex("".join(prefixes)), dtype=">u8").astype(np.uint64)
+    text = list(prefixes)
+    if all(isinstance(t, str) and len(t) == 16 for t in text):
+        try:
+            return np.frombuffer(bytes.fromhex("".join(text)), dtype=">u8").astype(np.uint64)
+        except ValueError:
+            pass
+    return pd.util.hash_array(np.asarray(text, dtype=object), categorize=False)  # not a hex pseudonym: its hash
 
 
 def _shared(column: pd.Series, cache: dict) -> pd.Series:
@@ -99,6 +105,20 @@ def _people_chunk(chunk: pd.DataFrame) -> pd.DataFrame:
     people = pd.DataFrame({"participant_id": chunk["participant_id"].astype(np.int64),
                            "person_key": person_keys(chunk["key_hex"])}, index=chunk.index)
     return pd.concat([people, attributes], axis=1)
+
+
+def _settled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Attribute columns with one type whatever the chunks were: a chunk in which a number attribute is all
+    missing is parsed as empty text and joins the others as text; numbers again (as one parse of the whole
+    column would give), so that neither the run nor its fingerprint depends on where the chunks fell."""
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object or name in ("participant_id", "person_key"):
+            continue
+        present = column.dropna()
+        if len(present) and present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all():
+            frame[name] = pd.to_numeric(column).astype(float if column.isna().any() else present.dtype)
+    return frame
 
 
 def _dated(columns: tuple[str, ...], shared: tuple[str, ...] = (), cache: dict | None = None):
@@ -150,7 +170,7 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
         enrolments = read_frame(conn, enrolments_q, _dated(("start", "exit"), ("cohort", "arm"), cache))
         # The person key (from the pseudonym, a keyed hash of the delivered reference) orders people by the data,
         # not by file order, where an order matters (matching's ties).
-        participants = read_frame(conn, participants_q, _people_chunk)
+        participants = _settled(read_frame(conn, participants_q, _people_chunk))
         answers = read_frame(conn, answers_q, _dated(("answered_on",), ("metric", "unit"), cache))
 
     # A corrected measurement is replaced by its correction (whatever the dates); then the as-of and verification cuts.

@@ -375,3 +375,29 @@ def test_the_person_key_orders_like_the_pseudonym_prefix_and_rows_tied_on_it_by_
     for seed in range(3):
         order = np.random.default_rng(seed).permutation(len(pool))
         _same(first, _run(treated, pool.iloc[order], caliper_sd=0.2, k=1, replacement=True))
+
+
+def test_attributes_read_in_chunks_have_one_type_and_the_fingerprint_no_order(tmp_path: Path, monkeypatch) -> None:
+    """A number attribute missing for every participant of one fetched chunk is still numbers after the chunks
+    are joined, and the input fingerprint is the same whichever order the participants were delivered in."""
+    from store import bulk
+    from evaluation.inputs import load_inputs
+
+    monkeypatch.setattr(bulk, "FETCH_ROWS", 2)
+    prints = []
+    for order in (["A", "B", "C", "D"], ["C", "D", "A", "B"]):
+        url = f"sqlite:///{tmp_path / ('s' + ''.join(order) + '.db')}"
+        init_store(url)
+        engine = open_store(url)
+        contract = stored_minimal(engine, MINIMAL.replace(
+            "  eligibility:\n    - {attribute: school_year, op: between, value: [4, 9]}\n", "")).latest.terms
+        years = {"A": "", "B": "", "C": "5", "D": "6"}  # school_year missing for A and B
+        people = "participant_id,start,school_year,sex\n" + "".join(
+            f"CASE-{p},2020-02-01,{years[p]},female\n" for p in order)
+        path = tmp_path / "p.csv"
+        path.write_text(people)
+        verify_batch(engine, ingest_file(engine, contract, path, "participants", bytes(range(32))).batch_id)
+        inputs = load_inputs(engine, "test-contract", date(2021, 1, 1))
+        assert str(inputs.participants["school_year"].dtype) == "float64"
+        prints.append(inputs.fingerprint())
+    assert prints[0] == prints[1]
