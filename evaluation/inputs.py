@@ -116,7 +116,9 @@ def _settled(frame: pd.DataFrame) -> pd.DataFrame:
         if column.dtype != object or name in ("participant_id", "person_key"):
             continue
         present = column.dropna()
-        if len(present) and present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all():
+        if not len(present) or isinstance(present.iloc[0], (str, bool)):  # text (the usual object column): as is
+            continue
+        if present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all():
             frame[name] = pd.to_numeric(column).astype(float if column.isna().any() else present.dtype)
     return frame
 
