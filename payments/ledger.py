@@ -321,8 +321,11 @@ def _take_step(engine: Engine, contract_id: str, entries: list[int], status: str
     evidence = entries_evidence(engine, contract, [ledger[s] for s in entries if s in ledger]) \
         if status == "approved" else {}
     with engine.begin() as conn:
-        current = current_status(conn, contract_id)
-        steps = read_steps(conn, contract_id).to_dict(orient="records")
+        # One read of the steps gives both each entry's status and its history: two reads could see two states
+        # of the table (a concurrent step committed between them), and refuse for the wrong reason.
+        frame = read_steps(conn, contract_id)
+        current = dict(zip(frame["entry_seq"], frame["status"])) if len(frame) else {}
+        steps = frame.to_dict(orient="records")
         by_entry: dict[int, list[dict[str, Any]]] = {}
         for step in steps:
             by_entry.setdefault(step["entry_seq"], []).append(step)
