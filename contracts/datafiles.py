@@ -55,5 +55,29 @@ def load_model_text(text: str, model: type[Model], name: str, checks: Checks | N
     return value
 
 
+def store_version(engine: Any, table: Any, key: str, ident: str, version: int, values: dict[str, Any], text: str,
+                  name: str, changed: Message, audit: str, actor_name: str | None = None) -> bool:
+    """Keep one version of a file loaded like a contract (an instrument, an organisation): False when that
+    version is stored with the same content; refused (``changed``) when it is stored with other content, since
+    a stored version never changes."""
+    import sqlalchemy as sa
+
+    from store.db import actor, record_audit
+
+    digest = sha256(text)
+    columns = table.__table__.c
+    with engine.begin() as conn:
+        earlier = conn.execute(sa.select(columns.sha256).where(columns[key] == ident,
+                                                               columns.version == version)).scalar()
+        if earlier is not None:
+            if earlier == digest:
+                return False
+            raise ContractFileError([Problem(mask_text(name), 0, "version", changed)])
+        conn.execute(sa.insert(table).values(**{key: ident, "version": version, "sha256": digest,
+                                                "created_by": actor_name or actor()}, **values))
+        record_audit(conn, audit, None, {key: ident, "version": version}, actor_name)
+    return True
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

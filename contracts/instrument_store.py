@@ -13,13 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from contracts import instruments
-from contracts.datafiles import load_model_text, read_text, sha256
+from contracts.datafiles import load_model_text, read_text, store_version
 from contracts.instruments import Instrument, instrument_problems
 from contracts.messages import TEXTS as C
 from contracts.problems import ContractFileError, Problem
 from language import Message
 from language.masking import mask_text
-from store.db import actor, record_audit
 from store.tables import InstrumentRow
 
 
@@ -41,26 +40,15 @@ def load_instrument_file(path: str | Path) -> tuple[Instrument, str]:
 def store_instrument(engine: Engine, instrument: Instrument, text: str, name: str,
                      actor_name: str | None = None) -> bool:
     """Keep a checked instrument; False when the same version with the same content was already stored."""
-    digest = sha256(text)
     if instrument.version in instruments.builtin().get(instrument.id, {}):
         raise ContractFileError([Problem(mask_text(name), 0, "version", C(
             "instrument_builtin", instrument=instrument.id, version=str(instrument.version)))])
-    with engine.begin() as conn:
-        earlier = conn.execute(sa.select(InstrumentRow.sha256).where(
-            InstrumentRow.instrument_id == instrument.id, InstrumentRow.version == instrument.version)).scalar()
-        if earlier is not None:
-            if earlier == digest:
-                return False
-            raise ContractFileError([Problem(mask_text(name), 0, "version", C(
-                "instrument_version_changed", instrument=instrument.id, version=str(instrument.version)))])
-        conn.execute(sa.insert(InstrumentRow).values(
-            instrument_id=instrument.id, version=instrument.version,
-            definition=instrument.model_dump(mode="json"), source_text=text, sha256=digest,
-            created_by=actor_name or actor()))
-        record_audit(conn, "instrument.load", None, {"instrument": instrument.id, "version": instrument.version},
-                     actor_name)
+    added = store_version(engine, InstrumentRow, "instrument_id", instrument.id, instrument.version,
+                          {"definition": instrument.model_dump(mode="json"), "source_text": text}, text, name,
+                          C("instrument_version_changed", instrument=instrument.id, version=str(instrument.version)),
+                          "instrument.load", actor_name)
     instruments.register(instrument)
-    return True
+    return added
 
 
 def load_stored_instruments(engine: Engine) -> list[Instrument]:

@@ -24,11 +24,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
-from contracts.datafiles import load_model_text, read_text, sha256
+from contracts.datafiles import load_model_text, read_text, store_version
 from contracts.messages import TEXTS as C
-from contracts.problems import ContractFileError, Problem
 from language import Message
-from language.masking import mask_text
 
 LEVELS = ("unit", "district", "area", "city")
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
@@ -108,23 +106,12 @@ def load_organisation_file(path) -> tuple[Organisation, str]:
 
 def store_organisation(engine: Engine, org: Organisation, text: str, name: str, actor_name: str | None = None) -> bool:
     """Keep a checked organisation version; False when the same version with the same content is stored."""
-    from store.db import actor, record_audit
     from store.tables import OrganisationRow
 
-    digest = sha256(text)
-    with engine.begin() as conn:
-        earlier = conn.execute(sa.select(OrganisationRow.sha256).where(
-            OrganisationRow.organisation_id == org.id, OrganisationRow.version == org.version)).scalar()
-        if earlier is not None:
-            if earlier == digest:
-                return False
-            raise ContractFileError([Problem(mask_text(name), 0, "version", C(
-                "org_version_changed", organisation=org.id, version=str(org.version)))])
-        conn.execute(sa.insert(OrganisationRow).values(
-            organisation_id=org.id, version=org.version, definition=org.model_dump(mode="json", by_alias=True),
-            sha256=digest, created_by=actor_name or actor()))
-        record_audit(conn, "organisation.load", None, {"organisation": org.id, "version": org.version}, actor_name)
-    return True
+    return store_version(engine, OrganisationRow, "organisation_id", org.id, org.version,
+                         {"definition": org.model_dump(mode="json", by_alias=True)}, text, name,
+                         C("org_version_changed", organisation=org.id, version=str(org.version)),
+                         "organisation.load", actor_name)
 
 
 def get_organisation(engine: Engine, organisation_id: str | None = None) -> Organisation | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -56,7 +55,7 @@ def load_answers(engine: Engine, contract: Contract) -> pd.DataFrame:
     """Every verified answer to the contract's instrument questions: metric, value (None: don't know), year,
     unit, age band, sex, instrument and version.  Linked answers take the unit from the participant's ``unit``
     attribute and age band and sex from the birth year and legal sex the store keeps."""
-    from outcomes.fieldwork import age_band
+    from outcomes.fieldwork import LEGAL_SEX, age_band
 
     metrics = [m.id for m in survey_metrics(contract)]
     verified = ImportBatchRow.verified_at.is_not(None)
@@ -80,7 +79,7 @@ def load_answers(engine: Engine, contract: Contract) -> pd.DataFrame:
     for metric, value, day, attributes, birth_year, sex, instrument, version in linked:
         year = day.year if hasattr(day, "year") else int(str(day)[:4])
         rows.append((metric, value, day, str((attributes or {}).get("unit") or "") or None, age_band(birth_year, year),
-                     {"F": "k", "M": "m"}.get(sex), instrument, version))
+                     LEGAL_SEX.get(sex), instrument, version))
     frame = pd.DataFrame(rows, columns=columns)
     frame["year"] = pd.to_datetime(frame["answered_on"]).dt.year
     return frame
@@ -237,7 +236,7 @@ def _response_of(response: pd.DataFrame | None, level: str, organisation: Organi
     return {"sample": sample, "answered": answered, "rate": answered / sample if sample else None}
 
 
-def nonresponse(response: pd.DataFrame, members: pd.DataFrame) -> dict[str, Any]:
+def nonresponse_of(response: pd.DataFrame, members: pd.DataFrame) -> dict[str, Any]:
     """Age band and sex of those who answered against the frame's (drawable members'): shares side by side."""
     frame = members[members["excluded"].isna()]
     answered = response[response["answered"]]
@@ -265,7 +264,19 @@ def as_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def nan_free(value: Any) -> Any:
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
+
+def results_with_fieldwork(engine: Engine, contract: Contract, request: Request, organisation: Organisation | None,
+                           language: str, answers: pd.DataFrame | None = None) -> dict[str, Any]:
+    """``results`` with the response rates of the year's latest draw and the non-response analysis beside them:
+    what the CLI, the API and the report show."""
+    from outcomes import fieldwork
+
+    response = nonresponse = None
+    found = fieldwork.latest_draw(engine, contract.id, request.year) if request.year is not None else None
+    if found is not None:
+        response = fieldwork.response(engine, found[0])
+        nonresponse = nonresponse_of(response, fieldwork.frame_members(engine, found[1]))
+    answers = load_answers(engine, contract) if answers is None else answers
+    result = results(contract, answers, request, organisation, response, language)
+    result["nonresponse"] = nonresponse
+    return result

@@ -33,6 +33,7 @@ from outcomes.messages import TEXTS as O
 from outcomes.personnummer import InvalidNumber, parse as parse_number
 from outcomes.pseudonym import pseudonymise
 from outcomes.readers import open_table
+from outcomes.surveys import SEXES
 from outcomes.values import parse_dates
 from store.db import actor, record_audit
 from store.tables import (EnrolmentRow, ParticipantRow, SurveyContactRow, SurveyDrawMemberRow, SurveyDrawRow,
@@ -41,6 +42,7 @@ from store.tables import (EnrolmentRow, ParticipantRow, SurveyContactRow, Survey
 # Age bands as the follow-up reports them; an answer or frame member outside every band has none.
 AGE_BANDS = ((0, 17), (18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 74), (75, 84), (85, None))
 MIN_DECISION_DAYS = "1 month"  # decisions shorter than a month are not drawn (the source's proposal)
+LEGAL_SEX = {"F": "k", "M": "m"}  # a personal number's legal sex as the follow-up reports it (k, m)
 TARGET_PER_UNIT = 20  # the source: about 20 answers per unit and year
 MAX_PHONE_ATTEMPTS = 3  # the source: at most three phone attempts
 CHANNELS = ("phone", "letter", "visit", "digital")
@@ -113,8 +115,7 @@ def _people(frame: pd.DataFrame, key: bytes, contract_id: str, year: int) -> tup
             number = None
         pseudonyms.append(pseudonymise(key, contract_id, number.normalised if number else reference.strip()))
         bands.append(age_band(number.birth_year, year) if number else (band or None))
-        sexes.append(({"F": "k", "M": "m"}[number.legal_sex] if number else ({"k": "k", "m": "m", "kvinna": "k",
-                                                                               "man": "m"}.get((sex or "").lower()))))
+        sexes.append(LEGAL_SEX[number.legal_sex] if number else SEXES.get((sex or "").strip().lower()))
     index = frame.index
     return pd.Series(pseudonyms, index=index), pd.Series(bands, index=index), pd.Series(sexes, index=index)
 
@@ -154,7 +155,7 @@ def build_frame(engine: Engine, contract_id: str, year: int, key: bytes, organis
         units = frame["attributes"].map(lambda a: str((a or {}).get("unit", "")).strip())
         errors += errors_where(units == "", "unit", O("frame_no_unit"))
         bands = frame["birth_year"].map(lambda y: age_band(None if pd.isna(y) else int(y), year))
-        sexes = frame["legal_sex"].map(lambda s: {"F": "k", "M": "m"}.get(s))
+        sexes = frame["legal_sex"].map(LEGAL_SEX.get)
         start, end = pd.to_datetime(frame["start"]), pd.to_datetime(frame["end"])
         types = pd.Series(None, index=frame.index, dtype=object)
         built_from = "enrolments"

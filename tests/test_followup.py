@@ -438,3 +438,24 @@ def test_answers_from_a_unit_not_in_the_organisation_file_are_refused_with_nothi
         "row 5, column unit: 'u1' is not a unit of organisation city in 2019"]
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(SurveyAnswerRow)).scalar() == 0
+
+
+def test_an_organisation_file_is_checked_whole_and_a_stored_version_never_changes(engine) -> None:
+    from contracts.organisation import load_organisation_text, store_organisation
+
+    bad = ORGANISATION.replace("{id: u3, name: Enhet 3, district: north, area: benefit, from: 2021}",
+                               "{id: u3, name: Enhet 3, district: east, area: benefit, from: 2020}").replace(
+        "district: south, area: care, from: 2020}", "district: south, area: care, from: 2020, to: 2019}")
+    with pytest.raises(ContractFileError) as refused:
+        load_organisation_text(bad, "org.yaml")
+    assert [str(p) for p in refused.value.problems] == [
+        "org.yaml:11: units[3].from: unit u3 is placed twice for the same years (see units[2]); a unit belongs to "
+        "one district and area at a time",
+        "org.yaml:11: units[3].district: east is not a district of this organisation; known: north, south",
+        "org.yaml:12: units[4].to: unit u4: 'to' (2019) is before 'from' (2020)",
+    ]
+    org = load_organisation_text(ORGANISATION, "org.yaml")
+    assert store_organisation(engine, org, ORGANISATION, "org.yaml") is True
+    assert store_organisation(engine, org, ORGANISATION, "org.yaml") is False
+    with pytest.raises(ContractFileError, match="already stored with other content"):
+        store_organisation(engine, org, ORGANISATION + "\n# changed\n", "org.yaml")

@@ -234,7 +234,6 @@ def survey_results(contract_id: str,
     from contracts.organisation import LEVELS
     from contracts.registry import get_contract
     from evaluation import followup
-    from outcomes import fieldwork
     from store.db import open_store
 
     said = w()
@@ -249,16 +248,8 @@ def survey_results(contract_id: str,
     if level in ("district", "area") and org is None:
         raise UserError(said._("--level {level} needs an organisation file; 'sib organisation load FILE' loads one",
                                level=level))
-    response = None
-    nonresponse = None
-    if year is not None:
-        found = fieldwork.latest_draw(engine, contract.id, year)
-        if found is not None:
-            response = fieldwork.response(engine, found[0])
-            nonresponse = followup.nonresponse(response, fieldwork.frame_members(engine, found[1]))
-    result = followup.results(contract, followup.load_answers(engine, contract),
-                              followup.Request(level=level, by=by, year=year), org, response, said.lang)
-    result["nonresponse"] = nonresponse
+    result = followup.results_with_fieldwork(engine, contract, followup.Request(level=level, by=by, year=year), org,
+                                             said.lang)
     if export is not None:
         rows = followup.as_rows(result)
         with open(export, "w", newline="", encoding="utf-8") as fh:
@@ -272,7 +263,9 @@ def survey_results(contract_id: str,
 
 
 def _print_results(result: dict, said) -> None:
-    percent = lambda v: "–" if v is None else f"{100 * v:.0f} %"  # noqa: E731
+    def percent(value: float | None) -> str:
+        return "–" if value is None else said.percent(value, 0, signed=False)
+
     for q in result["questions"]:
         out.print(f"{q['number']}. {q['text']}")
         out.print(said._("   favourable: {answers}", answers=", ".join(q["favourable_words"])))

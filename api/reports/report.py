@@ -154,7 +154,6 @@ def _followup(engine: Engine, contract: Contract, run: EvaluationRun, names: Nam
     response rate, suppressed like every published figure, with a chart per question on the full scale."""
     from contracts.organisation import get_organisation
     from evaluation import followup
-    from outcomes import fieldwork
 
     if not followup.survey_metrics(contract):
         return None
@@ -162,11 +161,8 @@ def _followup(engine: Engine, contract: Contract, run: EvaluationRun, names: Nam
     answers = answers[pd.to_datetime(answers["answered_on"]) <= pd.Timestamp(run.as_of)]
     if answers.empty:
         return None
-    year = int(answers["year"].max())
-    found = fieldwork.latest_draw(engine, contract.id, year)
-    response = fieldwork.response(engine, found[0]) if found else None
-    result = followup.results(contract, answers, followup.Request(level="unit", year=year),
-                              get_organisation(engine), response, names.w.lang)
+    result = followup.results_with_fieldwork(engine, contract, followup.Request(level="unit", year=int(answers["year"].max())),
+                                             get_organisation(engine), names.w.lang, answers)
     for question in result["questions"]:
         svg = charts.followup_chart(question, names)
         question["chart"] = None if svg is None else _image(svg)

@@ -23,18 +23,9 @@ def followup_results(request: Request, level: str = Query("unit", pattern="^(uni
     rate, at the level asked; cells that could identify anyone are suppressed (primary and complementary)."""
     from contracts.organisation import get_organisation
     from evaluation import followup
-    from outcomes import fieldwork
 
     _, stored = ctx
-    contract = stored.latest.terms
-    words = request_words(request)
     org = get_organisation(db)
-    response = nonresponse = None
-    if year is not None and (found := fieldwork.latest_draw(db, contract.id, year)) is not None:
-        response = fieldwork.response(db, found[0])
-        nonresponse = followup.nonresponse(response, fieldwork.frame_members(db, found[1]))
-    result = followup.results(contract, followup.load_answers(db, contract),
-                              followup.Request(level=level if org is not None or level in ("unit", "city") else "unit",
-                                               by=by, year=year), org, response, words.lang)
-    result["nonresponse"] = nonresponse
-    return Loose(**result)
+    level = level if org is not None or level in ("unit", "city") else "unit"  # districts need the organisation
+    return Loose(**followup.results_with_fieldwork(db, stored.latest.terms, followup.Request(level=level, by=by, year=year),
+                                                   org, request_words(request).lang))

@@ -19,6 +19,9 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-30 08:15:00
 """
+import json
+from datetime import datetime, timezone
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
@@ -161,8 +164,7 @@ def _survey_metrics(conn) -> dict[str, dict[str, str]]:
     versions = sa.table("contract_versions", sa.column("contract_id", sa.Text), sa.column("terms", sa.JSON))
     found: dict[str, dict[str, str]] = {}
     for contract_id, terms in conn.execute(sa.select(versions.c.contract_id, versions.c.terms)).all():
-        if isinstance(terms, str):
-            import json
+        if isinstance(terms, str):  # SQLite gives JSON text, PostgreSQL a mapping
             terms = json.loads(terms)
         for metric in (terms or {}).get("metrics", []):
             if metric.get("instrument") == INSTRUMENT and metric.get("question"):
@@ -193,7 +195,6 @@ def _convert_answers() -> None:
                     result = conn.execute(sa.update(table).where(rows).values(instrument=INSTRUMENT,
                                                                              instrument_version=1))
                 counts[question] = counts.get(question, 0) + (result.rowcount or 0)
-    from datetime import datetime, timezone
     now = datetime.now(timezone.utc)
     for question in (*CONVERTED, *REFUSED):
         if not counts.get(question):
