@@ -153,8 +153,16 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
     market = comparison_json(contract, compare(contract, load_reference(db), 5))
     return render("work.html.j2", currency=stored.currency, batches=list_batches(db, stored.id),
                   refused=refused, runs=runs, ledger=ledger, chain=verify_for_display(db, stored.id), market=market,
-                  followup=followup_status(db, stored.id), **ctx,
+                  followup=_named_units(db, followup_status(db, stored.id)), **ctx,
                   path=f"/contracts/{stored.id}/work")
+
+
+def _named_units(db: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fieldwork rows with each unit's name from the organisation file (its id where there is none)."""
+    from contracts.organisation import get_organisation
+
+    org = get_organisation(db) if rows else None
+    return [dict(r, name=org.name_of("unit", r["unit"]) if org else r["unit"]) for r in rows]
 
 
 def _sparkline(metric: dict[str, Any], lang: str) -> str | None:
