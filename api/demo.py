@@ -1,9 +1,11 @@
-"""`sib demo`: the whole chain on the three example contracts, in a folder of its own.
+"""`sib demo`: the whole chain on the four example contracts, in a folder of its own.
 
-Creates ``<dir>/sib.db`` and a pseudonymisation key, loads the example
-contracts, writes and ingests their synthetic data, verifies the batches (as
-the intermediary would), evaluates every metric as of each contract's term
-end, calculates payments, and writes an HTML and a PDF report per contract.
+Creates ``<dir>/sib.db`` and a pseudonymisation key, loads the examples' cost
+files and contracts, writes and ingests their synthetic data, verifies the
+batches (as the intermediary would), evaluates every metric as of each
+contract's term end, calculates payments, values the payer's business case
+where the contract has a valuation, and writes an HTML and a PDF report per
+contract.
 Every number comes from the stored data through the same functions the other
 commands use.
 """
@@ -18,7 +20,8 @@ from contracts import load_contract_file
 from contracts.registry import get_contract, store_contract
 from evaluation.result import POOLED
 from evaluation.run import evaluate
-from examples.synthetic import CONTRACT_FILES, generate
+from contracts.costs import load_costs_file, store_costs
+from examples.synthetic import CONTRACT_FILES, COST_FILES, generate
 from outcomes.batches import verify_batch
 from outcomes.ingest import ingest_file
 from outcomes.pseudonym import init_key, load_key
@@ -55,7 +58,11 @@ def run_demo(directory: Path, step: Step = lambda *a, **k: None, said: Any = Non
     init_store(url)
     engine = open_store(url)
     key = load_key(init_key(directory / "sib.key"))
-    step(said._("Store and key created"), total=len(CONTRACT_FILES) * 6 + 1)
+    step(said._("Store and key created"), total=len(CONTRACT_FILES) * 6 + 2)
+    for path in COST_FILES.values():
+        costs, text = load_costs_file(path)
+        store_costs(engine, costs, text, str(path), DEMO_ACTOR)
+    step(said._("Cost files loaded"))
     rows, reports = [], []
     try:
         with key_file(directory / "sib.key"):  # the demo's ledger and audit events are sealed with its own key
@@ -89,7 +96,20 @@ def _one_contract(engine: Any, contract_id: str, path: Path, directory: Path, ke
         write_report(doc, target, kind)
         reports.append(str(target))
     step(said._("{contract}: reports written", contract=contract_id))
-    return _summary_row(engine, stored, run)
+    return _summary_row(engine, stored, run) | {"business_case": _business_case(engine, stored)}
+
+
+def _business_case(engine: Any, stored: Any) -> dict[str, Any] | None:
+    """The payer's net position (``sib valuation``), for a contract with a valuation."""
+    from payments.valuation import contract_business_case
+
+    if stored.latest.terms.valuation is None:
+        return None
+    case = contract_business_case(engine, stored)
+    return None if case is None else {
+        "net_total": str(case.net_total), "net_band": {k: str(v) for k, v in (case.net_band or {}).items()},
+        "break_even": case.break_even, "price_year": case.price_year,
+        "departments": [d.as_dict() for d in case.departments]}
 
 
 def _summary_row(engine: Any, stored: Any, run: Any) -> dict[str, Any]:

@@ -8,9 +8,11 @@ would write it (``show``).
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Iterator
 
+from contracts import costs as cost_files
 from contracts import instruments
 from contracts.messages import TEXTS as C
 from contracts.model import DESIGNS_WITH_COUNTERFACTUAL, Contract, RateCard, SavingsShare
@@ -24,7 +26,8 @@ PER_OUTCOME = ("rate_card", "milestone")  # mechanisms that pay a price per veri
 
 def check_contract(c: Contract) -> list[Finding]:
     findings: list[Finding] = []
-    for check in (_parties, _term_and_cohorts, _target_group, _metrics, _mechanisms, _payers, _investment, _amendments):
+    for check in (_parties, _term_and_cohorts, _target_group, _metrics, _mechanisms, _payers, _investment, _amendments,
+                  _horizon, _valuation):
         findings.extend(check(c))
     return findings
 
@@ -367,3 +370,81 @@ def _amendments(c: Contract) -> Iterator[Finding]:
             yield loc + ("effective",), C("amendment_date", effective=str(amendment.effective), previous=str(previous),
                                           end=str(c.term.end))
         previous = max(previous, amendment.effective)
+
+
+def plus_months(day: date, months: int) -> date:
+    """``day`` plus whole calendar months, the last day of a shorter month when the day does not exist in it."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for d in range(day.day, 27, -1):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    return date(year, month, min(day.day, 28))
+
+
+def payable_after(c: Contract, metric: Any, cohort: Any) -> date | None:
+    """The day the last outcome window of ``cohort`` on ``metric`` closes plus the payment lag: when the last
+    payment on it can be due.  None when windows count from an exit or event (not known at design time)."""
+    if c.payments is None or metric.window.after != "enrolment":
+        return None
+    return plus_months(cohort.enrolment_end, metric.window.end_months) + timedelta(days=c.payments.schedule.lag_days)
+
+
+def _horizon(c: Contract) -> Iterator[Finding]:
+    """A paid metric whose cohorts' outcome windows, plus the payment lag, end after the contract term: the
+    contract would owe payments it has no term left to make (Norrköping extended its follow-up from 24 to 36
+    months; the term must hold the longer horizon)."""
+    if c.payments is None or c.term.end <= c.term.start:
+        return
+    paid = {m for mech in c.payments.mechanisms for m in mech.metrics}
+    for i, metric in enumerate(c.metrics):
+        if metric.id not in paid:
+            continue
+        for cohort in c.cohorts:
+            due = payable_after(c, metric, cohort)
+            if due is not None and due > c.term.end:
+                closes = plus_months(cohort.enrolment_end, metric.window.end_months)
+                yield ("metrics", i, "window", "end_months"), C(
+                    "horizon_after_term", metric=show(metric.id), cohort=show(cohort.id), closes=str(closes),
+                    lag=str(c.payments.schedule.lag_days), due=str(due), end=str(c.term.end))
+                break
+
+
+def _valuation(c: Contract) -> Iterator[Finding]:
+    """The cost file the valuation names is known, in the contract's currency, holds the price year, and has
+    every item the metrics name; own costs are borne by payers."""
+    avoiding = [(i, m) for i, m in enumerate(c.metrics) if m.avoids]
+    v = c.valuation
+    if v is None:
+        for i, _ in avoiding:
+            yield ("metrics", i, "avoids"), C("avoids_without_valuation")
+        return
+    costs = cost_files.get(v.costs, v.costs_version)
+    if costs is None:
+        if cost_files.get(v.costs) is None:
+            yield ("valuation", "costs"), C("unknown_costs", costs=show(v.costs),
+                                            known=", ".join(cost_files.known()) or "-")
+        else:
+            yield ("valuation", "costs_version"), C("unknown_costs_version", costs=v.costs,
+                                                    version=str(v.costs_version))
+    else:
+        if costs.currency != c.currency:
+            yield ("valuation", "costs"), C("costs_currency", costs=costs.key, currency=costs.currency,
+                                            contract=c.currency)
+        first, last = costs.years()
+        if v.price_year not in costs.index.values:
+            yield ("valuation", "price_year"), C("valuation_price_year", year=str(v.price_year), costs=costs.key,
+                                                 first=str(first), last=str(last))
+        items = ", ".join(item.id for item in costs.items)
+        for i, metric in avoiding:
+            for j, avoided in enumerate(metric.avoids):
+                if costs.item(avoided.item) is None:
+                    yield ("metrics", i, "avoids", j, "item"), C("unknown_cost_item", item=show(avoided.item),
+                                                                 costs=costs.key, items=items)
+    payers = [p.party for p in c.payments.payers] if c.payments is not None else []
+    for j, own in enumerate(v.own_costs):
+        if own.party not in payers:
+            yield ("valuation", "own_costs", j, "party"), C("not_a_payer", name=show(own.party),
+                                                            payers=", ".join(payers) or "-")

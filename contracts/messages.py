@@ -32,6 +32,33 @@ TEXTS = Texts("contracts", {
     "instrument_condition_question": N_("question {question} is asked after {other}, which is not an earlier "
                                         "question of this instrument"),
     "instrument_condition_codes": N_("question {question}: codes {codes} are not answer codes of {other}"),
+    "costs_index_gap": N_("the index has no value for {years}; a series must give every year from {first} to {last}"),
+    "costs_duplicate_item": N_("cost item {item} appears twice (see items[{other}]); each item id may appear once"),
+    "costs_range": N_("cost item {item}: low {low}, central {central} and high {high} must rise (low <= central <= "
+                      "high)"),
+    "costs_price_year": N_("cost item {item}: price year {year} is not in the index {series} ({first}-{last}); "
+                           "add the year to the index"),
+    "costs_department": N_("cost item {item}: department {department} is not among this file's departments; known: "
+                           "{known}"),
+    "costs_version_changed": N_("cost file {costs} version {version} is already stored with other content; stored "
+                                "versions never change: give it a new version"),
+    # the payer's business case (contracts.costs, the contract's valuation)
+    "horizon_after_term": N_("the outcome windows of {metric} for cohort {cohort} close on {closes}; with the {lag}-day "
+                             "payment lag the last payment falls due on {due}, after the contract term ends "
+                             "({end}): extend the term or shorten the window"),
+    "avoids_without_valuation": N_("a metric that avoids costs needs a valuation section naming the cost file"),
+    "unknown_costs": N_("cost file {costs} is not loaded; load it with 'sib costs load FILE' (or name the file with "
+                        "--costs); loaded: {known}"),
+    "unknown_costs_version": N_("cost file {costs} has no version {version} loaded"),
+    "costs_currency": N_("cost file {costs} is in {currency}, the contract in {contract}"),
+    "valuation_price_year": N_("price year {year} is not in the index of cost file {costs} ({first}-{last})"),
+    "unknown_cost_item": N_("{item} is not an item of cost file {costs}; items: {items}"),
+    "horizon_never": N_("at the planning effect and central costs, expected cumulative savings never reach the "
+                        "principal ({principal}) within the follow-up; the last payment falls due on {due} ('sib design "
+                        "horizon' shows it month by month)"),
+    "horizon_late": N_("at the planning effect and central costs, expected cumulative savings reach the principal "
+                       "({principal}) only in {month}, after the last payment falls due ({due}); 'sib design horizon' "
+                       "shows longer follow-ups"),
     "org_years": N_("unit {unit}: 'to' ({end}) is before 'from' ({start})"),
     "org_overlap": N_("unit {unit} is placed twice for the same years (see units[{other}]); a unit belongs to one "
                       "district and area at a time"),

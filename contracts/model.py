@@ -213,6 +213,21 @@ class Evaluation(Strict):
                                          "for power calculations (default: the baseline).")
     planning_sd: Annotated[Decimal, Field(gt=0)] | None = Field(default=None, description="Expected standard "
                                                                 "deviation of the outcome, for power calculations.")
+    planning_effect: Number | None = Field(default=None, description="Expected effect per participant (treated "
+                                           "mean minus counterfactual mean, in the metric's units), for the "
+                                           "follow-up horizon (`sib design horizon`); default: target minus "
+                                           "planning mean.")
+
+
+class Avoids(Strict):
+    """A cost the metric's improvement avoids: ``per_unit`` units of cost ``item`` for each unit of the metric
+    (e.g. one HVB day per care day; 180 days per placement), of which ``cashable`` is budget actually released
+    (fewer purchased places) and the rest capacity freed."""
+
+    item: Slug = Field(description="A cost item of the cost file the contract's valuation names.")
+    per_unit: Annotated[Decimal, Field(gt=0, le=100000, decimal_places=6, allow_inf_nan=False)] = Decimal(1)
+    cashable: Share = Field(default=Decimal(1), description="The share of the avoided cost that releases budget "
+                            "(fewer purchased places); the rest frees capacity (default 1, all of it).")
 
 
 class Metric(Strict):
@@ -235,6 +250,8 @@ class Metric(Strict):
     anonymous: bool = Field(default=False, description="Survey answers carry no participant link; "
                             "used only in aggregate.")
     evaluation: Evaluation
+    avoids: list[Avoids] = Field(default=[], description="Costs the metric's improvement avoids, valued with the "
+                                 "cost file the contract's valuation names.")
 
 
 class PricedOutcome(Strict):
@@ -436,6 +453,27 @@ class FileMapping(Strict):
         "records the mapping it was read with.")
 
 
+class OwnCost(Strict):
+    """What a payer itself spends on the intervention in a calendar year (staff, premises, the intermediary),
+    beside the outcome payments, in that year's prices."""
+
+    year: int = Field(ge=1900, le=2200)
+    party: Slug = Field(description="The payer (or department) that bears it.")
+    amount: Money
+    description: str | None = None
+
+
+class Valuation(Strict):
+    """The payer's business case: the cost file the metrics' avoided costs are valued with, the price year
+    figures are shown in, and the payer's own costs of the intervention."""
+
+    costs: Slug = Field(description="The cost file's id (loaded with 'sib costs load').")
+    costs_version: int | None = Field(default=None, ge=1, description="Its version; the latest loaded when left "
+                                      "out.")
+    price_year: int = Field(ge=1900, le=2200, description="The year whose prices every figure is shown in.")
+    own_costs: list[OwnCost] = []
+
+
 class Amendment(Strict):
     """A later version: the fields it changes, when it takes effect, and why."""
 
@@ -467,6 +505,8 @@ class Contract(Strict):
     payments: Payments | None = Field(default=None, description="Outcome payments. Optional: without them the "
                                       "contract is evaluation-only (no payment commands, no payment checks).")
     investment: Investment | None = None
+    valuation: Valuation | None = Field(default=None, description="The payer's business case: avoided costs, own "
+                                        "costs and the net position (docs/business-case.md).")
     suppression_threshold: int = Field(default=5, ge=3, description="Smallest cell shown to investors and payers "
                                        "(at least 3; never lowered by an amendment once data exists).")
     mappings: dict[Literal["participants", "enrolments", "measurements", "survey", "comparison"], FileMapping] = Field(

@@ -47,7 +47,7 @@ from evaluation.run import EvaluationRun
 from evaluation.sampling import draw_estimate, fill_pending
 from payments.calculate import owed_to_date, period_of
 from payments.messages import TEXTS as P
-from payments.money import ZERO, quantum
+from payments.money import ZERO, round_exact
 from payments.returns import NOTHING_BACK, InvestorResult, investor_returns, period_end
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ class Forecast:
     probability_of_any_payment: str  # a decimal fraction of the simulations
     probability_of_loss: str | None  # share of simulations in which investors get back less than was drawn
     notes: list[dict[str, Any]]  # stored messages (``payments.messages``)
+    # P10, P50, P90 per payer and calendar year (of the period's end): what a payer's budget for a year must hold
+    by_payer_year: dict[str, dict[str, dict[str, str]]] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -116,6 +118,9 @@ class Path:
     by_payer: dict[str, Decimal]
     by_period: dict[str, Decimal]
     investors: InvestorResult | None  # all investors together; None without investment terms
+    results: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)  # (metric, cohort) -> the drawn
+    # EffectResult the simulation paid on: the payer's business case values the same draw (``payments.valuation``)
+    by_payer_year: dict[tuple[str, int], Decimal] = dataclasses.field(default_factory=dict)
 
     @property
     def irr(self) -> Decimal | None:
@@ -137,10 +142,7 @@ def _quantiles(values: list[Any]) -> dict[str, Any]:
 
 def _mean(values: list[Decimal], currency: str) -> Decimal:
     """The mean, exactly (as a fraction), then rounded half-up to the currency's minor unit."""
-    q = quantum(currency)
-    scaled = Fraction(sum(values, ZERO)) / len(values) / Fraction(q)
-    units = (abs(scaled) + Fraction(1, 2)) // 1
-    return Decimal(units if scaled >= 0 else -units) * q
+    return round_exact(Fraction(sum(values, ZERO)) / len(values), currency)
 
 
 def _share(count: int, of: int) -> str:
@@ -156,6 +158,13 @@ def _payable(contract: Contract, cohort_id: str, metric_id: str, as_of: date) ->
                      contract.payments.schedule.frequency)
 
 
+def payable_period(contract: Contract, owed: Any, as_of: date) -> str:
+    """The period in which an amount owed (``payments.calculate.Owed``) falls due: when its cohort's last open
+    outcome window closes, after the lag; the run's year when it names no metric."""
+    metric = owed.basis.get("metric") or (owed.basis.get("metrics") or [None])[0]
+    return _payable(contract, owed.cohort, metric, as_of) if metric else period_of(as_of, "yearly")
+
+
 def paths(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,
           seed: int = SEED, booked: Booked | None = None) -> Iterator[Path]:
     """Each simulation in turn (the same ones, in the same order, for the same seed)."""
@@ -169,19 +178,21 @@ def paths(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simula
         total = ZERO
         by_payer = {p.party: ZERO for p in contract.payments.payers}
         by_period: dict[str, Decimal] = {}
+        by_payer_year: dict[tuple[str, int], Decimal] = {}
         for o in owed_to_date(contract, simulated, sim_outcomes):
             key = (o.mechanism, o.cohort, o.payer)
             amount = booked.amounts.get(key, ZERO) if key in booked.rejected else o.amount
             total += amount
             by_payer[o.payer] = by_payer.get(o.payer, ZERO) + amount
-            metric = o.basis.get("metric") or (o.basis.get("metrics") or [None])[0]
-            period = _payable(contract, o.cohort, metric, run.as_of) if metric else period_of(run.as_of, "yearly")
+            period = payable_period(contract, o, run.as_of)
             by_period[period] = by_period.get(period, ZERO) + amount
+            year = (o.payer, period_end(period).year)
+            by_payer_year[year] = by_payer_year.get(year, ZERO) + amount
         investors = None
         if contract.investment is not None:
             payments = sorted((period_end(p), a) for p, a in by_period.items())
             investors = investor_returns(contract, payments, together_only=True)[0]
-        yield Path(total, by_payer, by_period, investors)
+        yield Path(total, by_payer, by_period, investors, drawn, by_payer_year)
 
 
 def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,
@@ -191,6 +202,7 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
     totals: list[Decimal] = []
     payer_totals: dict[str, list[Decimal]] = {p.party: [] for p in contract.payments.payers}
     period_totals: dict[str, list[Decimal]] = {}
+    payer_years: dict[tuple[str, int], list[Decimal]] = {}
     irrs: list[Decimal] = []
     undefined = nothing_back = losses = 0
     notes = []
@@ -204,6 +216,8 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
             payer_totals.setdefault(payer, []).append(amount)
         for period, amount in path.by_period.items():
             period_totals.setdefault(period, []).append(amount)
+        for key, amount in path.by_payer_year.items():
+            payer_years.setdefault(key, []).append(amount)
         if path.investors is not None:
             irr = path.irr
             if irr is None:
@@ -212,8 +226,8 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
                 irrs.append(irr)
                 nothing_back += irr == NOTHING_BACK and path.investors.distributed <= 0
             losses += path.investors.distributed < path.investors.drawn
-    for period, values in period_totals.items():  # a period without payments in some runs paid nothing in them
-        values += [ZERO] * (simulations - len(values))
+    for values in [*period_totals.values(), *payer_years.values()]:  # a period (year) without payments in some
+        values += [ZERO] * (simulations - len(values))  # simulations paid nothing in them
     invested = contract.investment is not None
     irr = ({k: str(v) for k, v in _quantiles(irrs).items()} if irrs else {f"p{p}": None for p in PERCENTS})
     if nothing_back:
@@ -230,7 +244,9 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
         irr=irr, expected_total=str(_mean(totals, currency)),
         expected_by_payer={p: str(_mean(v, currency)) for p, v in payer_totals.items()},
         probability_of_any_payment=_share(paying, simulations),
-        probability_of_loss=_share(losses, simulations) if invested else None, notes=notes)
+        probability_of_loss=_share(losses, simulations) if invested else None, notes=notes,
+        by_payer_year={payer: {str(year): _strings(_quantiles(v)) for (p, year), v in sorted(payer_years.items())
+                               if p == payer} for payer in dict.fromkeys(p for p, _ in sorted(payer_years))})
 
 
 def contract_forecast(engine: Engine, stored: StoredContract, simulations: int = SIMULATIONS,

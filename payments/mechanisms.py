@@ -237,7 +237,7 @@ def _significant(r: EffectResult, alpha: Decimal) -> bool:
     return r.p_value is not None and Decimal(str(r.p_value)) < alpha
 
 
-def _improvement_interval(r: EffectResult) -> tuple[Decimal, Decimal] | None:
+def improvement_interval(r: EffectResult) -> tuple[Decimal, Decimal] | None:
     """The confidence interval of the improvement (the estimate signed so that positive is better), low end first:
     ``[ci_low, ci_high]`` for a metric where higher is better, ``[-ci_high, -ci_low]`` where lower is better."""
     low, high = _estimate(r.ci_low), _estimate(r.ci_high)
@@ -284,7 +284,7 @@ def _read(rule: str | None, r: EffectResult, alpha: Decimal) -> _Reading:
                             lambda trail: trail)
         return _Reading(point, relative, basis | {"pays_on_value": str(point)}, None,
                         lambda trail: P("pays_on_significant", p=p, alpha=str(alpha), trail=trail).as_dict())
-    interval = _improvement_interval(r)
+    interval = improvement_interval(r)
     if interval is None:
         return _Reading(point, relative, basis, P("pays_on_no_interval").as_dict(), lambda trail: trail)
     bound = interval[0]

@@ -55,6 +55,17 @@ TEXTS = Texts("payments", {
     "cap_payer": N_("of outcome payer {of:party}"),
     "payer_share": N_("outcome payer's share {share:percent} of {amount:money}"),
     # forecast notes
+    # the payer's business case (payments.valuation, payments.horizon)
+    "valuation_no_estimate": N_("{metric:metric}: no effect estimate, so no avoided cost is valued"),
+    "valuation_not_effect": N_("{metric:metric} is followed by {design}, which has no counterfactual: no avoided cost "
+                               "is valued on it"),
+    "valuation_none": N_("contract {contract} has no valuation section: name its cost file there (docs/"
+                         "business-case.md)"),
+    "valuation_costs_missing": N_("cost file {costs} is not loaded; load it with 'sib costs load FILE'"),
+    "horizon_no_effect": N_("{metric:metric}: no planning effect (planning_effect, or target and baseline), so its "
+                            "savings are not projected"),
+    "horizon_per_outcome": N_("{mechanism}: pays per verified outcome, which cannot be projected from a planned mean "
+                              "effect; its payments are left out of the horizon"),
     "forecast_pending": N_("{n} participant outcomes not yet observed are drawn from those observed in the same "
                            "cohort"),
     "forecast_nothing_back": N_("in {none} of {simulations} simulations nothing comes back to the investors: "

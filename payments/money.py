@@ -8,6 +8,7 @@ measured quantity (events avoided per person), never of an amount.
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 
 from language import MessageError
 
@@ -62,6 +63,15 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     with localcontext() as exact:  # quantize never runs out of digits, however large the amount
         exact.prec = _exact(amount)
         return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def round_exact(value: Fraction, currency: str) -> Decimal:
+    """An exact value (a fraction: an indexed price, a mean) as money: half-up to the minor unit, away from zero
+    on a half as ``round_money`` does."""
+    q = quantum(currency)
+    scaled = Fraction(value) / Fraction(q)
+    units = (abs(scaled) + Fraction(1, 2)) // 1
+    return Decimal(units if scaled >= 0 else -units) * q
 
 
 def quantity(value: float) -> Decimal:

@@ -167,9 +167,11 @@ def open_store(url: str | None = None) -> Engine:
         raise StoreError(TEXTS("old_schema", store=describe(url), revision=revision, head=head_revision()))
     # Survey instruments users loaded into this store are made known to the process, so that contracts,
     # ingestion and results find them by id and version like the built-in ones.
+    from contracts.costs import load_stored_costs
     from contracts.instrument_store import load_stored_instruments
 
     load_stored_instruments(engine)
+    load_stored_costs(engine)  # likewise cost files, which contracts' valuations name
     return engine
 
 

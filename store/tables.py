@@ -184,6 +184,21 @@ class InstrumentConversionRow(SQLModel, table=True):
     created_at: datetime = _when()
 
 
+class CostFileRow(SQLModel, table=True):
+    """A cost file (unit costs with ranges, price years, sources, departments and a price index), versioned."""
+
+    __tablename__ = "cost_files"
+    __table_args__ = (sa.UniqueConstraint("costs_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    costs_id: str = Field(max_length=64)
+    version: int
+    definition: dict = _json()
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _when()
+    created_by: str
+
+
 class OrganisationRow(SQLModel, table=True):
     """An organisation file (units → district administration → area of activity → city), versioned like a contract."""
 

@@ -19,6 +19,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -155,6 +156,27 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def key() -> bytes:
     return bytes(range(32))
+
+
+@pytest.fixture(autouse=True)
+def example_cost_files() -> Iterator[None]:
+    """Each test starts knowing the example contracts' cost files and nothing else, as after `sib costs load` of
+    examples/costs/ (the registry is process-wide: a cost file one test registers must not leak into the next)."""
+    from contracts import costs
+
+    costs._KNOWN.clear()
+    for parsed in _example_costs():
+        costs.register(parsed)
+    yield
+    costs._KNOWN.clear()
+
+
+@lru_cache(maxsize=1)
+def _example_costs() -> tuple:
+    from contracts import costs
+    from examples.synthetic import COST_FILES
+
+    return tuple(costs.load_costs_file(path)[0] for path in COST_FILES.values())
 
 
 @dataclass

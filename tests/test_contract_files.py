@@ -48,7 +48,7 @@ BROKEN = [
      ["c.yaml:23: metrics[0].aggregation: required field is missing",
       "c.yaml:28: metrics[0].agregation: unknown field (did you mean 'aggregation'?); allowed fields: id, name, kind, "
       "direction, unit, window, aggregation, missing, scale, instrument, instrument_version, question, achieved_when, target, anonymous, "
-      "evaluation"]),
+      "evaluation, avoids"]),
     ("missing required field", "name: Test contract\n", "",
      ["c.yaml:2: name: required field is missing"]),
     ("share above one", "{party: city, share: 1}", "{party: city, share: 1.5}",
@@ -171,7 +171,7 @@ def test_example_contracts_load_and_say_they_are_illustrative(path: Path) -> Non
 def test_examples_cover_the_reference_mechanisms() -> None:
     kinds = {cid: {m.type for m in load_contract_file(p).contract.payments.mechanisms} for cid, p in CONTRACT_FILES.items()}
     assert kinds == {"norrkoping-foster-care": {"savings_share"}, "hasselby-school": {"rate_card"},
-                     "peterborough-reconviction": {"comparison_threshold"}}
+                     "peterborough-reconviction": {"comparison_threshold"}, "gotland-family-team": {"savings_share"}}
     peterborough = load_contract_file(CONTRACT_FILES["peterborough-reconviction"]).contract
     assert len(peterborough.cohorts) == 3
     assert peterborough.metrics[0].evaluation.design == "matched_comparison"

@@ -233,7 +233,7 @@ def test_amounts_are_written_exactly() -> None:
 def test_sectors_from_the_contract_words() -> None:
     sectors = {cid: contract_sectors(load_contract_file(path).versions[-1].terms)[0] for cid, path in CONTRACT_FILES.items()}
     assert sectors == {"hasselby-school": "Education", "norrkoping-foster-care": "Child and family welfare",
-                       "peterborough-reconviction": "Criminal justice"}
+                       "peterborough-reconviction": "Criminal justice", "gotland-family-team": "Child and family welfare"}
 
 
 def test_compare_ranks_a_sector_and_outcome_match_first(engine, sliced) -> None:

@@ -10,6 +10,7 @@ evaluation/ or payments/, and prints the result as a table (or as JSON with ``--
 | ``ingest`` | ``ingest``, ``batches``, ``verify``, ``history`` |
 | ``evaluate`` | ``evaluate``, ``evaluate diff``, ``design power`` |
 | ``payments`` | ``payments``, ``schedule``, ``returns``, ``forecast`` |
+| ``business`` | ``costs load/list/show``, ``valuation``, ``design horizon`` (the payer's business case) |
 | ``ledger`` | ``ledger show/approve/reject/invoice/pay/verify/checkpoint`` (steps by authenticated users) |
 | ``accounts`` | ``accounts`` |
 | ``accounting`` | ``ledger export`` (SIE 4 vouchers for the payer's finance system) |
@@ -33,6 +34,7 @@ from api.cli import ingest  # noqa: E402,F401  isort: skip
 from api.cli import followup  # noqa: E402,F401  isort: skip
 from api.cli import evaluate  # noqa: E402,F401  isort: skip
 from api.cli import payments  # noqa: E402,F401  isort: skip
+from api.cli import business  # noqa: E402,F401  isort: skip
 from api.cli import ledger  # noqa: E402,F401  isort: skip
 from api.cli import accounting  # noqa: E402,F401  isort: skip
 from api.cli import accounts  # noqa: E402,F401  isort: skip

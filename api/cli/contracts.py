@@ -15,20 +15,27 @@ app.add_typer(contract_app, name="contract")
 
 
 @contract_app.command("validate")
-def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
-    """Check a contract file and list every problem at once; warn where cohorts are too small for a threshold or
-    a mechanism pays on a point estimate without a counterfactual."""
+def contract_validate(file: Path, costs: Optional[list[Path]] = typer.Option(
+        None, "--costs", help="A cost file the valuation names that is not loaded into the store (repeatable)."),
+        as_json: bool = JSON_OPTION) -> None:
+    """Check a contract file and list every problem at once; warn where cohorts are too small for a threshold,
+    a mechanism pays on a point estimate without a counterfactual, or the expected savings reach the principal
+    only after the last payment date."""
+    from api.cli.business import register_cost_files
     from contracts import load_contract_file
     from contracts.checks import contract_warnings
     from contracts.problems import format_path
     from evaluation.power import contract_power_warnings
+    from payments.horizon import horizon_warnings
 
     _store_instruments()
+    register_cost_files(costs)
     cf = load_contract_file(file)
     said = w()
     warnings = [f"{file}:{cf.line_of(loc)}: {format_path(loc)}: {said.message(message)}"
                 for version in cf.versions
-                for loc, message in contract_warnings(version.terms) + contract_power_warnings(version.terms)]
+                for loc, message in contract_warnings(version.terms) + contract_power_warnings(version.terms)
+                + horizon_warnings(version.terms)]
     warnings = list(dict.fromkeys(warnings))  # an unchanged term warns once, not once per version
     if as_json:
         print_json({"file": str(file), "valid": True, "id": cf.id, "versions": [v.version for v in cf.versions],
@@ -45,7 +52,8 @@ def contract_validate(file: Path, as_json: bool = JSON_OPTION) -> None:
 
 
 def _store_instruments() -> None:
-    """Survey instruments loaded into the store (if there is one), so that a contract naming one validates."""
+    """Survey instruments and cost files loaded into the store (if there is one), so that a contract naming one
+    validates."""
     from store.db import StoreError, open_store
 
     try:

@@ -1,4 +1,4 @@
-"""`sib demo`: the whole chain on the three example contracts."""
+"""`sib demo`: the whole chain on the four example contracts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from api.cli.evaluate import effect_text
 @app.command()
 def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where the demo store and reports go."),
          as_json: bool = JSON_OPTION) -> None:
-    """Load the three example contracts, ingest synthetic data, evaluate, pay and report."""
+    """Load the four example contracts, ingest synthetic data, evaluate, pay, value and report."""
     from api.demo import run_demo
 
     said = w()
@@ -34,16 +34,42 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
         return
     table = Table(said._("contract"), said._("participants"), said._("outcome"), said._("effect [95 % CI]"),
                   said._("payments calculated"), said._("investor net if paid (multiple)"),
-                  title=said._("sib demo: three illustrative contracts on synthetic data"))
+                  title=said._("sib demo: four illustrative contracts on synthetic data"))
     for row in summary["contracts"]:
         table.add_row(row["contract"], _participants(row), _achieved(row), _effect(row),
                       said.money(Decimal(row["payments_due"]), row["currency"]), _investor(row))
     out.print(table)
+    _business_cases(summary["contracts"])
     out.print(said._("Outcome: participants achieving the paid outcome, or the cohort mean against its "
                      "counterfactual, on {metrics}.", metrics=", ".join(r["primary_metric"] for r in summary["contracts"])))
     out.print(said._("Store: {url}  (explore: DATABASE_URL={url} SIB_KEY_FILE={key} sib contract list)",
                      url=summary["database_url"], key=summary.get("key_file", "sib-demo/sib.key")))
     out.print(said._("Reports: {reports}", reports=", ".join(summary["reports"])))
+
+
+def _business_cases(rows: list[dict[str, Any]]) -> None:
+    """Each payer's (and each saving department's) net position, where the contract has a valuation."""
+    said = w()
+    table = Table(said._("contract"), said._("department"), said._("funds"), said._("saves (cashable)"),
+                  said._("net"), title=said._("The payers' business case (sib valuation): who funds, where the "
+                                              "savings land"))
+    notes = []
+    for row in rows:
+        case = row.get("business_case")
+        if not case:
+            continue
+        money = (lambda v: said.money(Decimal(v), row["currency"]))
+        for d in case["departments"]:
+            table.add_row(row["contract"], d["name"], money(d["funds"]), money(d["saves"]), money(d["net"]))
+        band = case["net_band"]
+        notes.append(said._("{contract}: net position {net} (P10–P90 {low} – {high}), break-even {month}",
+                            contract=row["contract"], net=money(case["net_total"]),
+                            low=money(band["p10"]) if band else "—", high=money(band["p90"]) if band else "—",
+                            month=case["break_even"] or said._("not within the horizon")))
+    if notes:
+        out.print(table)
+        for note in notes:
+            out.print(note)
 
 
 def _participants(row: dict[str, Any]) -> str:

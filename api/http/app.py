@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 
 from api.http.errors import BodyLimit, install_handlers
-from api.http.routers import batches, contracts, evaluations, payments, status, followup
+from api.http.routers import batches, business, contracts, evaluations, payments, status, followup
 from api.web import install as install_pages
 from store.version import code_version
 
@@ -31,7 +31,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
 
     app.add_middleware(SameOrigin)  # outermost: a cross-site request is refused before its body is read
     v1 = APIRouter(prefix="/api/v1")
-    for module in (contracts, batches, evaluations, payments, status, followup):
+    for module in (contracts, batches, evaluations, payments, status, followup, business):
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)

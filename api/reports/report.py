@@ -119,6 +119,8 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
             for o in owed_to_date(contract, run, run_outcomes(engine, run.id))] if paying else []
     flagged = _flagged_amounts(contract, run, owed, names)
     designs_used = sorted({m.evaluation.design for m in contract.metrics})
+    from api.reports.board import business_case_of, money_by_payer_year  # the board summary's very calls
+
     return {
         "lang": lang, "contract": contract, "stored": stored, "version": version, "run": run, "metrics": metrics,
         "names": names, "notices": _first_page_notices(run, coverage, warnings, chain, names) + flagged,
@@ -140,6 +142,7 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         "eligibility": [_rule(rule, names) for rule in contract.target_group.eligibility],
         "owed": owed, "period": payable_period(contract, run.as_of) if paying else None,
         "ledger": entries, "total": total, "chain": chain,
+        "money": money_by_payer_year(engine, stored, contract), "case": business_case_of(engine, stored, contract),
         "chain_problem": None if chain.ok else names.message(chain.reason),
         "status_parts": ", ".join(f"{w.label('status', status)} {w.money(by_status[status])}"
                                   for status in STATUS_ORDER if status in by_status),

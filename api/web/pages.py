@@ -157,6 +157,37 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
                   path=f"/contracts/{stored.id}/work")
 
 
+@router.get("/contracts/{contract_id}/board")
+def board(ctx: dict[str, Any] = Depends(page_access("board")), db: Engine = Depends(reader)) -> Response:
+    """The board summary (nämndrapport), the same document as its PDF."""
+    from api.reports.board import board_body
+
+    stored = ctx["stored"]
+    body = Markup(board_body(_board(db, ctx)))
+    return render("board.html.j2", currency=stored.currency, body=body, **ctx, path=f"/contracts/{stored.id}/board")
+
+
+@router.get("/contracts/{contract_id}/board.pdf")
+def board_pdf(ctx: dict[str, Any] = Depends(page_access("board")), db: Engine = Depends(reader)) -> Response:
+    from api.reports.board import pdf_bytes
+
+    stored = ctx["stored"]
+    return Response(pdf_bytes(_board(db, ctx)), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{stored.id}-board.pdf"',
+                             **SECURITY_HEADERS})
+
+
+def _board(db: Engine, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The board summary's figures, or the page that says why there are none yet (no evaluation run)."""
+    from api.reports.board import build_board
+    from api.reports.report import ReportError
+
+    try:
+        return build_board(db, ctx["stored"].id, ctx["lang"])
+    except ReportError as exc:
+        raise PageError(409, words(ctx["lang"]).message(exc.message), ctx["lang"]) from None
+
+
 def _named_units(db: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fieldwork rows with each unit's name from the organisation file (its id where there is none)."""
     from contracts.organisation import get_organisation

@@ -57,7 +57,7 @@ def render(name: str, lang: str, currency: str = "SEK", status: int = 200, **val
     values["lang"] = lang
     w = words(lang, currency)
     values["page_names"] = {"dashboard": w._("Investor dashboard"), "schedule": w._("Repayment schedule"),
-                            "work": w._("Intermediary work")}
+                            "work": w._("Intermediary work"), "board": w._("Board summary")}
     if values.get("contract") is not None:
         values["names"] = Names(values["contract"], w)
     html = env.get_template(name).render(**values)

@@ -41,8 +41,8 @@ IDLE_MINUTES = 30  # ... or after this long without a request
 # Which pages each role has; a role without a page here sees none (it uses the API).
 PAGES: dict[str, tuple[str, ...]] = {
     "investor": ("dashboard",),
-    "payer": ("schedule",),
-    "intermediary": ("dashboard", "schedule", "work"),
+    "payer": ("schedule", "board"),
+    "intermediary": ("dashboard", "schedule", "work", "board"),
     "provider": (),
 }
 
