@@ -28,7 +28,7 @@ from language import LANGUAGES
 from language.jinja import environment
 from language.names import Names
 from language.words import default_language, words
-from payments.money import ZERO
+from payments.money import ZERO, quantum
 
 TEMPLATES = Path(__file__).parent / "templates"
 SEX_ATTRIBUTES = ("sex", "legal_sex", "kon")
@@ -112,10 +112,11 @@ def money_by_payer_year(engine: Engine, stored: Any, contract: Contract) -> list
             raise
         forecast = None
     table: dict[tuple[str, int], dict[str, Any]] = {}
+    zero = ZERO.quantize(quantum(contract.currency))  # written as the ledger writes amounts: 0.00
 
     def row(payer: str, year: int) -> dict[str, Any]:
-        return table.setdefault((payer, year), {"payer": payer, "year": year, "calculated": ZERO, "approved": ZERO,
-                                                "paid": ZERO, "forecast": None})
+        return table.setdefault((payer, year), {"payer": payer, "year": year, "calculated": zero, "approved": zero,
+                                                "paid": zero, "forecast": None})
 
     for e in ledger.to_dict(orient="records") if len(ledger) else ():
         status = statuses.get(e["seq"], "calculated")
