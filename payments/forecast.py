@@ -149,20 +149,25 @@ def _share(count: int, of: int) -> str:
     return str((Decimal(count) / Decimal(of)).quantize(Decimal("0.001")))
 
 
-def _payable(contract: Contract, cohort_id: str, metric_id: str, as_of: date) -> str:
-    """The period in which a cohort's last open outcome window closes (after the lag)."""
-    cohort = contract.cohort(cohort_id) if cohort_id != POOLED else max(contract.cohorts, key=lambda c: c.enrolment_end)
+def payable_day(contract: Contract, owed: Any, as_of: date) -> date:
+    """The day an amount owed (``payments.calculate.Owed``) falls due: when its cohort's last open outcome window
+    closes (not before ``as_of``), after the lag; ``as_of`` itself when it names no metric."""
+    metric_id = owed.basis.get("metric") or (owed.basis.get("metrics") or [None])[0]
+    if not metric_id:
+        return as_of
+    cohort = (contract.cohort(owed.cohort) if owed.cohort != POOLED
+              else max(contract.cohorts, key=lambda c: c.enrolment_end))
     metric = contract.metric(metric_id)
     closes = (pd.Timestamp(cohort.enrolment_end) + pd.DateOffset(months=metric.window.end_months)).date()
-    return period_of(max(closes, as_of) + timedelta(days=contract.payments.schedule.lag_days),
-                     contract.payments.schedule.frequency)
+    return max(closes, as_of) + timedelta(days=contract.payments.schedule.lag_days)
 
 
 def payable_period(contract: Contract, owed: Any, as_of: date) -> str:
-    """The period in which an amount owed (``payments.calculate.Owed``) falls due: when its cohort's last open
-    outcome window closes, after the lag; the run's year when it names no metric."""
+    """The period in which an amount owed falls due (``payable_day``); the run's year when it names no metric."""
     metric = owed.basis.get("metric") or (owed.basis.get("metrics") or [None])[0]
-    return _payable(contract, owed.cohort, metric, as_of) if metric else period_of(as_of, "yearly")
+    if not metric:
+        return period_of(as_of, "yearly")
+    return period_of(payable_day(contract, owed, as_of), contract.payments.schedule.frequency)
 
 
 def paths(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,

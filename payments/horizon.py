@@ -29,7 +29,7 @@ from evaluation.result import POOLED, EffectResult
 from payments.messages import TEXTS as P
 from payments.money import round_exact
 from payments.valuation import (Month, break_even_month, improvements, month_of, month_text, months_between,
-                                owed_by_period, own_cost_months, payment_months, savings_months, value_item)
+                                owed_by_due_month, own_cost_months, savings_months, value_item)
 
 Z95 = 1.959963984540054
 ONE_SAMPLE = ("fixed_baseline",)  # designs whose estimate has no comparison group's noise
@@ -181,7 +181,7 @@ def horizon(contract: Contract, costs: CostFile, months: int | None = None) -> H
     series = {corner: savings_months(terms, items, sizes, effect, scenario) for corner, (effect, scenario) in
               {"central": ("point", "central"), "low": ("low", "low"), "high": ("high", "high")}.items()}
     run = _planned_run(terms, results)
-    pay = payment_months(owed_by_period(terms, run, _empty_outcomes())[0])
+    pay = owed_by_due_month(terms, run, _empty_outcomes())
     own = own_cost_months(terms)
     principal = terms.investment.principal if terms.investment is not None else None
     dues = [payable_after(terms, m, c) for m in terms.metrics if m.avoids or _paid(terms, m) for c in terms.cohorts]

@@ -126,6 +126,7 @@ class ItemValue:
     index: IndexUse
     source: str
     exact: dict[str, dict[str, Fraction]] = field(repr=False, default_factory=dict)  # gross, unrounded
+    unit_exact: dict[str, Fraction] = field(repr=False, default_factory=dict)  # the indexed unit costs, unrounded
 
     @property
     def range(self) -> tuple[Decimal, Decimal]:
@@ -177,7 +178,7 @@ def value_item(costs: CostFile, price_year: int, metric: Metric, avoided: Avoids
     return ItemValue(metric.id, item.id, item.name, item.unit, item.department, avoided.per_unit,
                      avoided.cashable, participants, improvement, quantity,
                      {s: round_exact(indexed[s].value, currency) for s in SCENARIOS}, gross, cashable,
-                     indexed["central"].index, item.source, exact)
+                     indexed["central"].index, item.source, exact, {s: indexed[s].value for s in SCENARIOS})
 
 
 def headline_result(results: dict[tuple[str, str], EffectResult], metric: str) -> EffectResult | None:
@@ -378,14 +379,15 @@ def business_case(contract: Contract, costs: CostFile, results: dict[tuple[str, 
     first = min(min(span), month_of(contract.term.start))
     last = max(max(span), month_of(contract.term.end))
     years = list(range(first[0], last[0] + 1))
-    own_years, item_years = by_year(own), [by_year(series) for series in per_item]
-    draws: list[dict[int, Fraction]] = []  # per simulation, the net position per year: the drawn effect's savings
-    for drawn, by_period in simulations:  # (the timing is the point estimate's, scaled) less its own payments
-        scale = _scale(items, drawn)
+    own_years = by_year(own)
+    weights = cohort_weights(contract, sizes)
+    shares = [by_year(timing(contract, contract.metric(item.metric), weights)) for item in items]  # each sums to 1
+    draws: list[dict[int, Fraction]] = []  # per simulation, the net position per year: the savings of its drawn
+    for drawn, by_period in simulations:  # effect (timed as the point estimate's) less its own payments
+        totals = _drawn_cashable(items, drawn)
         paid = by_year(payment_months(by_period))
-        draws.append({y: sum((scale.get(item.metric, Fraction(1)) * iy.get(y, Fraction(0))
-                              for item, iy in zip(items, item_years)), Fraction(0))
-                      - paid.get(y, Fraction(0)) - own_years.get(y, Fraction(0)) for y in years})
+        draws.append({y: sum((total * share.get(y, Fraction(0)) for total, share in zip(totals, shares)),
+                             Fraction(0)) - paid.get(y, Fraction(0)) - own_years.get(y, Fraction(0)) for y in years})
     rows: list[YearRow] = []
     cumulative = Fraction(0)
     draw_cumulative = [Fraction(0)] * len(draws)
@@ -421,16 +423,15 @@ def business_case(contract: Contract, costs: CostFile, results: dict[tuple[str, 
         simulations=len(draws), notes=notes)
 
 
-def _scale(items: list[ItemValue], drawn: dict[tuple[str, str], EffectResult]) -> dict[str, Fraction]:
-    """Per metric: a simulation's drawn improvement over the point estimate (how much the savings move)."""
-    scale: dict[str, Fraction] = {}
+def _drawn_cashable(items: list[ItemValue], drawn: dict[tuple[str, str], EffectResult]) -> list[Fraction]:
+    """Per item: the cashable avoided cost of a simulation's drawn improvement, at the central unit cost."""
+    totals = []
     for item in items:
-        point = item.improvement["point"]
         result = headline_result(drawn, item.metric)
-        if not point or result is None or result.improvement is None:
-            continue
-        scale[item.metric] = Fraction(improvements(result)["point"] or ZERO) / Fraction(point)
-    return scale
+        improvement = improvements(result)["point"] if result is not None else None
+        totals.append(Fraction(improvement or ZERO) * Fraction(item.per_unit) * item.participants
+                      * item.unit_exact["central"] * Fraction(item.cashable_share))
+    return totals
 
 
 def _total(plus: list[dict[Month, Fraction]], minus: Iterable[dict[Month, Fraction]] = ()) -> dict[Month, Fraction]:
@@ -486,6 +487,19 @@ def owed_by_period(contract: Contract, run: Any, outcomes: pd.DataFrame) -> tupl
         periods[period] = periods.get(period, ZERO) + o.amount
         payers[o.payer] = payers.get(o.payer, ZERO) + o.amount
     return periods, payers
+
+
+def owed_by_due_month(contract: Contract, run: Any, outcomes: pd.DataFrame) -> dict[Month, Fraction]:
+    """What the mechanisms owe on ``run``'s point estimates, in the month each amount falls due (the horizon's
+    month-by-month view; the yearly views date payments at their period's end, as the ledger does)."""
+    from payments.calculate import owed_to_date
+    from payments.forecast import payable_day
+
+    months: dict[Month, Fraction] = {}
+    for o in owed_to_date(contract, run, outcomes) if contract.payments is not None else ():
+        month = month_of(payable_day(contract, o, run.as_of))
+        months[month] = months.get(month, Fraction(0)) + Fraction(o.amount)
+    return months
 
 
 def contract_business_case(engine: Any, stored: Any, simulations: int | None = None) -> BusinessCase | None:

@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from decimal import Decimal
 from typing import Any, Iterator
 
 import httpx
@@ -56,7 +57,9 @@ def server(demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     stored = get_contract(engine, CONTRACT)
     evaluate(engine, stored, date(2024, 12, 31))  # an earlier date: the dashboard's trend has two points
     tokens = {"investor": add_user(engine, "Impact fund", "investor", [CONTRACT]),
-              "payer": add_user(engine, "Stadens ekonomikontor", "payer", [CONTRACT], party="district")}
+              "payer": add_user(engine, "Stadens ekonomikontor", "payer", [CONTRACT], party="district"),
+              "board": add_user(engine, "Socialförvaltningens ekonomi", "payer", ["gotland-family-team"],
+                                party="socialforvaltningen")}
     port = _free_port()
     config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -259,6 +262,35 @@ def test_pages_are_usable_without_sight_of_the_layout(server, browser) -> None:
             assert button.get_attribute("textContent").strip()
         for table in browser.find_elements(By.TAG_NAME, "table"):
             assert table.find_elements(By.TAG_NAME, "th")
+
+
+def test_finance_reads_the_board_summary_at_every_width(server, browser) -> None:
+    """The nämndrapport as a finance officer reads it: the API's figures, no sideways scrolling of the page at a
+    phone's or a desktop's width (wide tables scroll in their own box), headings in order, its PDF one click away."""
+    from selenium.webdriver.common.by import By
+
+    page = "/contracts/gotland-family-team/board"
+    log_in(browser, server, "board", page)
+    response = httpx.get(f"{server['base']}/api/v1/contracts/gotland-family-team/board-summary?lang=sv",
+                         headers={"Authorization": f"Bearer {server['tokens']['board']}"}, timeout=60)
+    figures = response.json()
+    shown = plain(browser.find_element(By.TAG_NAME, "main").text)
+    net = i18n.money(Decimal(figures["business_case"]["net_total"]), "SEK", "sv")
+    assert plain(net) in shown and "Nämndrapport" in shown
+    for row in figures["money"]:
+        assert plain(i18n.money(Decimal(row["calculated"]), "SEK", "sv")) in shown
+    assert len(browser.find_elements(By.TAG_NAME, "h1")) == 1
+    levels = [int(h.tag_name[1]) for h in browser.find_elements(By.CSS_SELECTOR, "h1, h2, h3")]
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+    for width in (390, 1400):
+        browser.set_window_size(width, 1400)
+        browser.get(server["base"] + page)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+        screenshot(browser, f"finance-board-{width}")
+    browser.set_window_size(1280, 1400)
+    link = browser.find_element(By.PARTIAL_LINK_TEXT, "PDF").get_attribute("href")
+    pdf = httpx.get(link, cookies={c["name"]: c["value"] for c in browser.get_cookies()}, timeout=60)
+    assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
 
 
 def _luminance(hex_colour: str) -> float:

@@ -25,12 +25,10 @@ from evaluation.result import POOLED, EffectResult
 from evaluation.run import EvaluationRun, get_run
 from evaluation.suppression import suppress_group
 from language import LANGUAGES
-from language.jinja import environment
 from language.names import Names
 from language.words import default_language, words
 from payments.money import ZERO, quantum
 
-TEMPLATES = Path(__file__).parent / "templates"
 SEX_ATTRIBUTES = ("sex", "legal_sex", "kon")
 CALCULATED, APPROVED, PAID = ("calculated", "attested"), ("approved", "invoiced"), ("paid",)
 
@@ -232,29 +230,20 @@ def board_json(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_board(doc: dict[str, Any]) -> str:
-    env = environment(doc["lang"], doc["contract"].currency, [TEMPLATES])
-    return env.get_template("board.html.j2").render(**doc)
-
-
 def board_body(doc: dict[str, Any]) -> str:
     """The summary's sections alone (no page around them), for the web page."""
-    env = environment(doc["lang"], doc["contract"].currency, [TEMPLATES])
-    return env.get_template("board_body.html.j2").render(**doc)
+    from api.reports.report import render_html
+
+    return render_html(doc, "board_body.html.j2")
 
 
 def write_board(doc: dict[str, Any], path: Path, kind: str = "pdf") -> Path:
-    html = render_board(doc)
-    if kind == "html":
-        path.write_text(html, encoding="utf-8")
-        return path
-    import weasyprint  # slow to load; only PDFs need it
+    from api.reports.report import write_report
 
-    weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(path))
-    return path
+    return write_report(doc, path, kind, "board.html.j2")
 
 
 def pdf_bytes(doc: dict[str, Any]) -> bytes:
-    import weasyprint
+    from api.reports.report import pdf_of, render_html
 
-    return weasyprint.HTML(string=render_board(doc), base_url=str(TEMPLATES)).write_pdf()
+    return pdf_of(render_html(doc, "board.html.j2"))

@@ -445,17 +445,22 @@ def _rule(rule: Any, names: Names) -> str:
     return f"{text} ({rule.description})" if getattr(rule, "description", None) else text
 
 
-def render_html(doc: dict[str, Any]) -> str:
+def render_html(doc: dict[str, Any], template: str = "report.html.j2") -> str:
     env = environment(doc["lang"], doc["contract"].currency, [TEMPLATES])
-    return env.get_template("report.html.j2").render(**doc)
+    return env.get_template(template).render(**doc)
 
 
-def write_report(doc: dict[str, Any], path: Path, kind: str = "pdf") -> Path:
-    html = render_html(doc)
-    if kind == "html":
-        path.write_text(html, encoding="utf-8")
-        return path
+def pdf_of(html: str) -> bytes:
     import weasyprint  # imported here: it is slow to load and only PDFs need it
 
-    weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf(str(path))
+    return weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+
+
+def write_report(doc: dict[str, Any], path: Path, kind: str = "pdf", template: str = "report.html.j2") -> Path:
+    """The report (or another document of this folder's templates, e.g. the board summary) as HTML or PDF."""
+    html = render_html(doc, template)
+    if kind == "html":
+        path.write_text(html, encoding="utf-8")
+    else:
+        path.write_bytes(pdf_of(html))
     return path
