@@ -1,6 +1,6 @@
 """The follow-up horizon, at design time: whether the savings come in time.
 
-From the planning effect (``evaluation.planning_effect``, or target minus planning mean), the cohorts' target
+From the planning effect (``evaluation.planning``: planning_effect, or target minus planning mean), the cohorts' target
 sizes and the unit costs, month by month: the expected cumulative cashable savings (with a band from the low
 corner, the planned effect's 95 % interval at the low cost, to the high corner), the cumulative outcome
 payments the mechanisms would make on the planned effect, and the investors' principal; for each follow-up
@@ -13,63 +13,21 @@ results differ.  Months after the contract term are projections, and are marked 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import pandas as pd
-
 from contracts.checks import payable_after, plus_months
 from contracts.costs import CostFile
 from contracts.model import Contract, Metric
+from evaluation.planning import no_outcomes, planned_results, planning_effect
 from evaluation.result import POOLED, EffectResult
 from payments.messages import TEXTS as P
 from payments.money import round_exact
 from payments.valuation import (Month, break_even_month, improvements, month_of, month_text, months_between,
                                 owed_by_due_month, own_cost_months, savings_months, value_item)
-
-Z95 = 1.959963984540054
-ONE_SAMPLE = ("fixed_baseline",)  # designs whose estimate has no comparison group's noise
-
-
-def planning_effect(metric: Metric) -> Decimal | None:
-    ev = metric.evaluation
-    if ev.planning_effect is not None:
-        return ev.planning_effect
-    mean = ev.planning_mean if ev.planning_mean is not None else ev.baseline
-    if metric.target is None or mean is None:
-        return None
-    return metric.target - mean
-
-
-def planned_results(contract: Contract) -> dict[tuple[str, str], EffectResult]:
-    """Per metric with a planning effect, per cohort and pooled: the planned effect on the target size, with
-    the interval a cohort of that size would have (from ``planning_sd``; none without it)."""
-    results: dict[tuple[str, str], EffectResult] = {}
-    sizes = {c.id: c.target_size or 0 for c in contract.cohorts}
-    for metric in contract.metrics:
-        effect = planning_effect(metric)
-        if effect is None:
-            continue
-        ev = metric.evaluation
-        mean = ev.planning_mean if ev.planning_mean is not None else ev.baseline
-        for cohort, n in [*sizes.items(), (POOLED, sum(sizes.values()))]:
-            if not n:
-                continue
-            se = None
-            if ev.planning_sd is not None:
-                se = float(ev.planning_sd) * math.sqrt((1 if ev.design in ONE_SAMPLE else 2) / n)
-            r = EffectResult(metric.id, cohort, ev.design, metric.direction, n_treated=n,
-                             counterfactual_mean=None if mean is None else float(mean),
-                             treated_mean=None if mean is None else float(mean + effect), estimate=float(effect),
-                             ci_low=None if se is None else float(effect) - Z95 * se,
-                             ci_high=None if se is None else float(effect) + Z95 * se, se=se)
-            results[(metric.id, cohort)] = r.finish()
-    return results
-
 
 def with_follow_up(contract: Contract, months: int) -> Contract:
     """The contract with every metric that avoids costs or is paid on followed for ``months`` after its start.
@@ -133,30 +91,11 @@ class Horizon:
                 "months": [m.as_dict() for m in self.months]}
 
 
-def _empty_outcomes() -> pd.DataFrame:
-    return pd.DataFrame({"metric": pd.Series(dtype=object), "participant_id": pd.Series(dtype="int64"),
-                         "cohort": pd.Series(dtype=object), "value": pd.Series(dtype=float),
-                         "achieved": pd.Series(dtype=bool)})
-
-
 def _planned_run(contract: Contract, results: dict[tuple[str, str], EffectResult]) -> Any:
     from evaluation.run import EvaluationRun
 
     # as of the term's start: each payment falls due when its windows close (plus the lag), never later
     return EvaluationRun(0, contract.id, 0, contract.term.start, False, "", "", list(results.values()), {})
-
-
-def _corner(results: dict[tuple[str, str], EffectResult], end: str) -> dict[tuple[str, str], EffectResult]:
-    """The planned results with the estimate moved to one end of the interval (payments at that end)."""
-    import dataclasses
-
-    moved = {}
-    for key, r in results.items():
-        value = r.ci_low if end == "low" else r.ci_high
-        if r.direction == "lower_is_better":  # the improvement's low end is the estimate's high end
-            value = r.ci_high if end == "low" else r.ci_low
-        moved[key] = dataclasses.replace(r, estimate=r.estimate if value is None else value).finish()
-    return moved
 
 
 def horizon(contract: Contract, costs: CostFile, months: int | None = None) -> Horizon:
@@ -181,7 +120,7 @@ def horizon(contract: Contract, costs: CostFile, months: int | None = None) -> H
     series = {corner: savings_months(terms, items, sizes, effect, scenario) for corner, (effect, scenario) in
               {"central": ("point", "central"), "low": ("low", "low"), "high": ("high", "high")}.items()}
     run = _planned_run(terms, results)
-    pay = owed_by_due_month(terms, run, _empty_outcomes())
+    pay = owed_by_due_month(terms, run, no_outcomes())
     own = own_cost_months(terms)
     principal = terms.investment.principal if terms.investment is not None else None
     dues = [payable_after(terms, m, c) for m in terms.metrics if m.avoids or _paid(terms, m) for c in terms.cohorts]

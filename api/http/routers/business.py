@@ -9,13 +9,15 @@ from sqlalchemy.engine import Engine
 from api.http.auth import access, store
 from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT
-from api.http.schemas import ERRORS, Loose
+from api.http.schemas import ERRORS, ErrorResponse, Loose
 
 router = APIRouter()
+NOT_YET = {409: {"model": ErrorResponse, "description": "No evaluation run yet, or (valuation) no valuation section "
+                 "in the contract or its cost file not loaded"}}
 
 
-@router.get(CONTRACT + "/valuation", response_model=Loose, responses=ERRORS, summary="The payer's business case",
-            operation_id="business_case")
+@router.get(CONTRACT + "/valuation", response_model=Loose, responses=ERRORS | NOT_YET,
+            summary="The payer's business case", operation_id="business_case")
 def business_case(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Loose:
     """Avoided costs on the latest evaluation run (effect interval × unit cost range, cashable and not), payments,
     own costs, the net position per year with its P10–P90 band, the break-even month, and per department who
@@ -34,7 +36,9 @@ def business_case(ctx: tuple = Depends(access("schedule.read")), db: Engine = De
     return Loose(**case.as_dict())
 
 
-@router.get(CONTRACT + "/board-summary", response_model=Loose, responses=ERRORS, summary="Board summary",
+@router.get(CONTRACT + "/board-summary", response_model=Loose, summary="Board summary",
+            responses=ERRORS | NOT_YET | {200: {"content": {"application/json": {}, "application/pdf": {}},
+                                               "description": "The summary as JSON, or (format=pdf) its one-page PDF"}},
             operation_id="board_summary")
 def board_summary(request: Request, format: str = Query("json", pattern="^(json|pdf)$"),
                   lang: str | None = Query(None, pattern="^(sv|en)$"),
