@@ -376,6 +376,7 @@ def business_case(contract: Contract, costs: CostFile, results: dict[tuple[str, 
     gross_months = savings_months(contract, items, sizes, cashable=False)
     central = _total([cash_months], minus=[pay_months, own])
     span = [m for series in (central, gross_months) for m in series] or [month_of(contract.term.start)]
+    span += [month_of(period_end(p)) for _, by_period in simulations for p in by_period]  # a draw may pay later
     first = min(min(span), month_of(contract.term.start))
     last = max(max(span), month_of(contract.term.end))
     years = list(range(first[0], last[0] + 1))

@@ -65,7 +65,8 @@ def _value(r: EffectResult, names: Names) -> str:
 
 def _verdict(r: EffectResult, target: Decimal | None, w: Any) -> str:
     """Whether the cohort mean reached the target, said with its uncertainty: reached, not reached, or cannot be
-    told apart (the interval of the mean spans the target)."""
+    told apart (the interval spans the target: a monitoring figure's own interval; for an effect, the effect's
+    interval moved onto the cohort mean, so the counterfactual's uncertainty counts too)."""
     if target is None or r.treated_mean is None:
         return "—"
     better = (lambda a, b: a >= b) if r.direction == "higher_is_better" else (lambda a, b: a <= b)
