@@ -443,7 +443,8 @@ def _valuation(c: Contract) -> Iterator[Finding]:
                 if costs.item(avoided.item) is None:
                     yield ("metrics", i, "avoids", j, "item"), C("unknown_cost_item", item=show(avoided.item),
                                                                  costs=costs.key, items=items)
-    payers = [p.party for p in c.payments.payers] if c.payments is not None else []
+    payers = ([p.party for p in c.payments.payers] if c.payments is not None  # an evaluation-only contract: any
+              else [p.id for p in c.parties if p.role == "payer"])  # party in the payer role
     for j, own in enumerate(v.own_costs):
         if own.party not in payers:
             yield ("valuation", "own_costs", j, "party"), C("not_a_payer", name=show(own.party),

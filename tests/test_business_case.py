@@ -408,3 +408,16 @@ def test_board_summary_in_the_api_and_the_pages(demo) -> None:
         assert none.status_code in (403, 404, 409)
     finally:
         engine.dispose()
+
+
+def test_an_evaluation_only_contract_has_savings_and_own_costs_but_no_payments(test_costs) -> None:
+    text = CONTRACT.replace("WINDOW", "12").replace("ITEM", "round").replace("PRICE_YEAR", "2021").replace(
+        "OWN", "6000")
+    text = text[:text.index("\npayments:")] + text[text.index("\nvaluation:"):]
+    contract = load_contract_text(text, "hand.yaml").versions[-1].terms
+    assert contract.payments is None
+    case = business_case(contract, test_costs, _result(-10.0, -16.0, -4.0), {}, payer_payments={})
+    # 120 days × 1000 kr × 0.5 = 60,000 cashable in 2020, less 6,000 own costs
+    assert (case.payments, case.own_costs, case.net_total) == (Decimal("0.00"), Decimal("6000.00"),
+                                                               Decimal("54000.00"))
+    assert case.break_even == "2020-01" and case.net_band is None
