@@ -367,6 +367,9 @@ def test_board_summary_pdf_is_one_page_with_the_reports_figures(demo_copy) -> No
     social = money[("socialforvaltningen", 2023)]
     assert Decimal(social["calculated"]) > 0 and social["paid"] == "0.00"
     assert Decimal(social["forecast"]["p10"]) <= Decimal(social["forecast"]["p50"]) <= Decimal(social["forecast"]["p90"])
+    amended = json.loads(run("board", "norrkoping-foster-care", "--json").out)["amendments"]
+    assert amended == [{"version": 2, "effective": "2017-09-01", "reason": "Uppföljningen förlängd från 24 till 36 "
+                        "månader; 24 månader var för kort för att visa besparingarna"}]
     valued = json.loads(run("valuation", "gotland-family-team", "--json").out)
     assert board["business_case"]["net_total"] == valued["net_total"]
     assert board["business_case"]["departments"] == valued["departments"]

@@ -199,8 +199,8 @@ def build_board(engine: Engine, contract_id: str, lang: str | None = None) -> di
     return {
         "lang": lang, "contract": contract, "stored": stored, "version": version, "run": run, "names": names,
         "outcomes": outcomes, "money": money_by_payer_year(engine, stored, contract), "case": case,
-        "amendments": [{"version": a.version, "effective": a.effective, "reason": a.reason}
-                       for a in contract.amendments if a.version <= version.version],
+        "amendments": [{"version": v.version, "effective": v.effective, "reason": names.reason(v.reason)}
+                       for v in stored.versions if 1 < v.version <= version.version],
         "risks": risks(contract, run, case, names, notices),
         "payer_names": payer_names,
         "committed_text": "; ".join(f"{payer_names.get(p, p)} {w.money(v) if v is not None else w._('no cap')}"
