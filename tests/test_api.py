@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from typing import Any, Iterator
 
@@ -325,10 +327,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(world: dict[
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", world["app"])
     headers = {"Authorization": f"Bearer {world['tokens']['intermediary-all']}"}
+    # The token as the schema's own header (as the CLI's -H gives it): schemathesis then knows the request is
+    # authenticated on purpose, and does not take a negative case it stripped of the bearer scheme for one we
+    # sent with our token.
+    schema.config.update(headers=headers)
     load_all_checks()
     checks = CHECKS.get_all()
     assert len(checks) >= 14, [c.__name__ for c in checks]
-    failures, tested = [], 0
+    failures, tested, statuses = [], 0, []
     for found in schema.get_all_operations():
         operation = found.ok()
         # As schemathesis.toml says: an upload's bytes are judged only once they arrive (422 when unreadable).
@@ -341,7 +347,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(world: dict[
             valid = case.meta is None or case.meta.generation.mode.is_positive  # an invalid case stays invalid
             if real and valid and "contract_id" in (case.path_parameters or {}):  # half the time, one that exists
                 case.path_parameters["contract_id"] = "test-contract"
-            case.call_and_validate(headers=headers, checks=[c for c in checks if c not in skip])
+            statuses.append(case.call_and_validate(checks=[c for c in checks if c not in skip]).status_code)
 
         try:
             run()
@@ -350,6 +356,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(world: dict[
         tested += 1
     assert tested >= 20, tested
     assert failures == [], "\n".join(failures)
+    assert sum(200 <= status < 300 for status in statuses) >= 20  # the token went with them: answers, not 401s
 
 
 def test_schemathesis_run_with_all_checks_passes_clean(world: dict[str, Any], tmp_path: Any) -> None:
@@ -466,3 +473,45 @@ def test_evaluation_json_states_each_standard_error_and_its_kind(world: dict[str
     for r in with_estimate:
         assert r["se"] is not None and r["se"] > 0
         assert r["se_kind"]["code"].startswith("evaluation.se_") and r["se_kind"]["text"]
+
+
+# -- the API's own documentation: offline, with its security, ids, summaries, types and examples ---------------
+
+def test_docs_work_offline_and_describe_every_operation_fully() -> None:
+    """Swagger UI and ReDoc load their assets from this server; every operation has a summary, an explicit id,
+    the bearer scheme (except /health) and an example for each JSON body that validates against its schema."""
+    import jsonschema
+    from fastapi.testclient import TestClient as Client
+
+    app = create_app()
+    client = Client(app)
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert sources and all(s.startswith("/") for s in sources), (page, sources)  # nothing from a CDN
+        for source in sources:
+            if source.startswith("/docs-assets/"):
+                assert client.get(source).status_code == 200, source
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "sib token",
+        "description": "A token from `sib users add` (shown once; only its hash is kept)."}
+    assert spec["components"]["schemas"]["ErrorResponse"]["examples"]
+    ids = []
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            ids.append(op["operationId"])
+            assert op.get("summary") and "api_v1" not in op["operationId"], (method, path)
+            assert (op.get("security") == [{"bearer": []}]) == (path != "/api/v1/health"), (method, path)
+            bodies = [c for c in (op.get("requestBody") or {}).get("content", {}).values()]
+            bodies += [r["content"]["application/json"] for status, r in op["responses"].items()
+                       if status.startswith("2") and "application/json" in r.get("content", {})]
+            for body in bodies:
+                assert "example" in body, (method, path)
+                jsonschema.validate(body["example"], dict(body["schema"], components=spec["components"]))
+    assert len(ids) == len(set(ids))
+    typed = {op["operationId"]: op["responses"]["200"]["content"]["application/json"]["schema"]
+             for operations in spec["paths"].values() for op in operations.values()
+             if op["operationId"] in ("get_schedule", "diff_evaluations", "investor_status", "business_case",
+                                      "board_summary")}
+    assert "Loose" not in json.dumps(typed) and "additionalProperties" not in json.dumps(typed), typed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 
 from api.http.errors import BodyLimit, install_handlers
@@ -21,9 +22,11 @@ MAX_BODY = int(os.environ.get("SIB_MAX_UPLOAD_BYTES", str(200 << 20)))  # upload
 
 def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAPI:
     """The whole server on ``engine`` (default: the store DATABASE_URL names, opened on the first request)."""
-    app = FastAPI(title="sib engine", version=code_version(),
-                  description="Social outcomes contracts: contracts, outcomes, evaluations and payments. "
-                              "Authenticate with `Authorization: Bearer <token>` (`sib users add`).")
+    # Swagger UI and ReDoc from assets the app serves itself (fastapi-offline ships them): /docs and /redoc work
+    # without the internet, and no page of ours loads a script from elsewhere.
+    app = FastAPIOffline(title="sib engine", version=code_version(), static_url="/docs-assets",
+                         description="Social outcomes contracts: contracts, outcomes, evaluations and payments. "
+                                     "Authenticate with `Authorization: Bearer <token>` (`sib users add`).")
     app.state.engine, app.state.reader = engine, None
     install_handlers(app)
     app.add_middleware(BodyLimit, limit=max_body)
@@ -35,4 +38,20 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)
+    _with_examples(app)
     return app
+
+
+def _with_examples(app: FastAPI) -> None:
+    """The OpenAPI document, built once, with the recorded example of every request and response body
+    (``api.http.examples``)."""
+    from api.http import examples
+
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = examples.attach(build(), examples.load())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

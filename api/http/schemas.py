@@ -22,6 +22,12 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    """Every answer other than success: the status, a stable code, a message in the request's language."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": {
+        "status": 404, "code": "not_found", "message": "no contract 'hasselby-schol' that this token may see",
+        "details": None}}]})
+
     error: ErrorBody
 
 
@@ -204,6 +210,7 @@ class ForecastOut(BaseModel):
     probability_of_loss: str | None = Field(description="Share of simulations in which investors get back "
                                                         "less than was drawn; null without investment.")
     notes: list[Note]
+    by_payer_year: dict[str, dict[str, Band]] = Field(default={}, description="Per payer and calendar year.")
 
 
 class InvestorReturn(BaseModel):
@@ -230,6 +237,206 @@ class InvestorStatus(BaseModel):
     payments: StatusPayments
     forecast: ForecastOut | None
     returns: StatusReturns
+
+
+# -- the schedule and a run diff ------------------------------------------------------------------------------
+
+class ScheduleRow(BaseModel):
+    """One period and payer of the repayment schedule: amounts as exact decimal text, each status in one column;
+    the forecast's band split by the payer's share (null without an evaluation run)."""
+
+    period: str = Field(description="2024, 2024-H1, 2024-Q3 or 2024-07, as the contract's schedule is.")
+    payer: str
+    calculated: str = Field(description="Calculated or attested, not yet approved.")
+    approved: str
+    invoiced: str
+    paid: str
+    rejected: str
+    overdue: str = Field(description="Approved or invoiced, unpaid past its due date.")
+    forecast_p10: str | None
+    forecast_p50: str | None
+    forecast_p90: str | None
+
+
+class DiffEntry(BaseModel):
+    metric: str
+    cohort: str
+    subgroup: str | None = None
+    only_in: int | None = Field(default=None, description="The run that has this result when the other has none.")
+    changed: dict[str, list[Any]] = Field(default={}, description="Field -> [value in the first run, in the second].")
+    warnings_added: list[Note] = []
+    warnings_removed: list[Note] = []
+    suppressed: bool | None = Field(default=None, description="Some changes hidden: they would reveal a small count.")
+
+
+class RunDiff(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_run: int = Field(alias="from")
+    to: int
+    explanation: list[Note] = Field(description="What changed between the runs, in words: date, version, inputs, "
+                                                "code.")
+    results: list[DiffEntry]
+
+
+# -- the payer's business case and the board summary (docs/business-case.md) ----------------------------------
+
+class Corners(BaseModel):
+    low: str | None
+    point: str | None
+    high: str | None
+
+
+class Costs3(BaseModel):
+    low: str
+    central: str
+    high: str
+
+
+class IndexUsed(BaseModel):
+    series: str
+    from_year: int
+    to_year: int
+    from_value: str
+    to_value: str
+
+
+class ValuedItem(BaseModel):
+    """One metric's avoided cost of one item: improvement interval × unit cost range."""
+
+    metric: str
+    item: str
+    name: str
+    unit: str
+    department: str
+    per_unit: str
+    cashable_share: str
+    participants: int
+    improvement: Corners = Field(description="Per participant, positive is better: CI low, point, CI high.")
+    quantity: Corners = Field(description="Units of the item avoided in all.")
+    unit_cost: Costs3 = Field(description="In the valuation's price year.")
+    gross: dict[str, Costs3] = Field(description="Effect (low, point, high) -> unit cost (low, central, high).")
+    cashable: dict[str, Costs3]
+    index: IndexUsed
+    source: str
+
+
+class Percentiles(BaseModel):
+    p10: str
+    p50: str
+    p90: str
+
+
+class NetYear(BaseModel):
+    year: int
+    cashable_savings: str
+    non_cashable: str = Field(description="Capacity freed: avoided cost that releases no budget.")
+    payments: str
+    own_costs: str
+    net: str
+    cumulative: str
+    net_band: Percentiles | None
+    cumulative_band: Percentiles | None
+    projection: bool = Field(description="A year after the contract term's last year.")
+
+
+class DepartmentNet(BaseModel):
+    department: str
+    name: str
+    funds: str = Field(description="Its share of the outcome payments and its own costs.")
+    saves: str = Field(description="Cashable savings in its budget.")
+    capacity_freed: str
+    net: str
+
+
+class BusinessCaseOut(BaseModel):
+    """``payments.valuation.contract_business_case``: the same numbers as ``sib valuation --json``."""
+
+    contract: str
+    contract_version: int
+    evaluation_run: int | None
+    currency: str
+    price_year: int
+    costs: str = Field(description="The cost file and its version.")
+    items: list[ValuedItem]
+    gross: dict[str, Costs3]
+    cashable: dict[str, Costs3]
+    payments: str
+    own_costs: str
+    years: list[NetYear]
+    break_even: str | None = Field(description="YYYY-MM: from then on the cumulative net position stays >= 0.")
+    net_total: str
+    net_band: Percentiles | None
+    probability_break_even: str | None
+    departments: list[DepartmentNet]
+    term_end: str
+    simulations: int
+    notes: list[dict[str, Any]]
+
+
+class BySex(BaseModel):
+    group: str
+    n: int | None = Field(description="Null when hidden (too few people).")
+    value: str
+
+
+class OutcomeLine(BaseModel):
+    metric: str
+    id: str
+    n: int
+    value: str = Field(description="In words: the mean against its counterfactual and the effect with its CI, or a "
+                                   "monitoring figure.")
+    target: str | None
+    verdict: str
+    by_sex: list[BySex]
+    is_effect: bool
+
+
+class BoardOutcomes(BaseModel):
+    effects: list[OutcomeLine]
+    monitoring: list[OutcomeLine]
+
+
+class BoardMoney(BaseModel):
+    payer: str
+    year: int
+    committed: str | None = Field(description="The most the payer can owe under the contract (its cap).")
+    calculated: str
+    approved: str
+    paid: str
+    forecast: Percentiles | None
+
+
+class BoardCase(BaseModel):
+    net_total: str
+    net_band: Percentiles | None
+    break_even: str | None
+    probability_break_even: str | None
+    price_year: int
+    departments: list[DepartmentNet]
+    years: list[NetYear]
+
+
+class Amended(BaseModel):
+    version: int
+    effective: str
+    reason: str
+
+
+class BoardSummary(BaseModel):
+    """The board summary (nämndrapport) as JSON: the same figures as its PDF and page."""
+
+    contract: str
+    contract_version: int
+    evaluation_run: int
+    as_of: str
+    language: str
+    currency: str
+    outcomes: BoardOutcomes
+    money: list[BoardMoney]
+    business_case: BoardCase | None
+    amendments: list[Amended]
+    risks: list[str]
 
 
 # The error answers every route documents; a route adds its own (409, 413, 503) to these.

@@ -23,7 +23,9 @@ KINDS_LITERAL = Literal["participants", "enrolments", "measurements", "survey", 
 router = APIRouter()
 
 
-@router.get(CONTRACT + "/batches", response_model=Page, responses=ERRORS)
+@router.get(CONTRACT + "/batches",
+            summary="The import batches of a contract",
+            operation_id="list_batches", response_model=Page, responses=ERRORS)
 def batches(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("batch.read")),
             db: Engine = Depends(store)) -> Page:
     from outcomes.batches import list_batches
@@ -31,7 +33,8 @@ def batches(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(acces
     return page_of([Batch(**b) for b in list_batches(db, ctx[1].id)], limit, offset)
 
 
-@router.get(CONTRACT + "/batches/{batch_id}", response_model=Batch, responses=ERRORS)
+@router.get(CONTRACT + "/batches/{batch_id}",
+            summary="One import batch", operation_id="get_batch", response_model=Batch, responses=ERRORS)
 def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("batch.read")),
           db: Engine = Depends(store)) -> Batch:
     from outcomes.batches import list_batches
@@ -42,7 +45,9 @@ def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(
     return Batch(**found)
 
 
-@router.post(CONTRACT + "/batches", response_model=UploadResult, status_code=201,
+@router.post(CONTRACT + "/batches",
+             summary="Upload a delivered file as one batch (all rows or none)",
+             operation_id="upload_batch", response_model=UploadResult, status_code=201,
              responses=ERRORS | {413: {"model": ErrorResponse, "description": "Too large"},
                                  503: {"model": ErrorResponse,
                                        "description": "No pseudonymisation key, or the file's check took longer "
@@ -84,7 +89,8 @@ def _as_uploaded(message: Message, path: Path, name: str) -> Message:
     return Message(message.code, params)
 
 
-@router.post(CONTRACT + "/batches/{batch_id}/verify", response_model=Batch,
+@router.post(CONTRACT + "/batches/{batch_id}/verify",
+             summary="Verify a batch (the intermediary's check)", operation_id="verify_batch", response_model=Batch,
              responses=ERRORS | {409: {"model": ErrorResponse}})
 def verify(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("batch.verify")),
            db: Engine = Depends(store)) -> Batch:
@@ -100,7 +106,9 @@ def verify(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends
     return Batch(**next(b for b in list_batches(db, stored.id) if b["id"] == batch_id))
 
 
-@router.get(CONTRACT + "/participants", response_model=Page, responses=ERRORS)
+@router.get(CONTRACT + "/participants",
+            summary="Participants (pseudonyms only; audited)",
+            operation_id="list_participants", response_model=Page, responses=ERRORS)
 def participants(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("participants.read")),
                  db: Engine = Depends(store)) -> Page:
     from outcomes.batches import participants as enrolled

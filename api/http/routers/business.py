@@ -9,16 +9,16 @@ from sqlalchemy.engine import Engine
 from api.http.auth import access, store
 from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT
-from api.http.schemas import ERRORS, ErrorResponse, Loose
+from api.http.schemas import ERRORS, BoardSummary, BusinessCaseOut, ErrorResponse
 
 router = APIRouter()
 NOT_YET = {409: {"model": ErrorResponse, "description": "No evaluation run yet, or (valuation) no valuation section "
                  "in the contract or its cost file not loaded"}}
 
 
-@router.get(CONTRACT + "/valuation", response_model=Loose, responses=ERRORS | NOT_YET,
+@router.get(CONTRACT + "/valuation", response_model=BusinessCaseOut, responses=ERRORS | NOT_YET,
             summary="The payer's business case", operation_id="business_case")
-def business_case(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Loose:
+def business_case(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> BusinessCaseOut:
     """Avoided costs on the latest evaluation run (effect interval × unit cost range, cashable and not), payments,
     own costs, the net position per year with its P10–P90 band, the break-even month, and per department who
     funds against where the savings land (``sib valuation``)."""
@@ -33,16 +33,17 @@ def business_case(ctx: tuple = Depends(access("schedule.read")), db: Engine = De
         from api.reports.report import TEXTS
 
         raise ApiError(409, "no_run", TEXTS("no_run", contract=stored.id))
-    return Loose(**case.as_dict())
+    return BusinessCaseOut(**case.as_dict())
 
 
-@router.get(CONTRACT + "/board-summary", response_model=Loose, summary="Board summary",
+@router.get(CONTRACT + "/board-summary", response_model=BoardSummary, summary="Board summary",
             responses=ERRORS | NOT_YET | {200: {"content": {"application/json": {}, "application/pdf": {}},
                                                "description": "The summary as JSON, or (format=pdf) its one-page PDF"}},
             operation_id="board_summary")
 def board_summary(request: Request, format: str = Query("json", pattern="^(json|pdf)$"),
                   lang: str | None = Query(None, pattern="^(sv|en)$"),
-                  ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> Response | Loose:
+                  ctx: tuple = Depends(access("schedule.read")),
+                  db: Engine = Depends(store)) -> Response | BoardSummary:
     """The board summary (nämndrapport): outcomes against targets, money per payer and year with the forecast's
     P10–P90, the net position and its band, amendments and open risks; as JSON, or the one-page PDF."""
     from api.reports.board import board_json, build_board, pdf_bytes
@@ -56,5 +57,5 @@ def board_summary(request: Request, format: str = Query("json", pattern="^(json|
     if format == "pdf":
         return Response(pdf_bytes(doc), media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{stored.id}-board.pdf"'})
-    return Loose(**board_json(doc))
+    return BoardSummary(**board_json(doc))
 

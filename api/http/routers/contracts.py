@@ -17,19 +17,23 @@ from store.version import code_version
 router = APIRouter()
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", summary="Is the server up", operation_id="health", response_model=Health)
 def health() -> Health:
     return Health(status="ok", version=code_version())
 
 
-@router.get("/contracts", response_model=Page, responses=ERRORS)
+@router.get("/contracts",
+            summary="The contracts this token may see",
+            operation_id="list_contracts", response_model=Page, responses=ERRORS)
 def contracts(limit: int = LIMIT, offset: int = OFFSET, who: Principal = Depends(principal),
               db: Engine = Depends(store)) -> Page:
     visible = [ContractSummary(**r) for r in list_contracts(db) if who.sees(r["id"])]
     return page_of(visible, limit, offset)
 
 
-@router.get(CONTRACT, response_model=ContractDetail, responses=ERRORS)
+@router.get(CONTRACT,
+            summary="A contract's terms and versions",
+            operation_id="get_contract", response_model=ContractDetail, responses=ERRORS)
 def contract(ctx: tuple = Depends(access("contract.read"))) -> ContractDetail:
     _, stored = ctx
     latest = stored.latest
@@ -37,12 +41,16 @@ def contract(ctx: tuple = Depends(access("contract.read"))) -> ContractDetail:
                           terms=latest.terms_json(), versions=[version_info(v) for v in stored.versions])
 
 
-@router.get(CONTRACT + "/versions", response_model=list[VersionInfo], responses=ERRORS)
+@router.get(CONTRACT + "/versions",
+            summary="Every version of a contract",
+            operation_id="list_versions", response_model=list[VersionInfo], responses=ERRORS)
 def versions(ctx: tuple = Depends(access("contract.read"))) -> list[VersionInfo]:
     return [version_info(v) for v in ctx[1].versions]
 
 
-@router.get(CONTRACT + "/indigo/compare", response_model=Loose, responses=ERRORS)
+@router.get(CONTRACT + "/indigo/compare",
+            summary="Similar INDIGO impact bonds beside this contract",
+            operation_id="indigo_compare", response_model=Loose, responses=ERRORS)
 def indigo_compare(limit: int = Query(10, ge=1, le=100), ctx: tuple = Depends(access("indigo.read")),
                    db: Engine = Depends(reader)) -> dict[str, Any]:
     """INDIGO projects like this contract, with their prices per outcome, caps and results (``credit`` names

@@ -14,7 +14,7 @@ from api.http.auth import access, store
 from api.http.errors import TEXTS as A
 from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
-from api.http.schemas import ERRORS, EvaluateRequest, Loose, Page, Run, RunSummary, page_of
+from api.http.schemas import ERRORS, EvaluateRequest, Page, Run, RunDiff, RunSummary, page_of
 from api.privacy import NOTE, suppress_results
 from contracts.registry import StoredContract
 from language.words import Words
@@ -23,7 +23,9 @@ from store.db import MAX_ID
 router = APIRouter()
 
 
-@router.post(CONTRACT + "/evaluations", response_model=Run, status_code=201, responses=ERRORS)
+@router.post(CONTRACT + "/evaluations",
+             summary="Evaluate every metric as of a date",
+             operation_id="run_evaluation", response_model=Run, status_code=201, responses=ERRORS)
 def evaluate(request: Request, body: EvaluateRequest, ctx: tuple = Depends(access("evaluation.run")),
              db: Engine = Depends(store)) -> Run:
     from evaluation.run import evaluate as run_evaluation
@@ -36,7 +38,9 @@ def evaluate(request: Request, body: EvaluateRequest, ctx: tuple = Depends(acces
     return _run(run.as_dict(), who, stored, request_words(request))
 
 
-@router.get(CONTRACT + "/evaluations", response_model=Page, responses=ERRORS)
+@router.get(CONTRACT + "/evaluations",
+            summary="The stored evaluation runs",
+            operation_id="list_evaluations", response_model=Page, responses=ERRORS)
 def evaluations(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("evaluation.read")),
                 db: Engine = Depends(store)) -> Page:
     from evaluation.run import list_runs
@@ -46,17 +50,21 @@ def evaluations(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(a
                    limit, offset)
 
 
-@router.get(CONTRACT + "/evaluations/{run_id}", response_model=Run, responses=ERRORS)
+@router.get(CONTRACT + "/evaluations/{run_id}",
+            summary="One evaluation run with its results",
+            operation_id="get_evaluation", response_model=Run, responses=ERRORS)
 def evaluation(request: Request, run_id: int = PathParam(..., ge=1, le=MAX_ID),
                ctx: tuple = Depends(access("evaluation.read")), db: Engine = Depends(store)) -> Run:
     who, stored = ctx
     return _run(_stored_run(db, stored, run_id).as_dict(), who, stored, request_words(request))
 
 
-@router.get(CONTRACT + "/evaluations/{run_a}/diff/{run_b}", response_model=Loose, responses=ERRORS)
+@router.get(CONTRACT + "/evaluations/{run_a}/diff/{run_b}",
+            summary="What changed between two runs",
+            operation_id="diff_evaluations", response_model=RunDiff, responses=ERRORS)
 def evaluation_diff(request: Request, run_a: int = PathParam(..., ge=1, le=MAX_ID),
                     run_b: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(access("evaluation.read")),
-                    db: Engine = Depends(store)) -> Loose:
+                    db: Engine = Depends(store)) -> RunDiff:
     from evaluation.diff import diff_runs
 
     who, stored = ctx
@@ -71,7 +79,7 @@ def evaluation_diff(request: Request, run_a: int = PathParam(..., ge=1, le=MAX_I
                     if k in result.__dataclass_fields__:
                         setattr(result, k, v)
     result = diff_runs(a, b, {v.version: v.reason for v in stored.versions}, threshold)
-    return Loose(**request_words(request).explained_diff(result))
+    return RunDiff(**request_words(request).explained_diff(result))
 
 
 def _stored_run(db: Engine, stored: StoredContract, run_id: int) -> Any:

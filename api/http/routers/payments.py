@@ -17,7 +17,7 @@ from api.http.errors import TEXTS as A
 from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import (ERRORS, ApproveRequest, ErrorResponse, LedgerEntry, NoteRequest, Page, PaymentsRequest,
-                              RejectRequest, Step)
+                              RejectRequest, ScheduleRow, Step)
 from api.privacy import run_results, suppress_basis, suppress_bases
 from contracts.registry import StoredContract
 from language.names import Names
@@ -27,7 +27,9 @@ from store.db import MAX_ID
 router = APIRouter()
 
 
-@router.post(CONTRACT + "/payments", response_model=list[LedgerEntry], status_code=201,
+@router.post(CONTRACT + "/payments",
+             summary="Calculate what is owed from a run (new amounts reach the ledger)",
+             operation_id="calculate_payments", response_model=list[LedgerEntry], status_code=201,
              responses=ERRORS | {409: {"model": ErrorResponse}})
 def payments(request: Request, body: PaymentsRequest, ctx: tuple = Depends(access("payments.calculate")),
              db: Engine = Depends(store)) -> list[LedgerEntry]:
@@ -47,7 +49,9 @@ def payments(request: Request, body: PaymentsRequest, ctx: tuple = Depends(acces
     return [_entry(e, [], who, stored, names, (e["basis"] or {}).get("evidence")) for e in added]
 
 
-@router.get(CONTRACT + "/ledger", response_model=Page, responses=ERRORS)
+@router.get(CONTRACT + "/ledger",
+            summary="The ledger's entries with their statuses",
+            operation_id="list_ledger", response_model=Page, responses=ERRORS)
 def ledger(request: Request, limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("ledger.read")),
            db: Engine = Depends(store)) -> Page:
     from payments.evidence import entries_evidence
@@ -95,6 +99,7 @@ SEQ = PathParam(..., ge=1, le=MAX_ID)
 
 
 @router.post(CONTRACT + "/ledger/{seq}/approve", response_model=list[Step], responses=STEP_RESPONSES,
+             operation_id="approve_entry",
              summary="Approve a ledger entry")
 def approve(body: ApproveRequest | None = None, seq: int = SEQ, ctx: tuple = Depends(access("ledger.approve")),
             db: Engine = Depends(store)) -> list[Step]:
@@ -105,6 +110,7 @@ def approve(body: ApproveRequest | None = None, seq: int = SEQ, ctx: tuple = Dep
 
 
 @router.post(CONTRACT + "/ledger/{seq}/invoice", response_model=list[Step], responses=STEP_RESPONSES,
+             operation_id="invoice_entry",
              summary="Mark a ledger entry invoiced")
 def invoice(body: NoteRequest | None = None, seq: int = SEQ, ctx: tuple = Depends(access("ledger.invoice")),
             db: Engine = Depends(store)) -> list[Step]:
@@ -112,6 +118,7 @@ def invoice(body: NoteRequest | None = None, seq: int = SEQ, ctx: tuple = Depend
 
 
 @router.post(CONTRACT + "/ledger/{seq}/pay", response_model=list[Step], responses=STEP_RESPONSES,
+             operation_id="pay_entry",
              summary="Mark a ledger entry paid")
 def pay(body: NoteRequest | None = None, seq: int = SEQ, ctx: tuple = Depends(access("ledger.pay")),
         db: Engine = Depends(store)) -> list[Step]:
@@ -120,15 +127,18 @@ def pay(body: NoteRequest | None = None, seq: int = SEQ, ctx: tuple = Depends(ac
 
 
 @router.post(CONTRACT + "/ledger/{seq}/reject", response_model=list[Step], responses=STEP_RESPONSES,
+             operation_id="reject_entry",
              summary="Reject a ledger entry")
 def reject(body: RejectRequest, seq: int = SEQ, ctx: tuple = Depends(access("ledger.approve")),
            db: Engine = Depends(store)) -> list[Step]:
     return _take(db, ctx, seq, "rejected", body.reason)
 
 
-@router.get(CONTRACT + "/schedule", response_model=list[dict[str, Any]], responses=ERRORS)
-def schedule(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> list[dict[str, Any]]:
-    return [{k: (None if v is None else str(v) if not isinstance(v, str) else v) for k, v in row.items()}
+@router.get(CONTRACT + "/schedule",
+            summary="The repayment schedule per period and payer",
+            operation_id="get_schedule", response_model=list[ScheduleRow], responses=ERRORS)
+def schedule(ctx: tuple = Depends(access("schedule.read")), db: Engine = Depends(store)) -> list[ScheduleRow]:
+    return [ScheduleRow(**{k: (None if v is None else v if isinstance(v, str) else str(v)) for k, v in row.items()})
             for row in schedule_rows(db, ctx[1], with_forecast=True)[0]]
 
 
@@ -156,9 +166,11 @@ def _export(kind: str) -> Callable[..., Response]:
 
 
 router.get(CONTRACT + "/exports/schedule.csv", responses=ERRORS | {200: {"content": {"text/csv": {}}}},
-           response_class=Response)(_export("csv"))
+           response_class=Response, summary="The repayment schedule as CSV",
+           operation_id="export_schedule_csv")(_export("csv"))
 router.get(CONTRACT + "/exports/schedule.xlsx", responses=ERRORS | {200: {"content": {XLSX: {}}}},
-           response_class=Response)(_export("xlsx"))
+           response_class=Response, summary="The repayment schedule as Excel",
+           operation_id="export_schedule_xlsx")(_export("xlsx"))
 
 
 def _entry(e: dict[str, Any], steps: list[dict[str, Any]], who: Principal, stored: StoredContract, names: Names,

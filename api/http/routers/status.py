@@ -15,7 +15,9 @@ from store.db import audit_events
 router = APIRouter()
 
 
-@router.get(CONTRACT + "/status", response_model=InvestorStatus, responses=ERRORS)
+@router.get(CONTRACT + "/status",
+            summary="The investor status: outcomes, payments, forecast",
+            operation_id="investor_status", response_model=InvestorStatus, responses=ERRORS)
 def status(request: Request, ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
     """Metrics against targets; payments received (paid) and expected (calculated, approved or invoiced), and
     each status apart; the forecast (the same as ``sib forecast`` for the same state); returns, realised and
@@ -28,7 +30,8 @@ def status(request: Request, ctx: tuple = Depends(access("status.read")), db: En
                     headers={"Content-Language": said.lang})
 
 
-@router.get(CONTRACT + "/audit", response_model=Page, responses=ERRORS)
+@router.get(CONTRACT + "/audit",
+            summary="The audit trail of a contract", operation_id="list_audit", response_model=Page, responses=ERRORS)
 def audit(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(access("audit.read")),
           db: Engine = Depends(store)) -> Page:
     return page_of([AuditEvent(**r._mapping) for r in audit_events(db, ctx[1].id)], limit, offset)
