@@ -68,8 +68,22 @@ class IngestReport:
             "contract": self.contract_id, "kind": self.kind, "file": self.filename, "sha256": self.sha256,
             "rows": self.rows, "status": self.status, "batch": self.batch_id, "counts": self.counts,
             "notes": [said.message(n) for n in self.notes], "errors_total": self.errors_total,
-            "errors": [error_dict(e, said) for e in self.errors],
+            "by_reason": self.by_reason(said), "errors": [error_dict(e, said) for e in self.errors],
         }
+
+    def by_reason(self, words: Any = None, first: int = 3) -> list[dict[str, Any]]:
+        """The errors grouped by what is wrong (the message's code and column), most frequent first: how many,
+        and the first few rows of each, so a file with one mistake repeated 10,000 times reads as one line.
+        Counts are of the errors listed (all of them, up to ``MAX_ERRORS``)."""
+        from language.words import words as language
+
+        said = words or language("en")
+        groups: dict[tuple[str, str], list[RowError]] = {}
+        for e in self.errors:
+            groups.setdefault((e.message.code, e.column), []).append(e)
+        ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[1][0].row))
+        return [{"code": code, "column": mask_text(column), "count": len(found),
+                 "first": [error_dict(e, said) for e in found[:first]]} for (code, column), found in ordered]
 
 
 def error_dict(e: RowError, said: Any) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def test_refused_ingest_lists_errors_and_changes_nothing(loaded, tmp_path: Path)
         "bad.csv: row 5, column school_year: not eligible: 12 fails the rule 'school_year between 4 and 9'",
         "error: bad.csv refused: 1 error; nothing was stored",
     ]
-    assert loaded("ingest", "test-contract", bad, "--kind", "pupils").code == 1
+    assert loaded("ingest", "test-contract", bad, "--kind", "pupils").code == 2  # a value the option does not take
     after = snapshot(tmp_path)
     added = [row for row in after["audit_events"] if row not in before["audit_events"]]
     assert len(added) == 1 and added[0][3] == "ingest.refused"  # only the refusal, in the audit log
@@ -431,3 +431,59 @@ def test_users_add_list_revoke(loaded, tmp_path: Path) -> None:
     assert loaded("users", "revoke", str(listed[0]["id"])).out.startswith("Revoked user")
     assert loaded("users", "revoke", str(listed[0]["id"])).err.endswith("is already revoked\n")
     assert loaded("users", "revoke", str(2**31)).err == f"error: no user {2**31}; 'sib users list' shows them\n"
+
+
+def test_version_json_errors_and_usage_exit_codes(sib) -> None:
+    """`sib --version`; with --json an error is one JSON object on stderr; a value an option does not take is
+    wrong usage (2), a mistake in what the option names is an error (1)."""
+    from store.version import code_version
+
+    shown = sib("--version")
+    assert shown.code == 0 and shown.out.strip() == f"sib {code_version()}"
+    missing = sib("contract", "list", "--json")  # no store here yet
+    assert missing.code == 1 and missing.out == ""
+    error = json.loads(missing.err)["error"]
+    assert error["exit"] == 1 and error["code"].startswith("store.") and "sib init" in error["message"]
+    usage = sib("board", "c", "--lang", "xx", "--json")
+    assert usage.code == 2 and json.loads(usage.err)["error"]["message"] == (
+        "--lang 'xx' is not available; expected sv or en")
+    unknown = sib("contract", "list", "--json", "--nonsense")
+    assert unknown.code == 2 and json.loads(unknown.err)["error"]["code"] == "usage"
+    assert sib("contract", "list", "--nonsense").err.startswith("Usage:")
+
+
+def test_json_errors_list_every_problem_of_a_file(sib, tmp_path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("id: x\nname: y\n", encoding="utf-8")
+    result = sib("contract", "validate", bad, "--json")
+    error = json.loads(result.err)["error"]
+    assert result.code == 1 and error["code"] == "invalid_file" and len(error["problems"]) >= 3
+    assert all(p.startswith(f"{bad}:") for p in error["problems"])
+
+
+def test_contract_init_writes_a_commented_template_that_validates(sib, tmp_path) -> None:
+    target = tmp_path / "new.yaml"
+    assert sib("contract", "init", target).code == 0
+    text = target.read_text(encoding="utf-8")
+    assert text.count("#") >= 20 and "sib contract validate" in text  # commented, and says what to do next
+    assert sib("contract", "validate", target).code == 0
+    again = sib("contract", "init", target)
+    assert again.code == 1 and "--force" in again.err and target.read_text(encoding="utf-8") == text
+    assert sib("contract", "init", target, "--force").code == 0
+
+
+def test_a_refused_file_is_summarised_per_reason(loaded, tmp_path: Path) -> None:
+    """200 rows with one mistake each, of two kinds: two lines with counts and the first rows, not 200 lines."""
+    rows = "".join(f"Q{i:03d},2020-03-01,{'x' if i % 2 else 5},{'female' if i % 4 else 'other'}\n" for i in range(200))
+    bad = tmp_path / "many.csv"
+    bad.write_text("participant_id,start,school_year,sex\n" + rows)
+    result = loaded("ingest", "test-contract", bad, "--kind", "participants")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "many.csv: column school_year, 100 rows (3, 5, 7, ...): 'x' is not a number",
+        "many.csv: column sex, 50 rows (2, 6, 10, ...): 'other' is not allowed; expected one of: female, male",
+        "'--errors FILE' writes every error with its row, column and value",
+        "error: many.csv refused: 150 errors; nothing was stored"]
+    report = json.loads(loaded("ingest", "test-contract", bad, "--kind", "participants", "--json").out)
+    assert [(g["column"], g["count"], [e["row"] for e in g["first"]]) for g in report["by_reason"]] == [
+        ("school_year", 100, [3, 5, 7]), ("sex", 50, [2, 6, 10])]

@@ -240,7 +240,7 @@ def test_schedule_of_a_contract_in_pounds_is_english(demo_copy) -> None:
     swedish = openpyxl.load_workbook(folder / "s.xlsx").worksheets[1]
     assert swedish.cell(row=2, column=header.index("Amount") + 1).number_format == '#,##0.00 "GBP"'
     bad = run("schedule", "peterborough-reconviction", "--csv", folder / "x.csv", "--csv-style", "excel")
-    assert bad.code == 1 and "--csv-style 'excel'" in bad.err
+    assert bad.code == 2 and "--csv-style 'excel'" in bad.err
 
 
 def test_a_basis_hidden_from_a_payer_stays_hidden_in_the_workbook(demo_copy) -> None:

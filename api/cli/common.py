@@ -81,6 +81,21 @@ app = typer.Typer(
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from store.version import code_version
+
+        out.print(f"sib {code_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the engine's version and exit.")) -> None:
+    """sib: an engine for social outcomes contracts (social impact bonds). The store is DATABASE_URL (default
+    sqlite:///sib.db)."""
+
+
 def w() -> Words:
     """The words of the language the CLI speaks (see the module's docstring)."""
     return words(from_environment())
@@ -88,6 +103,11 @@ def w() -> Words:
 
 class UserError(Exception):
     """A mistake the user can fix, said in the CLI's language; printed as one line, exit code 1."""
+
+
+class UsageProblem(UserError):
+    """An option given a value it does not take (``--lang xx``, ``--kind foo``): wrong usage, exit code 2, as a
+    wrong option name is."""
 
 
 USER_ERRORS = (UserError, MessageError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
@@ -151,33 +171,68 @@ def configure_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; map user errors to one line and exit code 1, usage errors to 2."""
+    """Run the CLI; map user errors to one line and exit code 1, usage errors to 2.  With --json, an error is a
+    JSON object on stderr ({"error": {"code", "message", "exit", "problems"?}}), for scripts as the output is."""
     configure_logging()
+    args = sys.argv[1:] if argv is None else list(argv)
+    failed = _JsonErrors() if "--json" in args else _TextErrors()
     try:
-        result = app(args=argv, prog_name="sib", standalone_mode=False)
+        result = app(args=args, prog_name="sib", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except click_exceptions.UsageError as exc:
         shown = io.StringIO()
         exc.show(file=shown)  # the usage line and the error, which may quote a file name: masked
-        sys.stderr.write(mask_text(shown.getvalue()))
-        return 2
+        return failed.usage(mask_text(shown.getvalue()), mask_text(exc.format_message()))
     except click_exceptions.ClickException as exc:
-        err.print(w()._("error: {message}", message=exc.format_message()), markup=False)
-        return 1
+        return failed.say("error", exc.format_message(), 1)
     except typer.Abort:
-        err.print(w()._("Aborted."))
-        return 1
+        return failed.say("aborted", w()._("Aborted."), 1, bare=True)
     except ContractFileError as exc:
-        for problem in exc.problems:
-            err.print(problem.text(w()), markup=False)
-        return 1
+        return failed.problems([problem.text(w()) for problem in exc.problems])
     except USER_ERRORS as exc:
         said = w().message(exc.message) if isinstance(exc, MessageError) else str(exc)
-        err.print(w()._("error: {message}", message=said), markup=False)
-        return 1
+        code = exc.message.code if isinstance(exc, MessageError) else type(exc).__name__
+        return failed.say(code, said, 2 if isinstance(exc, UsageProblem) else 1)
     except (OperationalError, ProgrammingError) as exc:
-        err.print(w()._("error: the store {store} failed: {reason}", store=describe(database_url()),
-                        reason=str(getattr(exc, "orig", exc)).splitlines()[0]), markup=False)
-        return 1
+        return failed.say("store_failed", w()._("the store {store} failed: {reason}", store=describe(database_url()),
+                                                reason=str(getattr(exc, "orig", exc)).splitlines()[0]), 1)
     return result if isinstance(result, int) else 0
+
+
+class _TextErrors:
+    """Errors as lines on stderr."""
+
+    def usage(self, shown: str, message: str) -> int:
+        sys.stderr.write(shown)
+        return 2
+
+    def say(self, code: str, message: str, status: int, bare: bool = False) -> int:
+        err.print(message if bare else w()._("error: {message}", message=message), markup=False)
+        return status
+
+    def problems(self, lines: list[str]) -> int:
+        for line in lines:
+            err.print(line, markup=False)
+        return 1
+
+
+class _JsonErrors:
+    """Errors as one JSON object on stderr, for a command run with --json."""
+
+    def _write(self, code: str, message: str, status: int, problems: list[str] | None = None) -> int:
+        body: dict[str, Any] = {"code": code, "message": message, "exit": status}
+        if problems is not None:
+            body["problems"] = problems
+        sys.stderr.write(mask_text(json.dumps({"error": body}, ensure_ascii=False)) + "\n")
+        return status
+
+    def usage(self, shown: str, message: str) -> int:
+        return self._write("usage", message, 2)
+
+    def say(self, code: str, message: str, status: int, bare: bool = False) -> int:
+        return self._write(code, message, status)
+
+    def problems(self, lines: list[str]) -> int:
+        return self._write("invalid_file", lines[0] if len(lines) == 1 else
+                           w().ngettext("{n} problem", "{n} problems", len(lines)), 1, lines)

@@ -8,10 +8,27 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, app, chosen_version, err, out, print_json, w
+from api.cli.common import JSON_OPTION, UserError, app, chosen_version, err, out, print_json, w
 
-contract_app = typer.Typer(no_args_is_help=True, help="Contract files: validate, load, list, show.")
+contract_app = typer.Typer(no_args_is_help=True, help="Contract files: init, validate, load, list, show.")
 app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("init")
+def contract_init(file: Path, force: bool = typer.Option(False, "--force", help="Replace an existing file.")) -> None:
+    """Write a commented contract template to FILE: every section with a note on what it means; it validates
+    as written."""
+    import contracts
+
+    template = Path(contracts.__file__).parent / "templates" / "contract.yaml"
+    said = w()
+    if file.exists() and not force:
+        raise UserError(said._("{path} exists; --force replaces it", path=file))
+    if not file.parent.exists():
+        raise UserError(said._("cannot write {path}: folder {folder} does not exist", path=file, folder=file.parent))
+    file.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    out.print(said._("Wrote {path}: edit it, then 'sib contract validate {path}' and 'sib contract load {path}'.",
+                     path=file))
 
 
 @contract_app.command("validate")

@@ -42,9 +42,13 @@ def demo(directory: Path = typer.Option(Path("sib-demo"), "--dir", help="Where t
     _business_cases(summary["contracts"])
     out.print(said._("Outcome: participants achieving the paid outcome, or the cohort mean against its "
                      "counterfactual, on {metrics}.", metrics=", ".join(r["primary_metric"] for r in summary["contracts"])))
-    out.print(said._("Store: {url}  (explore: DATABASE_URL={url} SIB_KEY_FILE={key} sib contract list)",
-                     url=summary["database_url"], key=summary.get("key_file", "sib-demo/sib.key")))
+    url, key = summary["database_url"], summary.get("key_file", "sib-demo/sib.key")
+    out.print(said._("Store: {url}; pseudonymisation and sealing key: {key}", url=url, key=key))
     out.print(said._("Reports: {reports}", reports=", ".join(summary["reports"])))
+    out.print(said._("Next: open a report above; or explore the store with the same two settings, e.g. "
+                     "DATABASE_URL={url} SIB_KEY_FILE={key} sib valuation gotland-family-team; or serve the pages: "
+                     "add a user with 'sib users add NAME --role intermediary --all-contracts' (same settings), run "
+                     "'sib serve' and log in at http://127.0.0.1:8000/login with its token.", url=url, key=key))
 
 
 def _business_cases(rows: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, UserError, app, out, parse_day, print_json, progress, w
+from api.cli.common import JSON_OPTION, UserError, app, out, parse_day, print_json, progress, w, UsageProblem
 
 design_app = typer.Typer(no_args_is_help=True, help="Design a contract: power and sample size.")
 app.add_typer(design_app, name="design")
@@ -235,19 +235,21 @@ def design_power(kind: str = typer.Option(..., "--kind", help="proportion (a bin
 
     said = w()
     if kind not in ("proportion", "mean"):
-        raise UserError(said._("--kind '{kind}' is not allowed; expected proportion or mean", kind=kind))
+        raise UsageProblem(said._("--kind '{kind}' is not allowed; expected proportion or mean", kind=kind))
     if layout not in ("one_sample", "two_sample"):
-        raise UserError(said._("--layout '{layout}' is not allowed; expected one_sample or two_sample", layout=layout))
+        raise UsageProblem(said._("--layout '{layout}' is not allowed; expected one_sample or two_sample",
+                                  layout=layout))
     if (n is None) == (effect is None):
         raise UserError(said._("give either --n (for the minimum detectable effect) or --effect (for the n needed)"))
     change = CHANGE_FOR.get(direction, direction) if direction is not None else None
     if change not in (None, "rise", "fall"):
-        raise UserError(said._("--direction '{direction}' is not allowed; expected rise or fall", direction=direction))
+        raise UsageProblem(said._("--direction '{direction}' is not allowed; expected rise or fall",
+                                  direction=direction))
     if kind == "proportion" and n is not None and change is None:
         raise UserError(said._("a proportion's minimum detectable effect is not the same for a rise and a fall: give "
                                "--direction rise or --direction fall"))
     if change is not None and effect is not None and (effect > 0) != (change == "rise"):
-        raise UserError(said._("--effect {effect} is not a {change}", effect=effect,
+        raise UsageProblem(said._("--effect {effect} is not a {change}", effect=effect,
                                change=said._("rise") if change == "rise" else said._("fall")))
     result = (minimum_detectable_effect(kind, layout, n, baseline, sd, alpha, power, ratio, change)  # type: ignore[arg-type]
               if n is not None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, UserError, app, err, out, print_json, progress, w
+from api.cli.common import JSON_OPTION, UserError, app, err, out, print_json, progress, w, UsageProblem
 from outcomes.kinds import KINDS
 
 
@@ -24,17 +24,17 @@ def ingest(contract_id: str, file: Path,
     """Validate a delivered file and store it as one batch (all rows or none)."""
     from contracts.loader import load_mapping_file
     from contracts.registry import get_contract
-    from outcomes.ingest import IngestRefused, error_dict, ingest_file
+    from outcomes.ingest import IngestRefused, ingest_file
     from outcomes.pseudonym import load_key
     from outcomes.report import write_error_report
     from store.db import open_store
 
     said = w()
     if kind not in KINDS:
-        raise UserError(said._("--kind '{kind}' is not allowed; expected one of: {kinds}", kind=kind,
+        raise UsageProblem(said._("--kind '{kind}' is not allowed; expected one of: {kinds}", kind=kind,
                                kinds=", ".join(KINDS)))
     if errors is not None and errors.suffix.lower() not in (".csv", ".json"):
-        raise UserError(said._("--errors {path} must end in .csv or .json", path=errors))
+        raise UsageProblem(said._("--errors {path} must end in .csv or .json", path=errors))
     file_mapping = load_mapping_file(mapping) if mapping is not None else None
     engine = open_store()
     stored = get_contract(engine, contract_id)
@@ -48,14 +48,7 @@ def ingest(contract_id: str, file: Path,
             if as_json:
                 print_json(refused.report.as_dict(said))
             else:
-                for e in (error_dict(x, said) for x in refused.report.errors[:50]):
-                    where = (said._("row {row}, column {column}", row=e["row"], column=e["column"]) if e["column"]
-                             else said._("row {row}", row=e["row"]))
-                    err.print(f"{file.name}: {where}: {e['reason']}", markup=False)
-                if refused.report.errors_total > 50:
-                    more = refused.report.errors_total - 50
-                    line = said.ngettext("... and {n} more error", "... and {n} more errors", more)
-                    err.print(line + ("" if errors else said._("; --errors FILE writes them all")), markup=False)
+                print_refusal(file.name, refused.report, said, errors is not None)
             summary = said.message(refused.message)
             raise UserError(said._("{summary}; error report in {path}", summary=summary, path=errors) if errors
                             else summary) from None
@@ -139,3 +132,29 @@ def history(contract_id: str, as_json: bool = JSON_OPTION) -> None:
         table.add_row(r["participant"] + "…", r["metric"], str(r["observed_on"]), said.number(r["old_value"], None),
                       said.number(r["new_value"], None), str(r["old_batch"]), str(r["new_batch"]))
     out.print(table)
+
+
+def print_refusal(name: str, report: Any, said: Any, written: bool) -> None:
+    """A refused file's report on stderr, one line per reason (how many rows, the first three), not one line per
+    error: a mistake repeated on 10,000 rows is one line."""
+    hidden = False
+    for group in report.by_reason(said):
+        first = group["first"][0]
+        if group["count"] == 1:
+            where = (said._("row {row}, column {column}", row=first["row"], column=first["column"]) if first["column"]
+                     else said._("row {row}", row=first["row"]))
+        else:
+            rows = ", ".join(str(e["row"]) for e in group["first"])
+            more = group["count"] > len(group["first"])
+            hidden = hidden or more
+            where = said.ngettext("{n} row ({rows}{more})", "{n} rows ({rows}{more})", group["count"], rows=rows,
+                                  more=", ..." if more else "")
+            if group["column"]:
+                where = said._("column {column}, {rows}", column=group["column"], rows=where)
+        err.print(f"{name}: {where}: {first['reason']}", markup=False)
+    if report.errors_total > len(report.errors):
+        hidden = True
+        err.print(said.ngettext("... and {n} more error not listed", "... and {n} more errors not listed",
+                                report.errors_total - len(report.errors)), markup=False)
+    if hidden and not written:
+        err.print(said._("'--errors FILE' writes every error with its row, column and value"), markup=False)

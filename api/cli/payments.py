@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from api.cli.common import JSON_OPTION, UserError, app, out, print_json, progress, w
+from api.cli.common import JSON_OPTION, UserError, app, out, print_json, progress, w, UsageProblem
 
 ledger_app = typer.Typer(no_args_is_help=True, help="The payment ledger.")
 app.add_typer(ledger_app, name="ledger")
@@ -224,9 +224,9 @@ def schedule(contract_id: str, with_forecast: bool = typer.Option(False, "--fore
 
     said = w()
     if lang is not None and lang not in ("sv", "en"):
-        raise UserError(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
+        raise UsageProblem(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
     if style is not None and style not in CSV_STYLES:
-        raise UserError(said._("--csv-style '{style}' is not available; expected sv, en or plain", style=style))
+        raise UsageProblem(said._("--csv-style '{style}' is not available; expected sv, en or plain", style=style))
     for target in (csv_file, xlsx_file):
         if target is not None and not target.parent.exists():
             raise UserError(said._("cannot write {path}: folder {folder} does not exist", path=target,

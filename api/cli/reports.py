@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from api.cli.common import UserError, app, out, parse_day, progress, w
+from api.cli.common import UserError, app, out, parse_day, progress, w, UsageProblem
 
 
 @app.command()
@@ -25,9 +25,9 @@ def report(contract_id: str, out_file: Path = typer.Option(..., "--out", help="T
     said = w()
     kind = (format or out_file.suffix.lstrip(".") or "pdf").lower()
     if kind not in ("pdf", "html"):
-        raise UserError(said._("--format '{format}' is not allowed; expected pdf or html", format=kind))
+        raise UsageProblem(said._("--format '{format}' is not allowed; expected pdf or html", format=kind))
     if lang is not None and lang not in ("sv", "en"):
-        raise UserError(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
+        raise UsageProblem(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
     if not out_file.parent.exists():
         raise UserError(said._("cannot write {path}: folder {folder} does not exist", path=out_file,
                                folder=out_file.parent))
@@ -57,12 +57,12 @@ def board(contract_id: str, out_file: Optional[Path] = typer.Option(None, "--out
 
     said = w()
     if lang is not None and lang not in ("sv", "en"):
-        raise UserError(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
+        raise UsageProblem(said._("--lang '{lang}' is not available; expected sv or en", lang=lang))
     kind = None
     if out_file is not None:
         kind = out_file.suffix.lstrip(".").lower()
         if kind not in ("pdf", "html"):
-            raise UserError(said._("--format '{format}' is not allowed; expected pdf or html", format=kind or "-"))
+            raise UsageProblem(said._("--format '{format}' is not allowed; expected pdf or html", format=kind or "-"))
         if not out_file.parent.exists():
             raise UserError(said._("cannot write {path}: folder {folder} does not exist", path=out_file,
                                    folder=out_file.parent))
