@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,9 @@ class EvaluationRun:
             "reused": self.reused, "reproduced": self.reproduced, "coverage": self.coverage,
             "results": [r.to_dict() for r in self.results],
         }
+
+
+Progress = Callable[[int, int, Any], None]  # (done, total, what is being done now)
 
 
 def has_achievement(metric: Metric) -> bool:
@@ -267,8 +270,9 @@ def coverage(inputs: Inputs, contract: Contract) -> dict[str, Any]:
 
 
 def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unverified: bool = False,
-             actor_name: str | None = None) -> EvaluationRun:
-    """Evaluate every metric as of ``as_of`` with the contract version then in effect."""
+             actor_name: str | None = None, progress: Progress | None = None) -> EvaluationRun:
+    """Evaluate every metric as of ``as_of`` with the contract version then in effect; ``progress(done, total,
+    what)`` is told after the inputs are read and after each metric (the CLI's bar)."""
     version = stored.as_of(as_of)
     contract = version.terms
     inputs = load_inputs(engine, stored.id, as_of, include_unverified)
@@ -284,7 +288,7 @@ def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unv
                 EvaluationRunRow.code_version == code,
             ).order_by(EvaluationRunRow.id)
         ).all()
-    payload = compute(inputs, contract, as_of, include_unverified)
+    payload = compute(inputs, contract, as_of, include_unverified, progress)
     for row in earlier:
         if row.parameters == parameters:
             # Same inputs, version, parameters and code: the stored run, checked number by number.
@@ -309,9 +313,16 @@ def evaluate(engine: Engine, stored: StoredContract, as_of: date, *, include_unv
                          [EffectResult.from_dict(r) for r in payload["results"]], payload["coverage"])
 
 
-def compute(inputs: Inputs, contract: Contract, as_of: date, include_unverified: bool) -> dict[str, Any]:
+def compute(inputs: Inputs, contract: Contract, as_of: date, include_unverified: bool,
+            progress: Progress | None = None) -> dict[str, Any]:
     """Every result and the data coverage, as the JSON-ready payload a run stores."""
-    results = [r for metric in contract.metrics for r in evaluate_metric(inputs, metric, contract, as_of)]
+    results = []
+    for done, metric in enumerate(contract.metrics):
+        if progress is not None:
+            progress(done, len(contract.metrics), metric.id)
+        results += evaluate_metric(inputs, metric, contract, as_of)
+    if progress is not None:
+        progress(len(contract.metrics), len(contract.metrics), None)
     if include_unverified:
         for r in results:
             r.warnings.insert(0, UNVERIFIED)

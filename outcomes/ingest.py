@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -143,18 +143,20 @@ REFUSAL_ERRORS_KEPT = 20
 
 def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, *,
                 mapping: FileMapping | None = None, dry_run: bool = False, today: date | None = None,
-                actor_name: str | None = None, filename: str | None = None) -> IngestReport:
+                actor_name: str | None = None, filename: str | None = None,
+                progress: Callable[[int, int | None], None] | None = None) -> IngestReport:
     """Validate ``path`` as a ``kind`` file of ``contract`` and store it as one batch, or refuse it whole.
 
     A refused file stores none of its rows; the refusal itself (file name, hash, error count and the first
     errors, masked as in the error report) is kept in the audit log, so the intermediary can see which
-    deliveries failed and why.  A dry run leaves no trace.
+    deliveries failed and why.  A dry run leaves no trace.  ``progress(rows read, rows in the file or None)`` is
+    told after each chunk (the CLI's bar).
     """
     if kind not in KINDS:
         raise IngestError(O("unknown_kind", kind=kind, kinds=", ".join(KINDS)))
     name = mask_text(filename or Path(path).name)  # a file name is stored, logged and shown: masked first
     try:
-        return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name)
+        return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name, progress)
     except IngestRefused as refused:
         if not dry_run:
             from language.words import words
@@ -181,7 +183,8 @@ def _record_refusal(engine: Engine, contract_id: str, actor_name: str | None, de
 
 
 def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, mapping: FileMapping | None,
-            dry_run: bool, today: date | None, actor_name: str | None, name: str) -> IngestReport:
+            dry_run: bool, today: date | None, actor_name: str | None, name: str,
+            progress: Callable[[int, int | None], None] | None = None) -> IngestReport:
     mapping = mapping or contract.mappings.get(kind) or FileMapping()  # type: ignore[call-overload]
     table = open_table(path, mapping)
     report = IngestReport(contract.id, kind, name, file_sha256(path), notes=list(table.notes))
@@ -219,6 +222,8 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
             report.rows += len(frame) + len(problems)
             if transaction is not None and not errors:
                 writer.write(prepared)
+            if progress is not None:
+                progress(report.rows, table.rows)
         errors += check.finish()
         if report.rows == 0:
             errors.append(RowError(1, "", O("no_rows")))

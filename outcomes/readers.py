@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -64,6 +65,21 @@ class TextTable:
     chunks: Iterator[tuple[pd.DataFrame, list[ParseProblem]]]
     notes: list[Message] = field(default_factory=list)
     kind: str = "csv"  # csv, xlsx or jsonl
+    source: Path | None = None
+
+    @functools.cached_property
+    def rows(self) -> int | None:
+        """About how many rows the file has (its lines, less a CSV's header), counted once when asked, for a
+        progress bar; None for a workbook (only reading it tells)."""
+        if self.source is None or self.kind == "xlsx":
+            return None
+        lines = last = 0
+        with open(self.source, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                lines += block.count(b"\n")
+                last = block[-1]
+        lines += last != 0x0A  # a last line without its newline
+        return max(0, lines - (self.kind == "csv"))
 
 
 def file_sha256(path: Path) -> str:
@@ -102,6 +118,7 @@ def open_table(path: Path, mapping: FileMapping | None = None, chunk_rows: int =
     else:
         table = _csv(path, head, mapping, chunk_rows)
     table.chunks = _clean_cells(table.chunks, csv=table.kind == "csv")
+    table.source = path
     return _mapped(table, mapping)
 
 
@@ -596,7 +613,7 @@ def _mapped(table: TextTable, mapping: FileMapping) -> TextTable:
                 frame[name] = value
             yield frame, problems
 
-    return TextTable(table.name, columns, chunks(), table.notes, table.kind)
+    return TextTable(table.name, columns, chunks(), table.notes, table.kind, table.source)
 
 
 def read_table(path: Path, mapping: FileMapping | None = None) -> pd.DataFrame:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -487,3 +489,62 @@ def test_a_refused_file_is_summarised_per_reason(loaded, tmp_path: Path) -> None
     report = json.loads(loaded("ingest", "test-contract", bad, "--kind", "participants", "--json").out)
     assert [(g["column"], g["count"], [e["row"] for e in g["first"]]) for g in report["by_reason"]] == [
         ("school_year", 100, [3, 5, 7]), ("sex", 50, [2, 6, 10])]
+
+
+def test_progress_bar_in_a_real_terminal_shows_rows_and_ends(loaded, tmp_path: Path) -> None:
+    """In a terminal (a pseudo-terminal here) the bar shows rows read of the rows in the file with a percentage,
+    and the command ends: the bar once redirected stderr to itself while our console wrote through stderr, and
+    every command with a bar hung in a real terminal."""
+    import os
+    import pty
+    import select
+    import sys
+
+    people = tmp_path / "many.csv"
+    people.write_text("participant_id,start,school_year,sex\n" + "".join(
+        f"R{i:05d},2020-03-01,{4 + i % 6},{'female' if i % 2 else 'male'}\n" for i in range(3000)))
+    env = dict(os.environ, COLUMNS="150", TERM="xterm")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI in the pseudo-terminal, on the test's store and key
+        os.execvpe(sys.executable, [sys.executable, "-c", "from api.cli import run; run()", "ingest",
+                                    "test-contract", str(people), "--kind", "participants", "--dry-run"], env)
+    seen = b""
+    while True:  # until the CLI closes the terminal; a hang would leave select waiting, and the test fails
+        ready, _, _ = select.select([fd], [], [], 120)
+        assert ready, "the command did not end: " + seen.decode(errors="replace")[-500:]
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    _, status = os.waitpid(pid, 0)
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", seen.decode(errors="replace").replace("\r", "\n"))
+    assert os.WEXITSTATUS(status) == 0, text[-500:]
+    assert "3000/3000 100%" in text and "3,000 rows are valid" in text
+
+
+def test_evaluation_and_ingest_tell_their_progress(loaded, tmp_path: Path) -> None:
+    """What the bar shows comes from the work itself: rows read of rows in the file, metrics done of metrics."""
+    import os
+
+    from contracts.registry import get_contract
+    from evaluation.run import evaluate
+    from outcomes.ingest import ingest_file
+    from outcomes.pseudonym import load_key
+    from store.db import open_store
+
+    engine = open_store(os.environ["DATABASE_URL"])
+    try:
+        stored = get_contract(engine, "test-contract")
+        rows: list[tuple] = []
+        ingest_file(engine, stored.latest.terms, tmp_path / "people.csv", "participants", load_key(),
+                    progress=lambda done, total: rows.append((done, total)))
+        assert rows[-1] == (30, 30)
+        told: list[tuple] = []
+        evaluate(engine, stored, date(2021, 12, 31), progress=lambda *a: told.append(a))
+        metrics = [m.id for m in stored.as_of(date(2021, 12, 31)).terms.metrics]
+        assert told == [(i, len(metrics), m) for i, m in enumerate(metrics)] + [(len(metrics), len(metrics), None)]
+    finally:
+        engine.dispose()

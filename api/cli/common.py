@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator, TextIO
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 try:  # typer 0.2x carries its own copy of click
@@ -129,17 +130,38 @@ def parse_day(text: str | None, option: str = "--as-of") -> date:
 
 
 def bar() -> Progress:
-    """A progress bar on stderr (hidden when stderr is not a terminal)."""
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+    """A progress bar on stderr (hidden when stderr is not a terminal): what is done, how much of how much
+    (rows, metrics), the percentage, the time taken and the time left."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                    disable=not err.is_terminal,
+                    # Our consoles write through whatever sys.stdout/sys.stderr are (``_Masked``): were rich to
+                    # redirect them to itself while the bar shows, each write would come back to it without end
+                    # (a hang in every real terminal).
+                    redirect_stdout=False, redirect_stderr=False)
+
+
+class Shown:
+    """One task on a progress bar, for the work to tell: ``step()`` moves it on, ``at(done, total)`` sets it
+    (rows read of rows in the file, metrics evaluated of metrics); ``showing`` is false when nobody watches
+    (stderr not a terminal), so work that costs something only to count may skip it."""
+
+    def __init__(self, shown: Progress, task: Any):
+        self._shown, self._task = shown, task
+        self.showing = not shown.disable
+
+    def __call__(self, step: float = 1.0, text: str | None = None) -> None:
+        self._shown.update(self._task, advance=step, **({"description": text} if text else {}))
+
+    def at(self, done: float, total: float | None, text: str | None = None) -> None:
+        self._shown.update(self._task, completed=done, total=total, **({"description": text} if text else {}))
 
 
 @contextmanager
-def progress(description: str, total: float | None = None) -> Iterator[Any]:
-    """One task on a progress bar; yields ``step(advance=1.0, text=None)``."""
+def progress(description: str, total: float | None = None) -> Iterator[Shown]:
+    """One task on a progress bar; yields a ``Shown`` (call it to advance, ``.at(done, total)`` to set it)."""
     with bar() as shown:
-        task = shown.add_task(description, total=total)
-        yield lambda step=1.0, text=None: shown.update(task, advance=step, **({"description": text} if text else {}))
+        yield Shown(shown, shown.add_task(description, total=total))
 
 
 def chosen_version(stored: Any, version: int | None) -> Any:

@@ -43,8 +43,12 @@ def evaluate(contract_id: str = typer.Argument(..., metavar="CONTRACT", help="A 
                                "RUN_B", contract=contract_id))
     day = parse_day(as_of)
     stored = get_contract(engine, contract_id)
-    with progress(said._("Evaluating {contract}", contract=contract_id)):
-        run = run_evaluation(engine, stored, day, include_unverified=include_unverified)
+    with progress(said._("Evaluating {contract}", contract=contract_id)) as shown:
+        def told(done: int, total: int, metric: str | None) -> None:  # metrics evaluated of the contract's
+            shown.at(done, total, said._("Evaluating {contract}: {metric}", contract=contract_id, metric=metric)
+                     if metric else None)
+
+        run = run_evaluation(engine, stored, day, include_unverified=include_unverified, progress=told)
     if as_json:
         print_json(run_json(run.as_dict()))
     else:

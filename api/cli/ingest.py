@@ -39,9 +39,10 @@ def ingest(contract_id: str, file: Path,
     engine = open_store()
     stored = get_contract(engine, contract_id)
     key = load_key()
-    with progress(said._("Ingesting {file}", file=file.name)):
-        try:
-            report = ingest_file(engine, stored.latest.terms, file, kind, key, mapping=file_mapping, dry_run=dry_run)
+    with progress(said._("Ingesting {file}", file=file.name)) as shown:
+        try:  # rows read of the rows in the file (counted only when someone watches the bar)
+            report = ingest_file(engine, stored.latest.terms, file, kind, key, mapping=file_mapping, dry_run=dry_run,
+                                 progress=(lambda done, total: shown.at(done, total)) if shown.showing else None)
         except IngestRefused as refused:
             if errors is not None:
                 write_error_report(refused.report, errors, said)
