@@ -9,6 +9,7 @@ it is never downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -59,7 +60,8 @@ def server(demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     tokens = {"investor": add_user(engine, "Impact fund", "investor", [CONTRACT]),
               "payer": add_user(engine, "Stadens ekonomikontor", "payer", [CONTRACT], party="district"),
               "board": add_user(engine, "Socialförvaltningens ekonomi", "payer", ["gotland-family-team"],
-                                party="socialforvaltningen")}
+                                party="socialforvaltningen"),
+              "intermediary": add_user(engine, "Intermediären", "intermediary", [CONTRACT, "gotland-family-team"])}
     port = _free_port()
     config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -291,6 +293,48 @@ def test_finance_reads_the_board_summary_at_every_width(server, browser) -> None
     link = browser.find_element(By.PARTIAL_LINK_TEXT, "PDF").get_attribute("href")
     pdf = httpx.get(link, cookies={c["name"]: c["value"] for c in browser.get_cookies()}, timeout=60)
     assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
+
+
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+@pytest.mark.parametrize("width", (360, 1920))
+def test_every_page_fits_the_width_and_passes_axe(server, browser, width: int) -> None:
+    """Every page, as the intermediary and the finance officer see them, at a small phone's width and a wide
+    screen's: the page never scrolls sideways (wide tables scroll in their own box), and axe-core finds no
+    violation of the WCAG 2.1 A and AA rules; a screenshot of each is kept."""
+    axe_core = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text(encoding="utf-8")
+    found: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        wide = browser.execute_script("return document.documentElement.scrollWidth")
+        if wide > width:
+            found.setdefault(name, []).append(f"the page is {wide} px wide")
+        browser.execute_script(axe_core)  # axe-core from npm, vendored (tests/vendor/README.md)
+        violations = browser.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            f"axe.run(document, {json.dumps(WCAG_21_AA)}).then(r => done(r.violations))"
+            ".catch(e => done([{id: 'axe-error', nodes: [{target: [String(e)]}]}]));")
+        found.setdefault(name, []).extend(f"{v['id']} ({len(v['nodes'])}): {v['nodes'][0]['target']}"
+                                          for v in violations)
+        screenshot(browser, f"page-{name}-{width}")
+
+    browser.set_window_size(width, 1200)
+    browser.get(server["base"] + "/login?lang=sv")
+    check("login")
+    pages = {"intermediary": ["/contracts", f"/contracts/{CONTRACT}/dashboard", f"/contracts/{CONTRACT}/schedule",
+                              f"/contracts/{CONTRACT}/work", "/contracts/gotland-family-team/board"],
+             "payer": [f"/contracts/{CONTRACT}/schedule"]}
+    for role, paths in pages.items():
+        browser.delete_all_cookies()
+        log_in(browser, server, role, paths[0])
+        for path in paths:
+            browser.get(server["base"] + path)
+            check(f"{role}-{path.strip('/').replace('/', '-')}")
+    found = {page: problems for page, problems in found.items() if problems}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"page-problems-{width}.json").write_text(json.dumps(found, indent=1), encoding="utf-8")
+    assert found == {}, found
 
 
 def _luminance(hex_colour: str) -> float:
