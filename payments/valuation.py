@@ -298,11 +298,12 @@ def payment_months(by_period: dict[str, Decimal]) -> dict[Month, Fraction]:
 
 def savings_months(contract: Contract, items: list[ItemValue], sizes: dict[str, int], effect: str = "point",
                    scenario: str = "central", cashable: bool = True) -> dict[Month, Fraction]:
-    """Cashable (or gross) savings per month for one corner of the table."""
+    """Cashable (or gross) savings per month for one corner of the table (an effect without an interval at its
+    point estimate: the corner then moves with the unit cost alone)."""
     weights = cohort_weights(contract, sizes)
     months: dict[Month, Fraction] = {}
     for item in items:
-        row = item.exact.get(effect)
+        row = item.exact.get(effect) or item.exact.get("point")
         if row is None:
             continue
         total = row[scenario] * (Fraction(item.cashable_share) if cashable else 1)

@@ -302,6 +302,12 @@ def test_horizon_by_hand(test_costs) -> None:
     se = 20 / 12 ** 0.5
     low = (10 - 1.959963984540054 * se) * 12 * 500 * 0.5
     assert abs(float(months["2021-12"].savings_low) - low) < 0.01
+    # without a planning SD the band is the cost range alone: 120 days × 500 or 2000 kr × 0.5
+    bare = contract.model_copy(update={"metrics": [contract.metrics[0].model_copy(update={
+        "evaluation": contract.metrics[0].evaluation.model_copy(update={"planning_sd": None})})]})
+    end = horizon(bare, test_costs).months[-1]
+    assert (end.savings_low, end.savings, end.savings_high) == (Decimal("30000.00"), Decimal("60000.00"),
+                                                                 Decimal("120000.00"))
 
 
 def test_norrkoping_example_warns_that_24_months_come_too_late(sib) -> None:
