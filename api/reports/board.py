@@ -26,7 +26,6 @@ from evaluation.run import EvaluationRun, get_run
 from evaluation.suppression import suppress_group
 from language import LANGUAGES
 from language.names import Names
-from language.words import default_language, words
 from payments.money import ZERO, quantum
 
 SEX_ATTRIBUTES = ("sex", "legal_sex", "kon")
@@ -171,21 +170,17 @@ def risks(contract: Contract, run: EvaluationRun, case: Any, names: Names,
 
 def build_board(engine: Engine, contract_id: str, lang: str | None = None) -> dict[str, Any]:
     """Everything the board summary shows, from the latest evaluation run."""
-    from api.reports.report import TEXTS, ReportError, _first_page_notices, _flagged_amounts
+    from api.reports.report import TEXTS, ReportError, _first_page_notices, _flagged_amounts, run_terms
     from evaluation.run import run_outcomes
     from payments.calculate import owed_to_date
     from payments.ledger import verify_for_display
+
     stored = get_contract(engine, contract_id)
     if lang is not None and lang not in LANGUAGES:
         raise ReportError(TEXTS("no_language", lang=lang))
     run = get_run(engine, contract_id)
-    if run is None:
-        raise ReportError(TEXTS("no_run", contract=contract_id))
-    version = next(v for v in stored.versions if v.version == run.contract_version)
-    contract = version.terms
-    lang = lang or default_language(contract.currency)
-    w = words(lang, contract.currency)
-    names = Names(contract, w)
+    version, lang, names = run_terms(stored, run, lang)
+    contract, w = version.terms, names.w
     case = business_case_of(engine, stored, contract)
     owed = ([dict(o.__dict__) for o in owed_to_date(contract, run, run_outcomes(engine, run.id))]
             if contract.payments is not None else [])

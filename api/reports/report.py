@@ -79,6 +79,16 @@ class ReportError(MessageError):
     """A report that cannot be made as asked."""
 
 
+def run_terms(stored: Any, run: EvaluationRun | None, lang: str | None) -> tuple[Any, str, Names]:
+    """The contract version a run was made under, the document's language (Swedish for SEK unless asked) and
+    its names: what the report and the board summary both start from; refused when there is no run."""
+    if run is None:
+        raise ReportError(TEXTS("no_run", contract=stored.id))
+    version = next(v for v in stored.versions if v.version == run.contract_version)
+    lang = lang or default_language(version.terms.currency)
+    return version, lang, Names(version.terms, words(lang, version.terms.currency))
+
+
 def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *, as_of: date | None = None,
                  lang: str | None = None, actor_name: str | None = None) -> dict[str, Any]:
     """Everything the report shows.  With ``as_of``, the contract is evaluated as of that day first (an
@@ -93,13 +103,8 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         run: EvaluationRun | None = evaluate(engine, stored, as_of, actor_name=actor_name)
     else:
         run = get_run(engine, contract_id, run_id)
-    if run is None:
-        raise ReportError(TEXTS("no_run", contract=contract_id))
-    version = next(v for v in stored.versions if v.version == run.contract_version)
-    contract = version.terms
-    lang = lang or default_language(contract.currency)
-    w = words(lang, contract.currency)
-    names = Names(contract, w)
+    version, lang, names = run_terms(stored, run, lang)
+    contract, w = version.terms, names.w
 
     ledger = read_ledger(engine, contract_id)
     ledger = ledger[ledger["evaluation_run_id"] <= run.id] if len(ledger) else ledger
