@@ -97,9 +97,34 @@ def forecast(engine: Engine, stored: StoredContract, key: tuple | None = None, s
     return remembered(key + ("forecast", simulations, seed), make)
 
 
+def trend_point(as_of: Any, run: int, shown: dict[str, Any], raw: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run's pooled result of a metric as a point of its trend: the value (the cohort mean) with its 95 % CI
+    where one is known (monitoring: the mean's own interval; a fixed baseline: the effect's interval moved by the
+    contracted baseline, which is a constant), and the effect with its CI.  ``shown`` is the result as the reader
+    may see it (suppressed for investors and payers), ``raw`` the stored one, read only for the mean's interval
+    (diagnostics are dropped by the suppression) and only when ``shown`` kept its statistics."""
+    def pair(low: Any, high: Any) -> list[float] | None:
+        return None if low is None or high is None else [float(f"{float(low):.12g}"), float(f"{float(high):.12g}")]
+
+    value_ci = None
+    if shown.get("treated_mean") is not None:
+        mean_ci = ((raw if raw is not None else shown).get("diagnostics") or {}).get("mean_ci")
+        if mean_ci and len(mean_ci) == 2:
+            value_ci = pair(*mean_ci)
+        elif (shown.get("design") == "fixed_baseline" and shown.get("is_effect")
+              and shown.get("counterfactual_mean") is not None and shown.get("ci_low") is not None):
+            base = float(shown["counterfactual_mean"])
+            value_ci = pair(base + shown["ci_low"], base + shown["ci_high"])
+    effect = shown.get("estimate") if shown.get("is_effect") else None
+    return {"as_of": as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of), "run": run,
+            "value": shown.get("treated_mean"), "value_ci": value_ci, "effect": effect,
+            "ci": pair(shown.get("ci_low"), shown.get("ci_high")) if effect is not None else None}
+
+
 def trends(engine: Engine, stored: StoredContract) -> dict[str, list[dict[str, Any]]]:
     """Per metric, the pooled value at each evaluated date (the latest run for the date, never an interim
-    view), oldest first; values of groups smaller than the suppression threshold are left out."""
+    view), oldest first, with its confidence interval (``trend_point``); values of groups smaller than the
+    suppression threshold are left out, and so is every statistic the suppression hides."""
     threshold = stored.latest.terms.suppression_threshold
     with engine.connect() as conn:
         rows = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.results)
@@ -109,13 +134,13 @@ def trends(engine: Engine, stored: StoredContract) -> dict[str, list[dict[str, A
     latest = {row.as_of: row for row in rows}  # the last run of each date wins
     out: dict[str, list[dict[str, Any]]] = {}
     for as_of, row in sorted(latest.items()):
-        for r in suppress_results((row.results or {}).get("results", []), threshold):  # as each run is shown
+        raw = (row.results or {}).get("results", [])
+        for stored_result, r in zip(raw, suppress_results(raw, threshold)):  # as each run is shown, in order
             if r.get("cohort") != POOLED or r.get("subgroup") is not None or r.get("treated_mean") is None:
                 continue
             if small(r.get("n_treated"), threshold):
                 continue
-            out.setdefault(r["metric"], []).append({"as_of": as_of.isoformat() if hasattr(as_of, "isoformat")
-                                                    else str(as_of), "run": row.id, "value": r["treated_mean"]})
+            out.setdefault(r["metric"], []).append(trend_point(as_of, row.id, r, stored_result))
     return out
 
 

@@ -80,7 +80,8 @@ class Texts:
 
 
 # Where the packages keep their message texts; imported when a stored message is shown.
-SOURCES = ("contracts.messages", "outcomes.messages", "evaluation.messages", "payments.messages")
+SOURCES = ("contracts.messages", "outcomes.messages", "evaluation.messages", "payments.messages",
+           "api.jobs.messages")
 
 
 def template(code: str) -> str | None:

@@ -111,6 +111,18 @@ LABELS: dict[str, dict[str, str]] = {
         "survey": C_("file", "survey answers"),
         "comparison": C_("file", "comparison pool"),
     },
+    "job": {
+        "evaluate": C_("job", "evaluation"),
+        "payments": C_("job", "payment calculation"),
+        "report": C_("job", "evaluation report"),
+        "board": C_("job", "board summary"),
+    },
+    "job_state": {
+        "queued": C_("job_state", "waiting"),
+        "running": C_("job_state", "running"),
+        "done": C_("job_state", "done"),
+        "failed": C_("job_state", "failed"),
+    },
     "count": {
         "participants": C_("count", "participants"),
         "enrolments": C_("count", "enrolments"),

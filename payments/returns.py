@@ -228,3 +228,21 @@ def investor_result(contract: Contract, ledger: pd.DataFrame, statuses: dict[int
     expected: a projection, as the report has always shown it)."""
     results = investor_returns(contract, payments_by_period(ledger, statuses, include))
     return results[0] if results else None
+
+
+def portfolio_returns(contracts: Iterable[tuple[Contract, list[tuple[date, Decimal]]]]) -> InvestorResult | None:
+    """All investors of several contracts (in one currency) together: each contract's waterfall on its own
+    payments, the drawdowns and distributions pooled, one multiple and one IRR over the pooled flows."""
+    drawdowns: list[tuple[date, Decimal]] = []
+    distributions: list[tuple[date, Decimal]] = []
+    commitment = ZERO
+    for contract, payments in contracts:
+        if contract.investment is None:
+            continue
+        flows = run_waterfall(contract, payments)
+        drawdowns += flows.drawdowns
+        distributions += flows.distributions
+        commitment += contract.investment.principal
+    if not drawdowns:
+        return None
+    return _result("portfolio", commitment, sorted(drawdowns), sorted(distributions))

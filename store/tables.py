@@ -565,3 +565,33 @@ class IndigoRefusalRow(SQLModel, table=True):
     kind: str = Field(max_length=32)
     reason: str
     row: int | None = None
+
+
+class JobRow(SQLModel, table=True):
+    """Long work asked for on a page (an evaluation, payments, a report, a board summary), done by ``sib worker``.
+
+    Unlike the history tables this row changes: queued → running → done or failed.  A running job holds a lease
+    (``lease_until``) that its worker renews; a job whose lease ran out (its worker was killed) is claimed again.
+    What a job produces is stored where it belongs (a run, ledger entries); a document is kept here (``file``)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (sa.Index("ix_jobs_state_id", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True, max_length=64)
+    kind: str = Field(max_length=20)
+    params: dict = _json()
+    state: str = Field(default="queued", max_length=10)
+    done: int = 0
+    total: int = 0
+    step: str | None = Field(default=None, max_length=200)  # what the worker is doing now (a metric id, …)
+    attempts: int = 0
+    worker: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    result: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    file: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
+    error: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON))  # a message: {"code", "params"}
+    created_by: str
+    created_at: datetime = _when()
+    started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))

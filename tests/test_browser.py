@@ -146,7 +146,7 @@ def test_investor_dashboard_shows_the_apis_figures_and_nothing_about_people(serv
             i18n.number(m["value"], "sv", None))
         assert plain(row.find_element(By.CSS_SELECTOR, "[data-field=participants]").text) == plain(
             i18n.integer(m["participants"], "sv"))  # 1 000: grouped as Swedish groups
-        trend = row.find_elements(By.CSS_SELECTOR, "svg[role=img]")
+        trend = browser.find_element(By.ID, f"chart-{m['metric']}").find_elements(By.CSS_SELECTOR, "svg[role=img]")
         assert len(trend) == 1 and m["name"] in trend[0].get_attribute("aria-label")
         assert len(m["trend"]) == 2
         if m["on_track"] is not None:

@@ -18,6 +18,7 @@ evaluation/ or payments/, and prints the result as a table (or as JSON with ``--
 | ``users`` | ``users add/list/revoke`` |
 | ``indigo`` | ``indigo import/export/compare`` |
 | ``serve`` | ``serve`` |
+| ``worker`` | ``worker`` (the jobs queued on the web pages) |
 | ``demo`` | ``demo`` |
 """
 
@@ -42,6 +43,7 @@ from api.cli import reports  # noqa: E402,F401  isort: skip
 from api.cli import users  # noqa: E402,F401  isort: skip
 from api.cli import indigo  # noqa: E402,F401  isort: skip
 from api.cli import serve  # noqa: E402,F401  isort: skip
+from api.cli import worker  # noqa: E402,F401  isort: skip
 from api.cli import demo  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main", "run"]

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy.engine import Engine
 
-from language import MessageError
+from language import Message, MessageError
 
 DEFAULT_SECONDS = 300.0
 PRELOAD = ["outcomes.ingest", "outcomes.kinds", "store.db", "openpyxl"]
@@ -135,3 +137,22 @@ def _work(sending: Any, url: str, upload: Upload, environment: dict[str, str], f
 
 
 __all__ = ["Upload", "UploadTooSlow", "budget", "ingest_upload"]
+
+
+@contextmanager
+def received(file: Any) -> Iterator[tuple[Path, str]]:
+    """An uploaded file (``UploadFile``) written to a private temporary folder, removed afterwards: its path and
+    its name as uploaded (no folders, at most 200 characters)."""
+    name = Path(file.filename or "upload.csv").name[:200] or "upload.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("upload" + (Path(name).suffix.lower()[:8] or ".csv"))
+        with open(path, "wb") as out:
+            for block in iter(lambda: file.file.read(1 << 20), b""):
+                out.write(block)
+        yield path, name
+
+
+def as_uploaded(message: Message, path: Path, name: str) -> Message:
+    """A message about the temporary file, naming the file as it was uploaded."""
+    params = {k: (name if v in (str(path), path.name) else v) for k, v in message.params.items()}
+    return Message(message.code, params)

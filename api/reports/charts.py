@@ -8,6 +8,7 @@ same report byte for byte apart from its generation time.
 from __future__ import annotations
 
 import io
+import math
 import re
 from typing import Any, Sequence
 
@@ -34,15 +35,23 @@ def _svg(fig: Any) -> str:
 
 
 def _ticks(names: Any):
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda value, _pos: names.w.number(value, None).replace(NBSP, " "))
+    return _ticks_of(names.w)
 
 
 def _percent_ticks(names: Any):
+    return _percent_ticks_of(names.w)
+
+
+def _ticks_of(w: Any):
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda value, _pos: names.w.percent(value, signed=False).replace(NBSP, " "))
+    return FuncFormatter(lambda value, _pos: w.number(value, None).replace(NBSP, " "))
+
+
+def _percent_ticks_of(w: Any, digits: int = 1):
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _pos: w.percent(value, digits, signed=False).replace(NBSP, " "))
 
 
 def followup_chart(question: dict[str, Any], names: Any) -> str | None:
@@ -106,23 +115,179 @@ def metric_chart(results: Sequence[EffectResult], target: float | None, names: A
         return _svg(fig)
 
 
-def sparkline(points: Sequence[tuple[str, float]], target: float | None, label: str) -> str:
-    """A small trend (one point per evaluation run) for the dashboard; ``label`` becomes the accessible name."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(2.4, 0.6))
-        xs = list(range(len(points)))
-        values = [v for _, v in points]
-        ax.plot(xs, values, color=ACCENT, linewidth=1.5, marker="o", markersize=2.5)
-        if target is not None:
-            ax.axhline(target, color=GOOD, linewidth=0.8, linestyle="--")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for side in ax.spines.values():
-            side.set_visible(False)
+VALUE_DESIGNS = ("monitoring", "fixed_baseline")  # drawn as the cohort mean against the target; others: the effect
+
+
+def is_share(metric: Any) -> bool:
+    """A metric whose value is a share of people (0 to 1): yes/no outcomes, a survey question's favourable answers,
+    the share event-free.  Its chart is drawn on the full scale, 0 to 100 %."""
+    return metric.kind in ("binary", "time_to_event") or bool(metric.instrument)
+
+
+def run_points(trend: Sequence[dict[str, Any]], design: str | None) -> tuple[list[dict[str, Any]], bool]:
+    """The points of a metric's chart over evaluation runs, from its trend (``api.status.trend_point``): each run's
+    estimate with its 95 % CI, and whether they are effects.  The cohort mean (what the target is set for) where
+    the design gives it an interval; the effect against the counterfactual for the comparative designs."""
+    effect = design not in VALUE_DESIGNS and any(p.get("effect") is not None for p in trend)
+    points = []
+    for p in trend:
+        value, ci = (p.get("effect"), p.get("ci")) if effect else (p.get("value"), p.get("value_ci"))
+        if value is None:
+            continue
+        low, high = ci if ci else (None, None)
+        points.append({"as_of": p["as_of"], "run": p["run"], "estimate": float(value),
+                       "low": None if low is None else float(low), "high": None if high is None else float(high)})
+    return points, effect
+
+
+def _formatted(w: Any, share: bool, effect: bool) -> Any:
+    if share and not effect:
+        return lambda v: w.percent(v, 1, signed=False)
+    return lambda v: w.number(v, None)
+
+
+def run_rows(points: Sequence[dict[str, Any]], share: bool, effect: bool, w: Any) -> list[dict[str, str]]:
+    """Each run as words and numbers (the chart's text alternative, and the table beside it)."""
+    show = _formatted(w, share, effect)
+    rows = []
+    for p in points:
+        low, high = (None, None) if p["low"] is None or p["high"] is None else (show(p["low"]), show(p["high"]))
+        rows.append({"day": w.day(p["as_of"]), "run": str(p["run"]), "estimate": show(p["estimate"]), "low": low,
+                     "high": high, "ci": w._("{low} to {high}", low=low, high=high) if low is not None else "—"})
+    return rows
+
+
+def run_description(rows: Sequence[dict[str, str]], target: float | None, share: bool, effect: bool,
+                    w: Any) -> str:
+    """The chart in words: each run's estimate and CI, the target, what zero means for an effect."""
+    parts = [w._("{day}, run {run}: {value} (95 % CI {low} to {high})", day=r["day"], run=r["run"],
+                 value=r["estimate"], low=r["low"], high=r["high"])
+             if r["low"] is not None else w._("{day}, run {run}: {value} (no confidence interval)", day=r["day"],
+                                        run=r["run"], value=r["estimate"]) for r in rows]
+    text = "; ".join(parts) + "."
+    if target is not None:
+        shown = _formatted(w, share, False)(target)
+        text += " " + (w._("The chart shows the effect against the counterfactual (0: no effect); the target "
+                           "({value}) is set for the cohort mean.", value=shown) if effect
+                       else w._("Target: {value}.", value=shown))
+    elif effect:
+        text += " " + w._("The chart shows the effect against the counterfactual (0: no effect).")
+    return text
+
+
+def runs_chart(points: Sequence[dict[str, Any]], *, target: float | None, share: bool, effect: bool, w: Any,
+               title: str, description: str, key: str, unit: str | None = None, favourable: bool = False,
+               width: float = 6.2, font_size: float = 8) -> str:
+    """A metric over evaluation runs: one point per run (its as-of date and run on the x axis), the 95 % CI as an
+    error bar, the target as a labelled dashed line (for an effect, the line of no effect instead), axes labelled,
+    shares on the full 0-100 % scale.  ``title`` and ``description`` go inside the SVG (``<title>``, ``<desc>``,
+    ``role="img"``) so that it reads aloud; every id in it starts with ``key``, so that several charts can sit in
+    one page.  Drawn even for one run."""
+    n = len(points)
+    xs = list(range(n))
+    ys = [p["estimate"] for p in points]
+    with plt.rc_context(dict(STYLE, **{"font.size": font_size})):
+        fig, ax = plt.subplots(figsize=(width, 2.8 + (font_size - 8) * 0.15))
+        with_ci = [(x, p) for x, p in zip(xs, points) if p["low"] is not None and p["high"] is not None]
+        if with_ci:
+            bars = ax.errorbar([x for x, _ in with_ci], [p["estimate"] for _, p in with_ci],
+                               yerr=[[p["estimate"] - p["low"] for _, p in with_ci],
+                                     [p["high"] - p["estimate"] for _, p in with_ci]],
+                               fmt="none", ecolor=ACCENT, elinewidth=2, capsize=5, capthick=1.5,
+                               label=w._("95 % confidence interval"))
+            for part in bars.lines[2]:
+                part.set_gid(f"{key}-ci")
+            for i, cap in enumerate(bars.lines[1]):
+                cap.set_gid(f"{key}-ci-caps-{i}")
+        if n > 1:
+            ax.plot(xs, ys, color=ACCENT, linewidth=1, alpha=0.6)
+        ax.plot(xs, ys, "o", color=INK, markersize=6, label=w._("estimate"), gid=f"{key}-estimates")
+        shown = _formatted(w, share, effect)
+        if effect:
+            ax.axhline(0, color=MUTED, linewidth=1.2, linestyle="--", label=w._("no effect"), gid=f"{key}-zero")
+        elif target is not None:
+            ax.axhline(target, color=GOOD, linewidth=1.5, linestyle="--", gid=f"{key}-target",
+                       label=w._("target {value}", value=shown(target)))
+        ax.set_xlim(-0.6, n - 0.4)
+        if n > 6:  # many runs: the dates alone, slanted; the runs are in the table beside the chart
+            ax.set_xticks(xs, [w.day(p["as_of"]) for p in points], rotation=35, ha="right")
+        else:
+            ax.set_xticks(xs, [f"{w.day(p['as_of'])}\n{w._('run {run}', run=str(p['run']))}" for p in points])
+        ax.set_xlabel(w._("Evaluation date (run)"))
+        if share and not effect:
+            ax.set_ylim(0, 1)
+            ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+            ax.yaxis.set_major_formatter(_percent_ticks_of(w, 0))
+            ax.set_ylabel(w._("Share of favourable answers (95 % CI)") if favourable else w._("Share (95 % CI)"))
+        else:
+            levels = ys + [p[k] for p in points for k in ("low", "high") if p[k] is not None]
+            levels += [0.0] if effect else ([target] if target is not None else [])
+            low, high = min(levels), max(levels)
+            pad = (high - low) * 0.12 or max(abs(high) * 0.1, 0.1)
+            ax.set_ylim(low - pad, high + pad)
+            from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+            ticks = ax.get_yticks()  # as many decimals as the step between ticks needs, the same for each
+            step = min((b - a for a, b in zip(ticks, ticks[1:])), default=1.0)
+            digits = max(0, -math.floor(math.log10(step)) + (1 if round(step / 10 ** math.floor(math.log10(step)), 6)
+                                                               % 1 else 0))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: w.number(v, digits).replace(NBSP, " ")))
+            if effect:
+                ax.set_ylabel(w._("Effect, {unit} (95 % CI)", unit=unit) if unit
+                              else w._("Effect against the counterfactual (95 % CI)"))
+            else:
+                ax.set_ylabel(w._("Mean, {unit} (95 % CI)", unit=unit) if unit else w._("Mean (95 % CI)"))
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: (labels[i] != w._("estimate"),
+                                                          labels[i] != w._("95 % confidence interval")))
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="lower left",
+                  bbox_to_anchor=(0, 1.01), ncol=3 if width >= 5.5 else 2, frameon=False, borderaxespad=0)
+        ax.spines[["top", "right"]].set_visible(False)
         svg = _svg(fig)
-    title = f'<title>{_escape(label)}</title>'
-    return re.sub(r"<svg\b", '<svg role="img" aria-label="' + _escape(label) + '"', svg, count=1).replace(
-        ">", ">" + title, 1)
+    return _accessible(_prefixed(svg, key), key, title, description)
+
+
+def runs_figure(metric: Any, trend: Sequence[dict[str, Any]], design: str | None, w: Any, *, key: str,
+                width: float = 6.2, font_size: float = 8) -> dict[str, Any] | None:
+    """A metric's chart over evaluation runs with its words: the SVG, a row per run (date, run, estimate, CI), the
+    title and the description; ``None`` when no run has a value that may be shown.  ``metric`` is the contract's
+    metric, ``trend`` its points (``api.status.trend_point``), the same for the dashboard and the report."""
+    points, effect = run_points(trend, design)
+    if not points:
+        return None
+    share = is_share(metric)
+    target = None if metric.target is None else float(metric.target)
+    rows = run_rows(points, share, effect, w)
+    title = w._("{metric}: estimate and 95 % confidence interval at each evaluation", metric=metric.name)
+    description = run_description(rows, target, share, effect, w)
+    svg = runs_chart(points, target=target, share=share, effect=effect, w=w, title=title, description=description,
+                     key=key, unit=metric.unit, favourable=bool(metric.instrument), width=width, font_size=font_size)
+    heading = w._("Effect") if effect else w._("Share") if share else w._("Mean")
+    return {"svg": svg, "rows": rows, "title": title, "description": description, "effect": effect,
+            "share": share, "heading": heading}
+
+
+def _prefixed(svg: str, key: str) -> str:
+    """Every id of a matplotlib SVG (and every reference to one) starting with ``key``: several charts inline in
+    one page then never share an id (a marker or clip path of one chart drawn in another)."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    for found in sorted(ids, key=len, reverse=True):
+        if found.startswith(key):
+            continue
+        svg = (svg.replace(f'id="{found}"', f'id="{key}-{found}"').replace(f'"#{found}"', f'"#{key}-{found}"')
+               .replace(f"url(#{found})", f"url(#{key}-{found})"))
+    return svg
+
+
+def _accessible(svg: str, key: str, title: str, description: str) -> str:
+    """``role="img"``, its name and description, and ``<title>`` and ``<desc>`` as the first children."""
+    opening = re.search(r"<svg\b[^>]*>", svg)
+    assert opening is not None
+    head = opening.group(0)[:-1] + (f' role="img" aria-label="{_escape(title)}" '
+                                    f'aria-describedby="{key}-desc">')
+    inside = f'<title>{_escape(title)}</title><desc id="{key}-desc">{_escape(description)}</desc>'
+    return svg[:opening.start()] + head + inside + svg[opening.end():]
 
 
 def _escape(text: str) -> str:

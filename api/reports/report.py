@@ -115,7 +115,8 @@ def build_report(engine: Engine, contract_id: str, run_id: int | None = None, *,
         by_status[e["status"]] = by_status.get(e["status"], ZERO) + e["amount"]
     total = sum((e["amount"] for e in entries), ZERO)
 
-    metrics = [_metric_section(metric, run, names) for metric in contract.metrics]
+    history = _run_history(engine, contract_id, run)
+    metrics = [_metric_section(metric, run, names, history.get(metric.id, [])) for metric in contract.metrics]
     warnings = sum(len(m["warnings"]) for m in metrics)
     coverage = run.coverage
     chain = verify_for_display(engine, contract_id)
@@ -177,7 +178,34 @@ def _followup(engine: Engine, contract: Contract, run: EvaluationRun, names: Nam
     return result
 
 
-def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[str, Any]:
+def _run_history(engine: Engine, contract_id: str, run: EvaluationRun) -> dict[str, list[dict[str, Any]]]:
+    """Per metric, the pooled result of each evaluated date up to the report's run, oldest first, as the points of
+    its chart over the runs (``api.status.trend_point``): the last run of each date made no later than the
+    report's run, never an interim view (except the report's own run, which stands for its date)."""
+    import sqlalchemy as sa
+
+    from api.status import trend_point
+    from store.tables import EvaluationRunRow
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(EvaluationRunRow.id, EvaluationRunRow.as_of, EvaluationRunRow.results)
+                            .where(EvaluationRunRow.contract_id == contract_id, EvaluationRunRow.id <= run.id,
+                                   EvaluationRunRow.as_of <= run.as_of,
+                                   EvaluationRunRow.include_unverified.is_(False))
+                            .order_by(EvaluationRunRow.as_of, EvaluationRunRow.id)).all()
+    latest: dict[Any, tuple[int, list[dict[str, Any]]]] = {
+        row.as_of: (row.id, (row.results or {}).get("results", [])) for row in rows}
+    latest[run.as_of] = (run.id, [r.to_dict() for r in run.results])  # the report's run stands for its date
+    out: dict[str, list[dict[str, Any]]] = {}
+    for as_of, (run_id, results) in sorted(latest.items()):
+        for r in results:
+            if r.get("cohort") == POOLED and r.get("subgroup") is None and r.get("treated_mean") is not None:
+                out.setdefault(r["metric"], []).append(trend_point(as_of, run_id, r))
+    return out
+
+
+def _metric_section(metric: Metric, run: EvaluationRun, names: Names,
+                    history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     w = names.w
     results = [r for r in run.results if r.metric == metric.id]
     question = favourable = None
@@ -202,7 +230,19 @@ def _metric_section(metric: Metric, run: EvaluationRun, names: Names) -> dict[st
     return {"metric": metric, "question": question, "favourable": favourable, "results": results, "warnings": warnings,
             "pooled": next((r for r in results if r.cohort == POOLED and r.subgroup is None), None),
             "chart": None if svg is None else "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
+            "runs": _runs_figure(metric, results, history or [], w),
             "achieved": any(r.n_achieved is not None for r in results), "se_kinds": se_kinds}
+
+
+def _runs_figure(metric: Metric, results: list[Any], history: list[dict[str, Any]], w: Any) -> dict[str, Any] | None:
+    """The metric over the evaluation runs (the dashboard's chart, unsuppressed like the rest of the report), as an
+    image with its text alternative and a row per run; the anchor the dashboard names."""
+    pooled = next((r for r in results if r.cohort == POOLED and r.subgroup is None), None)
+    design = pooled.design if pooled is not None else metric.evaluation.design
+    figure = charts.runs_figure(metric, history, design, w, key=f"fig-{metric.id}")
+    if figure is not None:
+        figure["image"] = _image(figure["svg"])
+    return figure
 
 
 def _coverage_line(coverage: dict[str, Any], names: Names) -> str:

@@ -12,8 +12,10 @@ Three audiences, each with its own pages:
 | module | holds |
 |---|---|
 | ``session`` | login and logout, the session cookie, CSRF tokens, which role sees which page |
+| ``overview`` | the first page after login: the portfolio per role |
 | ``pages`` | the pages people read, and the downloads |
-| ``forms`` | what people do: approve and reject |
+| ``forms`` | what payers do: approve and reject |
+| ``actions`` | what the intermediary does: upload, verify, and jobs (evaluate, pay, report) with their pages |
 | ``render`` | templates, the security headers, error pages |
 | ``templates/`` | the Jinja2 templates |
 """
@@ -28,10 +30,10 @@ from fastapi.responses import RedirectResponse, Response
 
 def install(app: FastAPI) -> None:
     """Add the pages to ``app``, with their HTML error pages and the redirect to the login page."""
-    from api.web import forms, pages, session
+    from api.web import actions, forms, overview, pages, session
     from api.web.render import PageError, error_page
 
-    for module in (session, pages, forms):
+    for module in (session, overview, pages, forms, actions):
         app.include_router(module.router)
 
     @app.exception_handler(PageError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -13,8 +12,7 @@ from sqlalchemy.engine import Engine
 
 from api.http.auth import store
 from api.web.pages import schedule_page
-from api.web.render import PageError
-from api.web.session import page_access
+from api.web.session import check_form, page_access
 from language.names import Names
 from language.words import words
 
@@ -29,12 +27,7 @@ def _step(status: str) -> Callable[..., Response]:
 
         lang = ctx["lang"]
         w = words(lang)
-        if not hmac.compare_digest(csrf, ctx["csrf"]):
-            raise PageError(403, w._("The form has expired or came from another site; reload the page and try "
-                                     "again."), lang)
-        if not ctx["who"].may("ledger.approve"):
-            raise PageError(403, w._("The {role} role does not have this page.",
-                                     role=w.label("role", ctx["who"].role)), lang)
+        check_form(ctx, csrf, "ledger.approve")
         if status == "rejected" and not reason.strip():
             return schedule_page(ctx, db, error=w._("Entry {entry} was not rejected: give the reason.", entry=seq),
                                  status=422)

@@ -7,6 +7,7 @@ dashboard is built from the same status the API serves, so page and API cannot d
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -36,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def home(request: Request) -> Response:
-    return RedirectResponse("/contracts" if request.cookies.get(COOKIE) else "/login", status_code=303)
+    return RedirectResponse("/portfolio" if request.cookies.get(COOKIE) else "/login", status_code=303)
 
 
 @router.get("/contracts")
@@ -72,7 +73,7 @@ def dashboard(ctx: dict[str, Any] = Depends(page_access("dashboard")), db: Engin
         # figure in the reader's language) once per state of the store and language.
         status = investor_status(db, stored, lang)  # the forecast's notes in the page's language
         for m in status["metrics"]:
-            m["sparkline"] = _sparkline(m, lang)
+            m["chart"] = _run_chart(m, lang, stored.latest.terms)
         return Markup(fragment("dashboard_body.html.j2", lang, stored.currency, contract=ctx["contract"],
                                data=status))
 
@@ -135,7 +136,16 @@ router.get("/contracts/{contract_id}/schedule.xlsx")(_download("xlsx"))
 
 
 @router.get("/contracts/{contract_id}/work")
-def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depends(store)) -> Response:
+def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depends(store),
+         done: str | None = Query(None, pattern="^(uploaded|verified|already)$"),
+         batch: int | None = Query(None, ge=1, le=2**31 - 1), file: str | None = Query(None, max_length=200)) -> Response:
+    return work_page(ctx, db, notice={"done": done, "batch": batch, "file": file} if done else None)
+
+
+def work_page(ctx: dict[str, Any], db: Engine, notice: dict[str, Any] | None = None, error: str | None = None,
+              refusal: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """The intermediary's work page: deliveries (upload, verify), jobs (evaluate, pay, report), runs, ledger."""
+    from api.jobs.queue import list_jobs
     from evaluation.run import list_runs
     from indigo.compare import compare, comparison_json
     from indigo.importer import load_reference
@@ -144,17 +154,35 @@ def work(ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depend
     from payments.ledger import current_status, read_ledger, verify_for_display
 
     stored = ctx["stored"]
-    refused = audit_events(db, stored.id, "ingest.refused", newest_first=True)
+    refused = [dict(r._mapping, reasons=error_groups(r.detail.get("errors") or []))
+               for r in audit_events(db, stored.id, "ingest.refused", newest_first=True)]
     runs = list_runs(db, stored.id, newest_first=True)
     statuses = current_status(db, stored.id)
     ledger = [dict(e, status=statuses.get(e["seq"], "calculated"))
               for e in read_ledger(db, stored.id).to_dict(orient="records")]
     contract = stored.latest.terms
     market = comparison_json(contract, compare(contract, load_reference(db), 5))
-    return render("work.html.j2", currency=stored.currency, batches=list_batches(db, stored.id),
+    return render("work.html.j2", currency=stored.currency, status=status, batches=list_batches(db, stored.id),
                   refused=refused, runs=runs, ledger=ledger, chain=verify_for_display(db, stored.id), market=market,
-                  followup=_named_units(db, followup_status(db, stored.id)), **ctx,
-                  path=f"/contracts/{stored.id}/work")
+                  followup=_named_units(db, followup_status(db, stored.id)), jobs=list_jobs(db, stored.id, 10),
+                  kinds=UPLOAD_KINDS, today=date.today().isoformat(), notice=notice, error=error, refusal=refusal,
+                  **ctx, path=f"/contracts/{stored.id}/work")
+
+
+UPLOAD_KINDS = ("participants", "enrolments", "measurements", "survey", "comparison")
+
+
+def error_groups(errors: list[dict[str, Any]], first: int = 3) -> list[dict[str, Any]]:
+    """Stored refusal errors grouped by what is wrong (message code and column), most frequent first, with the
+    first rows of each: a mistake repeated on 50 rows is one line."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in errors:
+        code = (e.get("message") or {}).get("code") or str(e.get("reason"))
+        groups.setdefault((code, e.get("column") or ""), []).append(e)
+    ordered = sorted(groups.values(), key=lambda found: (-len(found), found[0].get("row") or 0))
+    return [{"count": len(found), "column": found[0].get("column") or "", "rows": [e.get("row") for e in found[:first]],
+             "message": found[0].get("message") or found[0].get("reason"), "more": len(found) > first}
+            for found in ordered]
 
 
 @router.get("/contracts/{contract_id}/board")
@@ -196,10 +224,16 @@ def _named_units(db: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [dict(r, name=org.name_of("unit", r["unit"]) if org else r["unit"]) for r in rows]
 
 
-def _sparkline(metric: dict[str, Any], lang: str) -> str | None:
-    points = [(p["as_of"], p["value"]) for p in metric["trend"]]
-    if len(points) < 2:
+def _run_chart(metric: dict[str, Any], lang: str, contract: Any) -> dict[str, Any] | None:
+    """A metric's chart over evaluation runs (``api.reports.charts.runs_figure``: one point per run, from the first,
+    with its CI, from the status's suppressed trend) and the section of the evaluation report that explains it
+    (section 4, one subsection per metric in the contract's order, anchor ``metric-<id>``)."""
+    order = [m.id for m in contract.metrics]
+    if metric["metric"] not in order:
         return None
-    label = words(lang)._("{metric}: from {first} to {last} over {n} evaluations", metric=metric["name"],
-                          n=len(points), first=points[0][1], last=points[-1][1])
-    return charts.sparkline(points, None if metric["target"] is None else float(metric["target"]), label)
+    model = contract.metrics[order.index(metric["metric"])]
+    figure = charts.runs_figure(model, metric["trend"], metric["design"], words(lang, contract.currency),
+                                key=f"fig-{metric['metric']}", width=4.6, font_size=9)
+    if figure is not None:
+        figure.update(section=f"4.{order.index(metric['metric']) + 1}", anchor=f"metric-{metric['metric']}")
+    return figure

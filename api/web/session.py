@@ -144,12 +144,23 @@ def page_access(page: str) -> Callable[..., Any]:
     return check
 
 
+def check_form(ctx: dict[str, Any], csrf: str, action: str) -> None:
+    """Refuse a form without this session's CSRF token, or whose action the user's role may not take."""
+    w = words(ctx["lang"])
+    if not hmac.compare_digest(csrf, ctx["csrf"]):
+        raise PageError(403, w._("The form has expired or came from another site; reload the page and try again."),
+                        ctx["lang"])
+    if not ctx["who"].may(action):
+        raise PageError(403, w._("The {role} role does not have this page.", role=w.label("role", ctx["who"].role)),
+                        ctx["lang"])
+
+
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")
 def login_form(request: Request, lang: str | None = Query(None, max_length=2),
-               next: str = Query("/contracts", max_length=300)) -> Response:
+               next: str = Query("/portfolio", max_length=300)) -> Response:
     return _login_page(request, choose(lang, "sv"), next)
 
 
@@ -165,7 +176,7 @@ def _login_page(request: Request, lang: str, next_path: str, error: str | None =
 
 
 @router.post("/login")
-def login(request: Request, token: str = Form("", max_length=300), next: str = Form("/contracts", max_length=300),
+def login(request: Request, token: str = Form("", max_length=300), next: str = Form("/portfolio", max_length=300),
           lang: str = Form("sv", max_length=2), csrf: str = Form("", max_length=64),
           db: Engine = Depends(reader)) -> Response:
     chosen = choose(lang, "sv")
@@ -204,7 +215,7 @@ def logout(request: Request, csrf: str = Form("", max_length=64), db: Engine = D
 
 def safe_next(path: str) -> str:
     """Only a path on this site (never //host or a scheme): a login must not bounce anyone elsewhere."""
-    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/contracts"
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/portfolio"
 
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

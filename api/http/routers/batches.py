@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -15,7 +13,6 @@ from api.http.errors import TEXTS as A
 from api.http.errors import ApiError, request_words
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.schemas import ERRORS, Batch, ErrorResponse, Page, Participant, UploadResult, page_of
-from language import Message
 from store.db import MAX_ID
 
 KINDS_LITERAL = Literal["participants", "enrolments", "measurements", "survey", "comparison"]
@@ -55,7 +52,7 @@ def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(
 def upload(request: Request, kind: KINDS_LITERAL = Form(...), file: UploadFile = File(...),
            dry_run: bool = Query(False), ctx: tuple = Depends(access("batch.upload")),
            db: Engine = Depends(store)) -> UploadResult:
-    from api.http.uploads import Upload, UploadTooSlow, ingest_upload
+    from api.http.uploads import Upload, UploadTooSlow, as_uploaded, ingest_upload, received
     from outcomes.ingest import IngestError, IngestRefused
     from outcomes.pseudonym import MissingKeyError, load_key
     from outcomes.readers import UnreadableFile
@@ -65,28 +62,17 @@ def upload(request: Request, kind: KINDS_LITERAL = Form(...), file: UploadFile =
         key = load_key()
     except MissingKeyError:
         raise ApiError(503, "not_configured", A("no_key")) from None
-    name = Path(file.filename or "upload.csv").name[:200] or "upload.csv"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ("upload" + (Path(name).suffix.lower()[:8] or ".csv"))
-        with open(path, "wb") as out:
-            for block in iter(lambda: file.file.read(1 << 20), b""):
-                out.write(block)
+    with received(file) as (path, name):
         try:  # in a worker process with a time budget, so one large file cannot starve other requests
             report = ingest_upload(db, Upload(stored.latest.terms, path, kind, key, dry_run, who.actor, name))
         except IngestRefused as refused:
             raise ApiError.of(422, "refused", refused, refused.report.as_dict) from None
         except (UnreadableFile, IngestError) as exc:
-            raise ApiError(422, "unreadable", _as_uploaded(exc.message, path, name)) from None
+            raise ApiError(422, "unreadable", as_uploaded(exc.message, path, name)) from None
         except UploadTooSlow as exc:
             raise ApiError.of(503, "too_slow", exc) from None
     return UploadResult(status=report.status, batch=report.batch_id, rows=report.rows, counts=report.counts,
                         notes=[request_words(request).message(n) for n in report.notes])
-
-
-def _as_uploaded(message: Message, path: Path, name: str) -> Message:
-    """A message about the temporary file, naming the file as it was uploaded."""
-    params = {k: (name if v in (str(path), path.name) else v) for k, v in message.params.items()}
-    return Message(message.code, params)
 
 
 @router.post(CONTRACT + "/batches/{batch_id}/verify",
