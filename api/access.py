@@ -31,12 +31,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "intermediary": frozenset({"contract.read", "batch.read", "batch.upload", "batch.verify", "evaluation.read",
                                "evaluation.run", "participants.read", "payments.calculate", "ledger.read",
                                "ledger.invoice", "schedule.read", "status.read", "audit.read",
-                               "indigo.read"}),
+                               "indigo.read", "providers.read"}),
     "investor": frozenset({"contract.read", "evaluation.read", "status.read"}),
     "payer": frozenset({"contract.read", "evaluation.read", "ledger.read", "ledger.approve", "ledger.pay",
                         "schedule.read", "status.read"}),
     "provider": frozenset({"contract.read", "batch.read", "batch.upload", "evaluation.read", "participants.read",
-                           "ledger.invoice"}),
+                           "ledger.invoice", "providers.read"}),
 }
 AGGREGATE_ONLY = frozenset({"investor", "payer"})  # never a participant-level record; small cells suppressed
 
@@ -50,7 +50,9 @@ TEXTS = Texts("access", {
     "no_user": N_("no user {user}; 'sib users list' shows them"),
     "already_revoked": N_("user {user} ({name}) is already revoked"),
     "payer_party": N_("a payer user acts for one paying party: give --party (one of the contract's outcome payers)"),
-    "party_role": N_("only a payer user is bound to a paying party (--party); {role:label.role} users are not"),
+    "party_role": N_("only payer and provider users are bound to a party (--party); {role:label.role} users are not"),
+    "provider_party": N_("a provider user acts for one provider: give --party (one of the contract's providers)"),
+    "not_provider_of": N_("'{party}' is not a provider of '{contract}'; its providers: {providers}"),
     "not_payer_of": N_("'{party}' is not an outcome payer of '{contract}'; its outcome payers: {payers}"),
 })
 
@@ -66,7 +68,7 @@ class Principal:
     role: str
     contracts: frozenset[str]
     all_contracts: bool
-    party: str | None = None  # payers: the one paying party it acts for
+    party: str | None = None  # payers: the one paying party it acts for; providers: the provider it is
 
     @property
     def signer(self) -> Any:
@@ -96,20 +98,26 @@ def hash_token(token: str) -> str:
 
 def add_user(engine: Engine, name: str, role: str, contracts: list[str], all_contracts: bool = False,
              known_contracts: set[str] | None = None, party: str | None = None,
-             payers: dict[str, list[str]] | None = None) -> str:
+             payers: dict[str, list[str]] | None = None, providers: dict[str, list[str]] | None = None) -> str:
     """Create a user; return its token (shown once, never stored).
 
-    A payer user is bound to one paying ``party`` (``payers``: each contract's outcome payers, to check it)."""
+    A payer user is bound to one paying ``party`` (``payers``: each contract's outcome payers, to check it); a
+    provider user to one provider ``party`` (``providers``: each contract's providers), whose participants alone
+    it sees and delivers for."""
     name = mask_text(name)  # a user's name is shown in every audit trail
     if role not in ROLES:
         raise UserError(TEXTS("bad_role", role=role, roles=", ".join(ROLES)))
-    if role == "payer" and not party:
-        raise UserError(TEXTS("payer_party"))
-    if party and role != "payer":
+    if role in ("payer", "provider") and not party:
+        raise UserError(TEXTS(f"{role}_party"))
+    if party and role not in ("payer", "provider"):
         raise UserError(TEXTS("party_role", role=role))
-    for contract in contracts if party and payers is not None else []:
+    for contract in contracts if party and payers is not None and role == "payer" else []:
         if contract in payers and party not in payers[contract]:
             raise UserError(TEXTS("not_payer_of", party=party, contract=contract, payers=", ".join(payers[contract])))
+    for contract in contracts if party and providers is not None and role == "provider" else []:
+        if contract in providers and party not in providers[contract]:
+            raise UserError(TEXTS("not_provider_of", party=party, contract=contract,
+                                  providers=", ".join(providers[contract]) or "—"))
     if all_contracts and role != "intermediary":
         raise UserError(TEXTS("all_only_intermediary"))
     if not contracts and not all_contracts:

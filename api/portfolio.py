@@ -36,7 +36,7 @@ def portfolio(db: Engine, who: Principal, lang: str = "en", today: date | None =
         return _payer(db, who, contracts, lang, today)
     if who.role == "investor":
         return _investor(db, contracts, lang)
-    return {"role": who.role, "contracts": [{"id": s.id, "name": s.latest.terms.name} for s in contracts]}
+    return {"role": who.role, "contracts": [_provider(db, s, who.party) for s in contracts]}
 
 
 def runs_due(contract: Any, runs: list[Any], batches: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
@@ -169,3 +169,18 @@ def _investor(db: Engine, contracts: list[StoredContract], lang: str) -> dict[st
         totals[currency] = {b: (r.as_dict() if (r := portfolio_returns(parts[b])) else None)
                             for b in ("realised", "projected")}
     return {"role": "investor", "contracts": rows, "portfolio": totals}
+
+
+def _provider(db: Engine, stored: StoredContract, provider: str | None) -> dict[str, Any]:
+    """A provider's own: deliveries waiting for verification, refused deliveries, participants, attributed pay."""
+    from api.providers import provider_view
+    from outcomes.batches import list_batches
+    from store.db import audit_events
+
+    mine = list_batches(db, stored.id, provider) if provider else []
+    refused = [e for e in audit_events(db, stored.id, "ingest.refused") if (e.detail or {}).get("provider") == provider]
+    view = provider_view(db, stored, provider) if provider else {"outcomes": [], "totals": {}}
+    return {"id": stored.id, "name": stored.latest.terms.name, "currency": stored.latest.terms.currency,
+            "delivered": len(mine), "unverified": [b["id"] for b in mine if b["verified_at"] is None],
+            "refused": len(refused), "participants": max((o["participants"] for o in view["outcomes"]), default=0),
+            "attributed": str(view["totals"].get(provider, ZERO))}

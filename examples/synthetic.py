@@ -202,6 +202,8 @@ def gotland(out: Path, per_cohort: int = 20, seed: int = 2019) -> Files:
               + _dates_between(rng, date(2021, 1, 15), date(2021, 12, 15), per_cohort))
     people = pd.DataFrame({"participant_id": refs, "start": starts, "age": rng.integers(12, 18, n),
                            "sex": rng.choice(["female", "male"], n)})
+    # who works with the family (enrolments record it): every third family is the northern team's
+    people["provider"] = ["family-team-north" if i % 3 == 2 else "family-team" for i in range(n)]
     before = np.where(rng.random(n) < 0.6, np.minimum(rng.gamma(2.0, 60.0, n).round(), 330), 0).astype(int)
     placed = rng.random(n) < 0.2
     after = np.where(placed, np.minimum(rng.gamma(2.5, 70.0, n).round() + 1, 330), 0).astype(int)

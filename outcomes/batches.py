@@ -26,29 +26,36 @@ class BatchError(MessageError):
     pass
 
 
-def list_batches(engine: Engine, contract_id: str) -> list[dict[str, Any]]:
+def list_batches(engine: Engine, contract_id: str, provider: str | None = None) -> list[dict[str, Any]]:
+    """A contract's batches (with ``provider``: only those that provider delivered), oldest first."""
     query = (
         sa.select(ImportBatchRow.id, ImportBatchRow.kind, ImportBatchRow.filename, ImportBatchRow.rows,
                   ImportBatchRow.created_at, ImportBatchRow.created_by, ImportBatchRow.verified_at,
-                  ImportBatchRow.verified_by)
+                  ImportBatchRow.verified_by, ImportBatchRow.provider)
         .where(ImportBatchRow.contract_id == contract_id)
         .order_by(ImportBatchRow.id)
     )
+    if provider is not None:
+        query = query.where(ImportBatchRow.provider == provider)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def participants(engine: Engine, contract_id: str, limit: int, offset: int, who: str) -> tuple[int, list[Any]]:
-    """One page of a contract's enrolled participants (pseudonym, cohort, arm, start) and the total; a read of
-    participant-level data, so it is audited."""
-    query = (sa.select(ParticipantRow.pseudonym, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start)
+def participants(engine: Engine, contract_id: str, limit: int, offset: int, who: str,
+                 provider: str | None = None) -> tuple[int, list[Any]]:
+    """One page of a contract's enrolled participants (pseudonym, cohort, arm, start, provider) and the total
+    (with ``provider``: only that provider's); a read of participant-level data, so it is audited."""
+    query = (sa.select(ParticipantRow.pseudonym, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start,
+                       EnrolmentRow.provider)
              .join(EnrolmentRow, EnrolmentRow.participant_id == ParticipantRow.id)
              .where(ParticipantRow.contract_id == contract_id).order_by(ParticipantRow.id))
+    if provider is not None:
+        query = query.where(EnrolmentRow.provider == provider)
     with engine.begin() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
         rows = conn.execute(query.limit(limit).offset(offset)).all()
-        record_audit(conn, "participants.read", contract_id, {"limit": limit, "offset": offset, "rows": len(rows)},
-                     who)
+        record_audit(conn, "participants.read", contract_id, {"limit": limit, "offset": offset, "rows": len(rows),
+                                                              **({"provider": provider} if provider else {})}, who)
     return total, rows
 
 

@@ -102,6 +102,7 @@ class StoreView:
     measurements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"key": pd.Series(dtype="int64"), "id": pd.Series(dtype="int64"), "batch_id": pd.Series(dtype="int64")}))
     organisation: Any = None  # the latest organisation file, for survey answers' units (contracts.organisation)
+    providers: pd.Series | None = None  # participant id -> provider of their enrolments (for a provider's delivery)
 
     def starts(self, participant: pd.Series) -> pd.Series:
         """Each row's enrolment start (NaT where there is none)."""
@@ -132,6 +133,7 @@ class Context:
     store: StoreView
     mapping: FileMapping = field(default_factory=FileMapping)
     today: date = field(default_factory=date.today)
+    provider: str | None = None  # the provider delivering the file (a provider user's upload): only its participants
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -238,6 +240,12 @@ class FileCheck:
         (NaN where unknown), and the errors (bad references, then unknown people)."""
         identity = self._identify(refs)
         participant = identity.participants(self.ctx.store)
+        theirs = self.ctx.store.providers
+        if self.ctx.provider is not None and theirs is not None:
+            # A provider delivers only for its own participants; another provider's are as unknown to it as
+            # people never registered (the same error: a delivery does not learn who is enrolled elsewhere).
+            owner = theirs.reindex(participant.to_numpy()).to_numpy()
+            participant = participant.where(pd.Series(owner == self.ctx.provider, index=participant.index))
         errors = identity.errors + errors_where(participant.isna() & (identity.pseudonyms != ""), ID,
                                                 O("unknown_participant"))
         return identity, participant, errors

@@ -100,8 +100,9 @@ class IngestRefused(MessageError):
         self.report = report
 
 
-def store_view(conn: sa.Connection, contract: Contract, kind: str) -> StoreView:
-    """Known participants, their first enrolment start and (for measurements) the stored keys, in bulk."""
+def store_view(conn: sa.Connection, contract: Contract, kind: str, provider: str | None = None) -> StoreView:
+    """Known participants, their first enrolment start and (for measurements) the stored keys, in bulk; for a
+    provider's delivery, each participant's provider."""
     people = read_frame(conn, sa.select(ParticipantRow.id, ParticipantRow.pseudonym)
                         .where(ParticipantRow.contract_id == contract.id))
     starts = read_frame(conn, sa.select(EnrolmentRow.participant_id, sa.func.min(EnrolmentRow.start).label("start"))
@@ -110,6 +111,12 @@ def store_view(conn: sa.Connection, contract: Contract, kind: str) -> StoreView:
         participant_ids=PseudonymIndex(people["pseudonym"].tolist(), people["id"].astype(int).tolist()),
         enrolment_starts=pd.Series(pd.to_datetime(starts["start"]).to_numpy(), index=starts["participant_id"].astype(int)),
     )
+    if provider is not None:
+        owners = read_frame(conn, sa.select(EnrolmentRow.participant_id, EnrolmentRow.provider)
+                            .where(EnrolmentRow.contract_id == contract.id).order_by(EnrolmentRow.start))
+        owners = owners.drop_duplicates("participant_id", keep="first")  # the provider they were first enrolled with
+        view = dataclasses.replace(view, providers=pd.Series(owners["provider"].to_numpy(dtype=object),
+                                                             index=owners["participant_id"].astype(int)))
     if kind == "survey":  # anonymous answers' units are checked against the organisation file, if one is loaded
         from contracts.organisation import Organisation
         from store.tables import OrganisationRow
@@ -128,9 +135,8 @@ def store_view(conn: sa.Connection, contract: Contract, kind: str) -> StoreView:
     metric_index = pd.Index([m.id for m in contract.metrics]).get_indexer(stored["metric"])
     stored, metric_index = stored[metric_index >= 0], metric_index[metric_index >= 0]
     keys = measurement_keys(stored["participant_id"], pd.Series(metric_index), pd.to_datetime(stored["observed_on"]))
-    return StoreView(view.participant_ids, view.enrolment_starts,
-                     pd.DataFrame({"key": keys, "id": stored["id"].to_numpy(dtype=np.int64),
-                                   "batch_id": stored["batch_id"].to_numpy(dtype=np.int64)}))
+    return dataclasses.replace(view, measurements=pd.DataFrame({
+        "key": keys, "id": stored["id"].to_numpy(dtype=np.int64), "batch_id": stored["batch_id"].to_numpy(dtype=np.int64)}))
 
 
 def _earlier(conn: sa.Connection, contract_id: str, kind: str, digest: str) -> int | None:
@@ -144,26 +150,28 @@ REFUSAL_ERRORS_KEPT = 20
 def ingest_file(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, *,
                 mapping: FileMapping | None = None, dry_run: bool = False, today: date | None = None,
                 actor_name: str | None = None, filename: str | None = None,
-                progress: Callable[[int, int | None], None] | None = None) -> IngestReport:
+                progress: Callable[[int, int | None], None] | None = None, provider: str | None = None) -> IngestReport:
     """Validate ``path`` as a ``kind`` file of ``contract`` and store it as one batch, or refuse it whole.
 
     A refused file stores none of its rows; the refusal itself (file name, hash, error count and the first
     errors, masked as in the error report) is kept in the audit log, so the intermediary can see which
     deliveries failed and why.  A dry run leaves no trace.  ``progress(rows read, rows in the file or None)`` is
-    told after each chunk (the CLI's bar).
+    told after each chunk (the CLI's bar).  ``provider``: the provider delivering the file (a provider user's
+    upload): its people are enrolled with it, and it may deliver only for its own participants.
     """
     if kind not in KINDS:
         raise IngestError(O("unknown_kind", kind=kind, kinds=", ".join(KINDS)))
     name = mask_text(filename or Path(path).name)  # a file name is stored, logged and shown: masked first
     try:
-        return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name, progress)
+        return _ingest(engine, contract, Path(path), kind, key, mapping, dry_run, today, actor_name, name, progress,
+                       provider)
     except IngestRefused as refused:
         if not dry_run:
             from language.words import words
 
             report = refused.report  # the first errors, as the error report words them (in English)
             _record_refusal(engine, contract.id, actor_name, {
-                "kind": kind, "file": name, "sha256": report.sha256, "rows": report.rows,
+                "kind": kind, "file": name, "sha256": report.sha256, "rows": report.rows, "provider": provider,
                 "errors_total": report.errors_total,
                 "errors": [error_dict(e, words("en")) for e in report.errors[:REFUSAL_ERRORS_KEPT]]})
         raise
@@ -184,7 +192,7 @@ def _record_refusal(engine: Engine, contract_id: str, actor_name: str | None, de
 
 def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: bytes, mapping: FileMapping | None,
             dry_run: bool, today: date | None, actor_name: str | None, name: str,
-            progress: Callable[[int, int | None], None] | None = None) -> IngestReport:
+            progress: Callable[[int, int | None], None] | None = None, provider: str | None = None) -> IngestReport:
     mapping = mapping or contract.mappings.get(kind) or FileMapping()  # type: ignore[call-overload]
     table = open_table(path, mapping)
     report = IngestReport(contract.id, kind, name, file_sha256(path), notes=list(table.notes))
@@ -194,8 +202,8 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
         if earlier is not None:
             report.status, report.batch_id = "already_imported", earlier
             return report
-        view = store_view(conn, contract, kind)
-    check = checker(kind, Context(contract, key, view, mapping, today or date.today()), table.columns)
+        view = store_view(conn, contract, kind, provider)
+    check = checker(kind, Context(contract, key, view, mapping, today or date.today(), provider), table.columns)
     errors = check.header_errors(table.columns)
     if errors:
         return _refuse(report, errors)
@@ -213,7 +221,7 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
             writer.batch_id = conn.execute(
                 sa.insert(ImportBatchRow).returning(ImportBatchRow.id),
                 {"contract_id": contract.id, "kind": kind, "filename": name, "sha256": report.sha256, "rows": 0,
-                 "summary": {}, "created_by": actor_name or actor()},
+                 "summary": {}, "created_by": actor_name or actor(), "provider": provider},
             ).scalar_one()
         for frame, problems in table.chunks:
             errors += [RowError(p.row, p.column, p.message) for p in problems]
@@ -315,7 +323,8 @@ class _Writer:
                     ParticipantRow.batch_id == batch, ParticipantRow.id > self.last_participant)).all())
                 self.last_participant = max(ids.values(), default=self.last_participant)
                 enrolments = enrolments.assign(participant_id=enrolments["pseudonym"].map(ids))
-            frame = enrolments[["cohort", "arm", "start", "exit"]].assign(
+            columns = ["cohort", "arm", "start", "exit", *(["provider"] if "provider" in enrolments.columns else [])]
+            frame = enrolments[columns].assign(
                 participant_id=enrolments["participant_id"].astype(np.int64))
             self._insert(EnrolmentRow, frame, fixed)
         measurements = prepared.measurements

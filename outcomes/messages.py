@@ -18,6 +18,8 @@ TEXTS = Texts("outcomes", {
     # who the row is about
     "id_empty": N_("participant_id is empty"),
     "unknown_participant": N_("unknown participant; register them with a participants file first"),
+    "not_a_provider": N_("'{value}' is not a provider of this contract; its providers: {providers}"),
+    "another_provider": N_("'{value}' is another provider: {provider} enrols only its own participants"),
     "not_enrolled": N_("participant is not enrolled; enrol them before sending measurements"),
     "duplicate_participant": N_("the same participant appears again (first in row {row})"),
     "already_registered": N_("this participant is already registered for the contract (in an earlier batch)"),

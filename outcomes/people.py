@@ -94,7 +94,24 @@ class EnrolmentColumns:
             errors += errors_where(no_cohort, "start",
                                    lambda r: O("outside_every_window", date=date_text(start[r])))
         cohort = cohort.where(cohort.notna(), None)
-        return pd.DataFrame({"cohort": cohort, "arm": arm, "start": start, "exit": exit_}), errors
+        provider, provider_errors = self._provider(frame)
+        errors += provider_errors
+        return pd.DataFrame({"cohort": cohort, "arm": arm, "start": start, "exit": exit_, "provider": provider}), errors
+
+    def _provider(self, frame: pd.DataFrame) -> tuple[pd.Series, list[RowError]]:
+        """Who delivers the intervention to each person: the file's ``provider`` column (a provider party of the
+        contract), or the delivering provider; a provider cannot enrol people with another provider."""
+        own = self.ctx.provider
+        given = frame["provider"] if "provider" in frame.columns else pd.Series("", index=frame.index)
+        providers = [p.id for p in self.ctx.contract.parties if p.role == "provider"]
+        errors = errors_where((given != "") & ~given.isin(providers), "provider",
+                              lambda r: O("not_a_provider", value=given[r], providers=", ".join(providers) or "—"),
+                              given)
+        if own is not None:
+            errors += errors_where((given != "") & (given != own) & given.isin(providers), "provider",
+                                   lambda r: O("another_provider", value=given[r], provider=own), given)
+        chosen = given.where(given != "", own if own is not None else "")
+        return chosen.where(chosen != "", None), errors
 
 
 class PeopleCheck(FileCheck):
@@ -105,7 +122,7 @@ class PeopleCheck(FileCheck):
         self.kind = kind
         self.attributes = [a.name for a in ctx.contract.target_group.attributes]
         self.required = (ID, "start", *self.attributes)
-        self.optional = ("cohort", "exit") if kind == "comparison" else ("cohort", "arm", "exit")
+        self.optional = ("cohort", "exit") if kind == "comparison" else ("cohort", "arm", "exit", "provider")
         pool = kind == "comparison"
         self.enrol = EnrolmentColumns(ctx, "comparison" if pool else "treatment",
                                       ("comparison",) if pool else ("treatment", "control"), cohort_required=not pool)
@@ -182,7 +199,7 @@ class EnrolmentCheck(FileCheck):
 
     kind = "enrolments"
     required = (ID, "start")
-    optional = ("cohort", "arm", "exit")
+    optional = ("cohort", "arm", "exit", "provider")
 
     def __init__(self, ctx: Context):
         super().__init__(ctx)

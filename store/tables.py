@@ -66,6 +66,7 @@ class ImportBatchRow(SQLModel, table=True):
     created_by: str
     verified_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
     verified_by: str | None = None
+    provider: str | None = Field(default=None, max_length=64)  # delivered by this provider's user (since 0013)
 
 
 class ParticipantRow(SQLModel, table=True):
@@ -95,6 +96,7 @@ class EnrolmentRow(SQLModel, table=True):
     start: date
     exit: date | None = None
     batch_id: int = Field(foreign_key="import_batches.id")
+    provider: str | None = Field(default=None, max_length=64)  # the provider party delivering to them (since 0013)
 
 
 class MeasurementRow(SQLModel, table=True):

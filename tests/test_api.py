@@ -73,14 +73,15 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     contract = stored.latest.terms
     for kind, name, text in (("participants", "p.csv", people("A", 40)), ("measurements", "m.csv", measurements("A", 40))):
         (folder / name).write_text(text)
-        verify_batch(engine, ingest_file(engine, contract, folder / name, kind, key).batch_id)
+        # delivered by the contract's provider (its user sees these batches and participants)
+        verify_batch(engine, ingest_file(engine, contract, folder / name, kind, key, provider="provider").batch_id)
     (folder / "late.csv").write_text(people("B", 3))
     unverified = ingest_file(engine, contract, folder / "late.csv", "participants", key).batch_id
     run = evaluate(engine, stored, __import__("datetime").date(2022, 6, 30))
     entries = [e["seq"] for e in calculate(engine, stored, run)]
     take_step(engine, "test-contract", entries[2:8], "approved", "setup", "evidence read", acknowledged=ALL_FLAGS)
     take_step(engine, "test-contract", entries[6:8], "invoiced", "setup")
-    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"], party="city" if role == "payer" else None)
+    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"], party={"payer": "city", "provider": "provider"}.get(role))
               for role in ROLES}
     tokens["intermediary-all"] = add_user(engine, "everything", "intermediary", [], all_contracts=True)
     app = create_app(engine)

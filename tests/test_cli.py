@@ -420,7 +420,11 @@ def test_users_add_list_revoke(loaded, tmp_path: Path) -> None:
     assert loaded("users", "add", "Al", "--role", "payer", "--contract", "test-contract", "--party", "fund").err == (
         "error: 'fund' is not an outcome payer of 'test-contract'; its outcome payers: city\n")
     assert loaded("users", "add", "Al", "--role", "investor", "--contract", "test-contract", "--party", "city").err == (
-        "error: only a payer user is bound to a paying party (--party); investor users are not\n")
+        "error: only payer and provider users are bound to a party (--party); investor users are not\n")
+    assert loaded("users", "add", "Pia", "--role", "provider", "--contract", "test-contract").err == (
+        "error: a provider user acts for one provider: give --party (one of the contract's providers)\n")
+    assert loaded("users", "add", "Pia", "--role", "provider", "--contract", "test-contract", "--party", "city").err == (
+        "error: 'city' is not a provider of 'test-contract'; its providers: provider\n")
     assert len(json.loads(loaded("users", "list", "--json").out)["users"]) == 1  # nothing stored by a refusal
     assert added["token"] not in loaded("users", "list").out and listed[0]["token_hint"] == added["token"][:10]
     assert loaded("users", "add", "Bo", "--role", "payer", "--party", "city").err == (

@@ -282,7 +282,7 @@ def site(demo, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ingest_file(engine, get_contract(engine, "hasselby-school").latest.terms, bad, "participants",
                     load_key(demo[0] / "sib-demo" / "sib.key"))
     people = {"intermediary": "Ingrid", "investor": "Ivar", "payer": "Petra", "provider": "Pelle"}
-    tokens = {role: add_user(engine, name, role, ids, party="district" if role == "payer" else None)
+    tokens = {role: add_user(engine, name, role, ids, party={"payer": "district", "provider": "family-team"}.get(role))
               for role, name in people.items()}
     with engine.connect() as conn:  # file names are the deliverer's words
         files = tuple(conn.execute(sa.select(ImportBatchRow.filename)).scalars())

@@ -291,7 +291,7 @@ def api(engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setenv("SIB_KEY_FILE", str(init_key(tmp_path / "sib.key")))
     stored_minimal(engine)
-    token = add_user(engine, "provider-1", "provider", ["test-contract"])
+    token = add_user(engine, "provider-1", "provider", ["test-contract"], party="provider")
     client = TestClient(create_app(engine))
 
     def upload(path: Path, kind: str, name: str | None = None):

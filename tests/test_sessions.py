@@ -27,7 +27,7 @@ CROSS_SITE = "The form has expired or came from another site; reload the page an
 def fresh(site: dict[str, Any], role: str = "payer") -> TestClient:
     """A client logged in as a new user of ``role`` (its own token and session, so tests do not share one)."""
     token = add_user(site["engine"], f"{role}-{utcnow().timestamp()}", role, ["test-contract"],
-                     party="city" if role == "payer" else None)
+                     party={"payer": "city", "provider": "provider"}.get(role))
     c = TestClient(site["app"])
     c.token = token  # type: ignore[attr-defined]
     assert log_in(c, token).status_code == 303

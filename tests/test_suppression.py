@@ -75,7 +75,7 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     calculate(engine, stored, first)
     ingest([("A040", "2020-03-01", 6, "male")], "late")  # one more pupil: the next run counts 43
     second = evaluate(engine, stored, date(2022, 6, 30))
-    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"], party="city" if role == "payer" else None)
+    tokens = {role: add_user(engine, f"{role}-1", role, ["test-contract"], party={"payer": "city", "provider": "provider"}.get(role))
               for role in ("intermediary", "investor", "payer")}
     client = TestClient(create_app(engine))
     yield {"engine": engine, "client": client, "tokens": tokens, "first": first.id, "second": second.id}

@@ -39,7 +39,7 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     init_store(module_url)
     engine = open_store(module_url)
     stored_minimal(engine, TWO_PAYERS)
-    tokens = {role: add_user(engine, f"{role}-1", role, [CONTRACT], party="city" if role == "payer" else None)
+    tokens = {role: add_user(engine, f"{role}-1", role, [CONTRACT], party={"payer": "city", "provider": "provider"}.get(role))
               for role in ("intermediary", "investor", "payer", "provider")}
     yield {"engine": engine, "app": create_app(engine), "tokens": tokens, "folder": folder}
     engine.dispose()
@@ -107,13 +107,17 @@ def test_the_intermediary_journey_in_the_browser_forms(world) -> None:
     assert {e.actor for e in audit_events(engine, CONTRACT, "batch.verify")} == {"api:intermediary-1"}
 
     first = _ask(c, kind="evaluate", as_of="2021-12-31")
-    queued = text_of(c.get(f"/contracts/{CONTRACT}/jobs/{first}?lang=en").text)
-    assert "Waiting for a worker" in queued and 'http-equiv="refresh"' in c.get(f"/contracts/{CONTRACT}/jobs/{first}").text
+    waiting = c.get(f"/contracts/{CONTRACT}/jobs/{first}?lang=en")
+    assert "Waiting for a worker" in text_of(waiting.text) and 'id="check-again"' in waiting.text
+    assert '<script src="/assets/job.js" defer></script>' in waiting.text  # follows the job; this site's only script
+    assert "script-src 'self'" in waiting.headers["content-security-policy"]
+    script = c.get("/assets/job.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     second = _ask(c, kind="evaluate", as_of="2022-06-30")
     _work(world)
     runs = [get_job(engine, j).result["run"] for j in (first, second)]
     job_page = c.get(f"/contracts/{CONTRACT}/jobs/{second}?lang=en").text
-    assert f"/runs/{runs[1]}" in job_page and 'http-equiv="refresh"' not in job_page
+    assert f"/runs/{runs[1]}" in job_page and "job.js" not in job_page and "check-again" not in job_page
     run_page = text_of(c.get(f"/contracts/{CONTRACT}/runs/{runs[1]}?lang=en").text)
     assert f"From run {runs[0]} to run {runs[1]}." in run_page
     assert "as-of date 2021-12-31 → 2022-06-30" in run_page and "contract version 2 → 2" not in run_page

@@ -12,8 +12,14 @@ from api.cli.common import app, err, w
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-          port: int = typer.Option(8000, help="Port to listen on.")) -> None:
+          port: int = typer.Option(8000, help="Port to listen on."),
+          worker: bool = typer.Option(True, "--worker/--no-worker",
+                                      help="Also start one 'sib worker' process for the jobs asked for on the pages "
+                                           "(--no-worker when workers run on their own).")) -> None:
     """Serve the web pages (log in at /login) and the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    import subprocess
+    import sys
+
     import uvicorn
 
     from api.http import create_app
@@ -23,8 +29,14 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     open_store().dispose()  # refuse to start on a missing or outdated store
     site = f"http://{host}:{port}"
     err.print(w()._("Pages: {site}/login (log in with a token from 'sib users add'); API: {site}/docs", site=site))
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", http=header_timeout_protocol(),
-                log_config=log_config(), **SERVER_LIMITS)  # log lines masked and one line each
+    jobs = subprocess.Popen([sys.executable, "-c", "from api.cli import run; run()", "worker"]) if worker else None
+    try:
+        uvicorn.run(create_app(), host=host, port=port, log_level="info", http=header_timeout_protocol(),
+                    log_config=log_config(), **SERVER_LIMITS)  # log lines masked and one line each
+    finally:
+        if jobs is not None:  # a job it was doing is taken again by the next worker when its lease runs out
+            jobs.terminate()
+            jobs.wait(30)
 
 
 # What a slow or greedy client may hold (docs/api.md, "Timeouts and limits"): an idle keep-alive connection is closed

@@ -17,7 +17,9 @@ app.add_typer(users_app, name="users")
 def users_add(name: str, role: str = typer.Option(..., "--role", help="intermediary, investor, payer or provider."),
               contract: Optional[list[str]] = typer.Option(None, "--contract", help="A contract it may see (repeat)."),
               all_contracts: bool = typer.Option(False, "--all-contracts", help="Every contract (intermediaries only)."),
-              party: Optional[str] = typer.Option(None, "--party", help="Payers: the one paying party it acts for."),
+              party: Optional[str] = typer.Option(
+                  None, "--party", help="Payers: the one paying party it acts for; providers: the provider it is (it "
+                                        "sees and delivers only for its own participants)."),
               as_json: bool = JSON_OPTION) -> None:
     """Add a user (for the API, the pages and the CLI's ledger steps); its token is printed once and only its
     hash is kept."""
@@ -30,7 +32,9 @@ def users_add(name: str, role: str = typer.Option(..., "--role", help="intermedi
     known = {c["id"] for c in list_contracts(engine)}
     payers = {c: [p.party for p in (get_contract(engine, c).latest.terms.payments or Payments.model_construct(payers=[])).payers]
               for c in (contract or []) if c in known} if party else None
-    token = add_user(engine, name, role, contract or [], all_contracts, known, party, payers)
+    providers = {c: [p.id for p in get_contract(engine, c).latest.terms.parties if p.role == "provider"]
+                 for c in (contract or []) if c in known} if party else None
+    token = add_user(engine, name, role, contract or [], all_contracts, known, party, payers, providers)
     if as_json:
         print_json({"name": name, "role": role, "party": party, "token": token})
     else:

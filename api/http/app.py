@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 
 from api.http.errors import BodyLimit, install_handlers
-from api.http.routers import batches, business, contracts, evaluations, payments, status, followup
+from api.http.routers import batches, business, contracts, evaluations, followup, payments, providers, status
 from api.web import install as install_pages
 from store.version import code_version
 
@@ -34,7 +34,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
 
     app.add_middleware(SameOrigin)  # outermost: a cross-site request is refused before its body is read
     v1 = APIRouter(prefix="/api/v1")
-    for module in (contracts, batches, evaluations, payments, status, followup, business):
+    for module in (contracts, batches, evaluations, payments, status, followup, business, providers):
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)

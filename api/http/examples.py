@@ -66,7 +66,7 @@ def record() -> dict[str, dict[str, Any]]:  # pragma: no cover - run by hand whe
     engine = open_store(summary["database_url"])
     tokens = {role: add_user(engine, f"example-{role}", role, [CONTRACT], party=party)
               for role, party in (("intermediary", None), ("payer", "district"), ("investor", None),
-                                  ("provider", None))}
+                                  ("provider", "youth-provider"))}
     tokens["payer-2"] = add_user(engine, "example-payer-2", "payer", [CONTRACT], party="district")
     client = TestClient(create_app(engine))
     base = f"/api/v1/contracts/{CONTRACT}"
@@ -108,8 +108,8 @@ def record() -> dict[str, dict[str, Any]]:  # pragma: no cover - run by hand whe
         ledger = call("list_ledger", "payer", "GET", base + "/ledger")
         entries = [e["seq"] for e in ledger["items"] if e["payer"] == "district"]
         first = next(e for e in ledger["items"] if e["seq"] == entries[0])
-        flags = (first.get("evidence") or {}).get("flags", [])
-        approve = {"acknowledge": [f["code"] for f in flags], "reason": "Verified against the school's register."} \
+        flags = (first.get("evidence") or {}).get("flag_codes", [])
+        approve = {"acknowledge": flags, "reason": "Verified against the school's register."} \
             if flags else {"acknowledge": [], "reason": None}
         call("approve_entry", "payer", "POST", f"{base}/ledger/{entries[0]}/approve", approve)
         call("invoice_entry", "intermediary", "POST", f"{base}/ledger/{entries[0]}/invoice",
@@ -130,6 +130,10 @@ def record() -> dict[str, dict[str, Any]]:  # pragma: no cover - run by hand whe
     out["business_case"] = {"request": None, "response": _short(answer.json())}
     answer = client.get(gotland + "/board-summary?lang=en", headers={"Authorization": f"Bearer {token}"})
     out["board_summary"] = {"request": None, "response": _short(answer.json())}
+    token = add_user(engine, "example-team", "intermediary", ["gotland-family-team"])
+    answer = client.get(gotland + "/providers", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    out["per_provider"] = {"request": None, "response": _short(answer.json())}
     engine.dispose()
     return out
 

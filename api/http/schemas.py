@@ -68,6 +68,7 @@ class Batch(BaseModel):
     created_by: str
     verified_at: Any = None
     verified_by: str | None = None
+    provider: str | None = Field(default=None, description="The provider whose user delivered the batch, if one did.")
 
 
 class UploadResult(BaseModel):
@@ -83,6 +84,7 @@ class Participant(BaseModel):
     cohort: str | None
     arm: str
     start: Any
+    provider: str | None = Field(default=None, description="The provider delivering to the participant, if recorded.")
 
 
 class RunSummary(BaseModel):
@@ -454,3 +456,155 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def page_of(items: list[Any], limit: int, offset: int) -> Page:
     """One page of a list, with the total."""
     return Page(items=items[offset: offset + limit], total=len(items), limit=limit, offset=offset)
+
+
+# -- per provider ------------------------------------------------------------------------------------------------
+
+class RunRef(BaseModel):
+    id: int
+    as_of: str
+
+
+class ProviderOutcome(BaseModel):
+    provider: str | None = Field(description="The provider party; null: enrolled before providers were recorded.")
+    metric: str
+    participants: int
+    with_value: int
+    mean: float | None
+    ci: list[float | None] = Field(description="The mean's 95 % t interval [low, high].")
+    achieved: int | None = Field(description="Participants who reached the paid outcome.")
+    suppressed: bool | None = None
+
+
+class ProviderPayment(BaseModel):
+    entry: int
+    period: str
+    payer: str
+    mechanism: str
+    provider: str | None
+    amount: str = Field(description="This provider's part of the entry (exact decimal text).")
+    basis: str = Field(description="outcomes (achieved, for payments per outcome) or participants (for an effect).")
+    count: int
+
+
+class ProviderTotal(BaseModel):
+    provider: str | None
+    amount: str
+
+
+class ProviderView(BaseModel):
+    run: RunRef | None
+    outcomes: list[ProviderOutcome]
+    payments: list[ProviderPayment]
+    totals: list[ProviderTotal]
+
+
+# -- user follow-up (SKR's questions) and INDIGO market prices ----------------------------------------------------
+
+class AnswerCount(BaseModel):
+    code: int
+    label: str | None
+    n: int
+    share: float | None
+
+
+class CellResponse(BaseModel):
+    sample: int | None = None
+    answered: int | None = None
+    rate: float | None = None
+
+
+class FollowupCell(BaseModel):
+    group: str | None
+    part: str | None
+    name: str | None
+    asked: int | None
+    answered: int | None
+    dont_know: int | None
+    favourable: int | None
+    favourable_share: float | None
+    ci_low: float | None
+    ci_high: float | None
+    distribution: list[AnswerCount] | None
+    suppressed: bool
+    response: CellResponse | None = Field(default=None, description="The year's sample and answers in this group.")
+
+
+class FollowupQuestion(BaseModel):
+    metric: str
+    question: str
+    number: int
+    text: str | None
+    instrument: str
+    favourable_codes: list[int]
+    favourable_words: list[str]
+    asked_only_after: dict[str, Any] | None
+    other_version: int = Field(description="Answers coded under another version of the instrument: not counted here.")
+    cells: list[FollowupCell]
+
+
+class NonresponseRow(BaseModel):
+    value: str
+    frame: int
+    frame_share: float | None
+    answered: int
+    answered_share: float | None
+
+
+class FollowupResults(BaseModel):
+    contract: str
+    level: str
+    by: str | None
+    year: int | None
+    confidence: float
+    threshold: int
+    unplaced_answers: int
+    questions: list[FollowupQuestion]
+    nonresponse: dict[str, list[NonresponseRow]] | None = Field(
+        description="Age band and sex of those who answered against the sampling frame's, per attribute.")
+
+
+class OurPrice(BaseModel):
+    metric: str
+    price: str
+    cap: str | None
+    mechanism: str
+
+
+class IndigoAmount(BaseModel):
+    currency: str | None
+    amount: str | None
+    amount_usd: str | None
+    max_if_all_targets_achieved: str | None = None
+
+
+class IndigoMatch(BaseModel):
+    our_metric: str | None
+    our_price: str | None
+    their_metric: str | None
+    their_definition: str | None
+    similarity: float
+    price: IndigoAmount
+    results: list[dict[str, Any]]
+
+
+class IndigoProject(BaseModel):
+    project_id: str
+    name: str | None
+    country: str | None
+    policy_sector: str | None
+    stage: str | None
+    score: float
+    sector_score: float
+    definition_score: float
+    cap: IndigoAmount
+    match: IndigoMatch | None
+
+
+class IndigoComparison(BaseModel):
+    contract: str
+    currency: str
+    sectors: list[str]
+    our_prices: list[OurPrice]
+    projects: list[IndigoProject]
+    credit: str

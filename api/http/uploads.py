@@ -45,6 +45,7 @@ class Upload:
     actor_name: str | None
     filename: str
     today: date | None = None
+    provider: str | None = None  # a provider user's delivery: only its own participants
 
 
 def budget() -> float:
@@ -61,7 +62,8 @@ def ingest_upload(engine: Engine, upload: Upload, seconds: float | None = None) 
 
     if os.environ.get("SIB_UPLOAD_WORKER") == "inline":
         return ingest_file(engine, upload.contract, upload.path, upload.kind, upload.key, dry_run=upload.dry_run,
-                           actor_name=upload.actor_name, filename=upload.filename, today=upload.today)
+                           actor_name=upload.actor_name, filename=upload.filename, today=upload.today,
+                           provider=upload.provider)
     seconds = budget() if seconds is None else seconds
     url = engine.url.render_as_string(hide_password=False)
     context = _worker_context()
@@ -121,7 +123,8 @@ def _work(sending: Any, url: str, upload: Upload, environment: dict[str, str], f
     engine = make_engine(url)
     try:
         report = ingest_file(engine, upload.contract, upload.path, upload.kind, upload.key, dry_run=upload.dry_run,
-                             actor_name=upload.actor_name, filename=upload.filename, today=upload.today)
+                             actor_name=upload.actor_name, filename=upload.filename, today=upload.today,
+                             provider=upload.provider)
         sending.send(("report", report))
     except IngestRefused as refused:
         sending.send(("refused", refused.report))

@@ -8,6 +8,7 @@ the verification by the engine, a job when queued and when done)."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,28 +18,30 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
 from api.http.auth import store
-from api.web.pages import UPLOAD_KINDS, work_page
+from api.web.pages import PROVIDER_KINDS, UPLOAD_KINDS, delivery_page, work_page
 from api.web.render import SECURITY_HEADERS, PageError, render
 from api.web.session import check_form, page_access
 from language.names import Names
 from language.words import words
 
 router = APIRouter(include_in_schema=False)
+JOB_SCRIPT = (Path(__file__).parent / "assets" / "job.js").read_bytes()
 JOB_ACTIONS = {"evaluate": "evaluation.run", "payments": "payments.calculate", "report": "evaluation.read",
                "board": "schedule.read"}
 
 
 def _back(ctx: dict[str, Any], **query: Any) -> RedirectResponse:
     anchor = f"#batch-{query['batch']}" if "batch" in query else ""
-    return RedirectResponse(f"/contracts/{ctx['stored'].id}/work?{urlencode(dict(query, lang=ctx['lang']))}{anchor}",
-                            status_code=303)
+    return RedirectResponse(f"/contracts/{ctx['stored'].id}/{ctx['page']}?{urlencode(dict(query, lang=ctx['lang']))}"
+                            f"{anchor}", status_code=303)
 
 
 @router.post("/contracts/{contract_id}/batches")
 def upload(kind: str = Form("", max_length=20), file: UploadFile = File(...), csrf: str = Form("", max_length=64),
-           ctx: dict[str, Any] = Depends(page_access("work")), db: Engine = Depends(store)) -> Response:
+           ctx: dict[str, Any] = Depends(page_access(("work", "deliveries"))), db: Engine = Depends(store)) -> Response:
     """A delivered file, checked and pseudonymised in this request (in a child process with the upload time
-    budget): a file with clear identity numbers is never stored, so it cannot wait in a queue."""
+    budget): a file with clear identity numbers is never stored, so it cannot wait in a queue.  A provider's
+    file enrols people with it and may only concern its own participants."""
     from api.http.uploads import Upload, UploadTooSlow, as_uploaded, ingest_upload, received
     from outcomes.ingest import IngestError, IngestRefused
     from outcomes.pseudonym import MissingKeyError, load_key
@@ -47,28 +50,31 @@ def upload(kind: str = Form("", max_length=20), file: UploadFile = File(...), cs
     check_form(ctx, csrf, "batch.upload")
     w = words(ctx["lang"])
     names = Names(ctx["contract"], w)
-    if kind not in UPLOAD_KINDS:
-        return work_page(ctx, db, error=w._("Choose what the file holds."), status=422)
+    who = ctx["who"]
+    provider = who.party if who.role == "provider" else None
+    page = delivery_page(ctx)
+    if kind not in (PROVIDER_KINDS if provider else UPLOAD_KINDS):
+        return page(ctx, db, error=w._("Choose what the file holds."), status=422)
     try:
         key = load_key()
     except MissingKeyError:
-        return work_page(ctx, db, error=w._("No pseudonymisation key is configured (SIB_KEY_FILE), so no file can "
+        return page(ctx, db, error=w._("No pseudonymisation key is configured (SIB_KEY_FILE), so no file can "
                                             "be received."), status=503)
     with received(file) as (path, name):
         try:
-            report = ingest_upload(db, Upload(ctx["contract"], path, kind, key, False, ctx["who"].actor, name))
+            report = ingest_upload(db, Upload(ctx["contract"], path, kind, key, False, who.actor, name,
+                                              provider=provider))
         except IngestRefused as refused:
             groups = refused.report.by_reason(w)
-            return work_page(ctx, db, status=422, refusal={
+            return page(ctx, db, status=422, refusal={
                 "file": name, "total": refused.report.errors_total, "listed": len(refused.report.errors),
                 "groups": [dict(g, rows=[e["row"] for e in g["first"]], reason=g["first"][0]["reason"],
                                 more=g["count"] > len(g["first"])) for g in groups]})
         except (UnreadableFile, IngestError) as exc:
             text = names.message(as_uploaded(exc.message, path, name))
-            return work_page(ctx, db, error=w._("{file} could not be read: {reason}", file=name, reason=text),
-                             status=422)
+            return page(ctx, db, error=w._("{file} could not be read: {reason}", file=name, reason=text), status=422)
         except UploadTooSlow as exc:
-            return work_page(ctx, db, error=names.message(exc.message), status=503)
+            return page(ctx, db, error=names.message(exc.message), status=503)
     if report.status == "already_imported" or report.batch_id is None:  # the same file again: nothing new stored
         return _back(ctx, done="already", file=name)
     return _back(ctx, done="uploaded", batch=report.batch_id)
@@ -134,9 +140,19 @@ def job_page(job_id: int = PathParam(..., ge=1, le=2**31 - 1), ctx: dict[str, An
     """A job's state and progress (the page reloads itself every two seconds until it is done), then its result."""
     job = _own_job(db, ctx, job_id)
     stored = ctx["stored"]
-    return render("job.html.j2", currency=stored.currency, job=job, refresh=job.open,
+    page = render("job.html.j2", currency=stored.currency, job=job, refresh=job.open,
                   error=Names(ctx["contract"], words(ctx["lang"])).message(job.error) if job.error else None,
                   **ctx, path=f"/contracts/{stored.id}/jobs/{job.id}")
+    if job.open:  # the one page with a script: this site's own, which follows the job (assets/job.js)
+        page.headers["Content-Security-Policy"] = (SECURITY_HEADERS["Content-Security-Policy"]
+                                                   + "; script-src 'self'; connect-src 'self'")
+    return page
+
+
+@router.get("/assets/job.js")
+def job_script() -> Response:
+    return Response(JOB_SCRIPT, media_type="text/javascript; charset=utf-8",
+                    headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/contracts/{contract_id}/jobs/{job_id}/file")

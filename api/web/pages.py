@@ -146,6 +146,7 @@ def work_page(ctx: dict[str, Any], db: Engine, notice: dict[str, Any] | None = N
               refusal: dict[str, Any] | None = None, status: int = 200) -> Response:
     """The intermediary's work page: deliveries (upload, verify), jobs (evaluate, pay, report), runs, ledger."""
     from api.jobs.queue import list_jobs
+    from api.providers import provider_view
     from evaluation.run import list_runs
     from indigo.compare import compare, comparison_json
     from indigo.importer import load_reference
@@ -165,11 +166,43 @@ def work_page(ctx: dict[str, Any], db: Engine, notice: dict[str, Any] | None = N
     return render("work.html.j2", currency=stored.currency, status=status, batches=list_batches(db, stored.id),
                   refused=refused, runs=runs, ledger=ledger, chain=verify_for_display(db, stored.id), market=market,
                   followup=_named_units(db, followup_status(db, stored.id)), jobs=list_jobs(db, stored.id, 10),
+                  providers=provider_view(db, stored),
                   kinds=UPLOAD_KINDS, today=date.today().isoformat(), notice=notice, error=error, refusal=refusal,
                   **ctx, path=f"/contracts/{stored.id}/work")
 
 
 UPLOAD_KINDS = ("participants", "enrolments", "measurements", "survey", "comparison")
+PROVIDER_KINDS = ("participants", "enrolments", "measurements", "survey")  # a comparison pool is not a provider's
+
+
+@router.get("/contracts/{contract_id}/deliveries")
+def deliveries(ctx: dict[str, Any] = Depends(page_access("deliveries")), db: Engine = Depends(store),
+               done: str | None = Query(None, pattern="^(uploaded|already)$"),
+               batch: int | None = Query(None, ge=1, le=2**31 - 1),
+               file: str | None = Query(None, max_length=200)) -> Response:
+    return deliveries_page(ctx, db, notice={"done": done, "batch": batch, "file": file} if done else None)
+
+
+def deliveries_page(ctx: dict[str, Any], db: Engine, notice: dict[str, Any] | None = None, error: str | None = None,
+                    refusal: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """A provider's page: deliver a file, its own deliveries (accepted and refused), and its own participants'
+    results and the payments attributed to them."""
+    from api.providers import provider_view
+    from outcomes.batches import list_batches
+
+    stored, who = ctx["stored"], ctx["who"]
+    refused = [dict(r._mapping, reasons=error_groups(r.detail.get("errors") or []))
+               for r in audit_events(db, stored.id, "ingest.refused", newest_first=True)
+               if (r.detail or {}).get("provider") == who.party]
+    return render("deliveries.html.j2", currency=stored.currency, status=status,
+                  batches=list_batches(db, stored.id, who.party), refused=refused, kinds=PROVIDER_KINDS,
+                  mine=provider_view(db, stored, who.party, suppress=True), notice=notice, error=error,
+                  refusal=refusal, **ctx, path=f"/contracts/{stored.id}/deliveries")
+
+
+def delivery_page(ctx: dict[str, Any]) -> Callable[..., Response]:
+    """The page a delivery returns to: the provider's own, or the intermediary's work page."""
+    return deliveries_page if ctx["page"] == "deliveries" else work_page
 
 
 def error_groups(errors: list[dict[str, Any]], first: int = 3) -> list[dict[str, Any]]:

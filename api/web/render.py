@@ -57,7 +57,8 @@ def render(name: str, lang: str, currency: str = "SEK", status: int = 200, **val
     values["lang"] = lang
     w = words(lang, currency)
     values["page_names"] = {"dashboard": w._("Investor dashboard"), "schedule": w._("Repayment schedule"),
-                            "work": w._("Intermediary work"), "board": w._("Board summary")}
+                            "work": w._("Intermediary work"), "board": w._("Board summary"),
+                            "deliveries": w._("Deliveries")}
     if values.get("contract") is not None:
         values["names"] = Names(values["contract"], w)
     html = env.get_template(name).render(**values)

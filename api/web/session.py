@@ -43,7 +43,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "investor": ("dashboard",),
     "payer": ("schedule", "board"),
     "intermediary": ("dashboard", "schedule", "work", "board"),
-    "provider": (),
+    "provider": ("deliveries",),
 }
 
 
@@ -119,8 +119,10 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or os.environ.get("SIB_SECURE_COOKIE") == "1"
 
 
-def page_access(page: str) -> Callable[..., Any]:
-    """A dependency giving the page's context when the user may see ``page`` of the path's contract."""
+def page_access(page: str | tuple[str, ...]) -> Callable[..., Any]:
+    """A dependency giving the page's context when the user may see ``page`` (or one of several) of the path's
+    contract."""
+    allowed = (page,) if isinstance(page, str) else page
     async def check(request: Request, contract_id: str = PathParam(..., max_length=64),
                     lang: str | None = Query(None, max_length=2),
                     user: tuple[Principal, str] = Depends(session),
@@ -135,11 +137,12 @@ def page_access(page: str) -> Callable[..., Any]:
         except UnknownContract:
             raise PageError(404, missing, fallback) from None
         chosen = choose(lang, default_language(stored.currency))
-        if page not in PAGES[who.role]:
+        shown = next((p for p in allowed if p in PAGES[who.role]), None)
+        if shown is None:
             w = words(chosen)
             raise PageError(403, w._("The {role} role does not have this page.", role=w.label("role", who.role)),
                             chosen)
-        return {"who": who, "stored": stored, "lang": chosen, "page": page,
+        return {"who": who, "stored": stored, "lang": chosen, "page": shown,
                 "pages": PAGES[who.role], "csrf": csrf_token(token), "contract": stored.latest.terms}
     return check
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -27,7 +27,12 @@ def batches(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(acces
             db: Engine = Depends(store)) -> Page:
     from outcomes.batches import list_batches
 
-    return page_of([Batch(**b) for b in list_batches(db, ctx[1].id)], limit, offset)
+    return page_of([Batch(**b) for b in list_batches(db, ctx[1].id, _provider(ctx[0]))], limit, offset)
+
+
+def _provider(who: Any) -> str | None:
+    """The provider a user is (it sees its own deliveries and participants only), or None for everyone else."""
+    return who.party if who.role == "provider" else None
 
 
 @router.get(CONTRACT + "/batches/{batch_id}",
@@ -36,7 +41,7 @@ def batch(batch_id: int = PathParam(..., ge=1, le=MAX_ID), ctx: tuple = Depends(
           db: Engine = Depends(store)) -> Batch:
     from outcomes.batches import list_batches
 
-    found = next((b for b in list_batches(db, ctx[1].id) if b["id"] == batch_id), None)
+    found = next((b for b in list_batches(db, ctx[1].id, _provider(ctx[0])) if b["id"] == batch_id), None)
     if found is None:
         raise ApiError(404, "not_found", A("no_batch", batch=batch_id, contract=ctx[1].id))
     return Batch(**found)
@@ -64,7 +69,8 @@ def upload(request: Request, kind: KINDS_LITERAL = Form(...), file: UploadFile =
         raise ApiError(503, "not_configured", A("no_key")) from None
     with received(file) as (path, name):
         try:  # in a worker process with a time budget, so one large file cannot starve other requests
-            report = ingest_upload(db, Upload(stored.latest.terms, path, kind, key, dry_run, who.actor, name))
+            report = ingest_upload(db, Upload(stored.latest.terms, path, kind, key, dry_run, who.actor, name,
+                                              provider=_provider(who)))
         except IngestRefused as refused:
             raise ApiError.of(422, "refused", refused, refused.report.as_dict) from None
         except (UnreadableFile, IngestError) as exc:
@@ -100,6 +106,7 @@ def participants(limit: int = LIMIT, offset: int = OFFSET, ctx: tuple = Depends(
     from outcomes.batches import participants as enrolled
 
     who, stored = ctx
-    total, rows = enrolled(db, stored.id, limit, offset, who.actor)
-    return Page(items=[Participant(participant=r.pseudonym[:12], cohort=r.cohort, arm=r.arm, start=r.start)
+    total, rows = enrolled(db, stored.id, limit, offset, who.actor, _provider(who))
+    return Page(items=[Participant(participant=r.pseudonym[:12], cohort=r.cohort, arm=r.arm, start=r.start,
+                                   provider=r.provider)
                        for r in rows], total=total, limit=limit, offset=offset)

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 from api.access import Principal
 from api.http.auth import access, principal, reader, store
 from api.http.routers import CONTRACT, LIMIT, OFFSET
-from api.http.schemas import ERRORS, ContractDetail, ContractSummary, Health, Loose, Page, VersionInfo, page_of
+from api.http.schemas import (ERRORS, ContractDetail, ContractSummary, Health, IndigoComparison, Page, VersionInfo,
+                              page_of)
 from contracts.registry import list_contracts
 from store.version import code_version
 
@@ -50,7 +51,7 @@ def versions(ctx: tuple = Depends(access("contract.read"))) -> list[VersionInfo]
 
 @router.get(CONTRACT + "/indigo/compare",
             summary="Similar INDIGO impact bonds beside this contract",
-            operation_id="indigo_compare", response_model=Loose, responses=ERRORS)
+            operation_id="indigo_compare", response_model=IndigoComparison, responses=ERRORS)
 def indigo_compare(limit: int = Query(10, ge=1, le=100), ctx: tuple = Depends(access("indigo.read")),
                    db: Engine = Depends(reader)) -> dict[str, Any]:
     """INDIGO projects like this contract, with their prices per outcome, caps and results (``credit`` names
