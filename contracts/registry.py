@@ -128,19 +128,10 @@ def _refuse_lower_threshold(conn: sa.Connection, cf: ContractFile, added: list[C
 
 
 def list_contracts(engine: Engine) -> list[dict]:
-    """One summary per stored contract, for `sib contract list`."""
-    latest = (
-        sa.select(ContractVersionRow.contract_id, sa.func.max(ContractVersionRow.version).label("versions"))
-        .group_by(ContractVersionRow.contract_id)
-        .subquery()
-    )
-    query = (
-        sa.select(ContractRow.id, ContractRow.name, ContractRow.currency, latest.c.versions)
-        .join(latest, latest.c.contract_id == ContractRow.id)
-        .order_by(ContractRow.id)
-    )
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+    """One summary per stored contract, for `sib contract list` (``store.listing``: it needs no model)."""
+    from store.listing import list_contracts as listed
+
+    return listed(engine)
 
 
 _PARSED: dict[tuple[str, str], tuple[tuple, StoredContract]] = {}

@@ -7,12 +7,13 @@ three needs to import back the one that chooses among them.
 
 from __future__ import annotations
 
+from outcomes import KINDS
 from outcomes.checks import Context, FileCheck
 from outcomes.measurements import MeasurementCheck
 from outcomes.people import EnrolmentCheck, PeopleCheck
 from outcomes.surveys import SurveyCheck
 
-KINDS = ("participants", "enrolments", "measurements", "survey", "comparison")
+__all__ = ["KINDS", "checker"]
 
 
 def checker(kind: str, ctx: Context, columns: list[str]) -> FileCheck:

@@ -11,21 +11,17 @@ from __future__ import annotations
 import getpass
 import os
 import random
+import re
 import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from language import N_, MessageError, Texts
-from store.tables import AuditEventRow
 
 DEFAULT_URL = "sqlite:///sib.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -110,7 +106,9 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config  # alembic is imported only to change the schema (sib init), not to use it
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -119,12 +117,30 @@ def alembic_config(url: str) -> Config:
 
 @lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The newest migration's revision: the one no other migration revises, read from the migration files'
+    ``revision`` and ``down_revision`` lines (alembic's own reading of the folder costs every command a tenth of
+    a second; a test checks that the two agree)."""
+    revisions, revised = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for name, found in (("revision", revisions), ("down_revision", revised)):
+            match = re.search(rf"^{name}\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+            if match:
+                found.add(match.group(1))
+    heads = revisions - revised
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory  # a branched history: alembic decides
+
     return ScriptDirectory.from_config(alembic_config(DEFAULT_URL)).get_current_head() or ""
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The store's schema revision (alembic's table ``alembic_version``), None for a store never initialised."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def init_store(url: str | None = None) -> tuple[str | None, str]:
@@ -136,6 +152,8 @@ def init_store(url: str | None = None) -> tuple[str | None, str]:
     engine = make_engine(url)
     try:
         before = current_revision(engine)
+        from alembic import command
+
         with engine.begin() as conn:
             config = alembic_config(url)
             config.attributes["connection"] = conn
@@ -147,8 +165,10 @@ def init_store(url: str | None = None) -> tuple[str | None, str]:
         engine.dispose()
 
 
-def open_store(url: str | None = None) -> Engine:
-    """An engine on an existing, current store; a clear StoreError otherwise."""
+def open_store(url: str | None = None, registries: bool = True) -> Engine:
+    """An engine on an existing, current store; a clear StoreError otherwise.  ``registries``: make the store's
+    survey instruments and cost files known to the process (every command that reads contracts' terms needs
+    them; a listing of contracts does not)."""
     url = url or database_url()
     path = _sqlite_path(url)
     if path is not None and not path.exists():
@@ -165,6 +185,8 @@ def open_store(url: str | None = None) -> Engine:
     if revision != head_revision():
         engine.dispose()
         raise StoreError(TEXTS("old_schema", store=describe(url), revision=revision, head=head_revision()))
+    if not registries:
+        return engine
     # Survey instruments users loaded into this store are made known to the process, so that contracts,
     # ingestion and results find them by id and version like the built-in ones.
     from contracts.costs import load_stored_costs
@@ -184,6 +206,7 @@ def record_audit(conn: sa.Connection, action: str, contract_id: str | None, deta
                  who: str | None = None) -> None:
     """Append one audit event inside the caller's transaction."""
     from store.seal import audit_text, seal, seal_key
+    from store.tables import AuditEventRow
     from store.types import utcnow
 
     from language.masking import mask_text, mask_value
@@ -199,6 +222,8 @@ def record_audit(conn: sa.Connection, action: str, contract_id: str | None, deta
 
 def audit_events(engine: Engine, contract_id: str, action: str | None = None, newest_first: bool = False) -> list[Any]:
     """A contract's audit events (of one ``action``, if given), in the order they were written or newest first."""
+    from store.tables import AuditEventRow
+
     query = sa.select(AuditEventRow).where(AuditEventRow.contract_id == contract_id)
     if action is not None:
         query = query.where(AuditEventRow.action == action)

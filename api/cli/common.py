@@ -20,26 +20,17 @@ from typing import Any, Callable, Iterator, TextIO
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
-from contracts import ContractFileError
+# Only what every command needs is imported here: `sib --help` must not wait for pandas, SQLAlchemy or the
+# store (an import-graph test keeps it so).  Each command imports its own tools when it runs.
 from language import MessageError
 from language.masking import mask_text, mask_value, one_line
 from language.words import Words, from_environment, words
-from contracts.registry import UnknownContract, VersionConflict
-from evaluation.errors import UnknownRun
-from outcomes.batches import BatchError
-from outcomes.ingest import IngestError
-from outcomes.pseudonym import MissingKeyError
-from outcomes.readers import UnreadableFile
-from store.db import StoreError, database_url, describe
 
 
 
@@ -111,8 +102,14 @@ class UsageProblem(UserError):
     wrong option name is."""
 
 
-USER_ERRORS = (UserError, MessageError, StoreError, UnknownContract, VersionConflict, MissingKeyError, UnreadableFile,
-               IngestError, BatchError, UnknownRun)
+USER_ERRORS = (UserError, MessageError)  # every engine error a person can act on is a MessageError
+
+
+def _loaded(module: str, name: str) -> Any:
+    """A class of a module already imported (None if it is not): an error of a module never loaded cannot be
+    what was raised, so checking for it needs no import."""
+    found = sys.modules.get(module)
+    return getattr(found, name, None) if found is not None else None
 
 
 def print_json(data: Any) -> None:
@@ -129,9 +126,12 @@ def parse_day(text: str | None, option: str = "--as-of") -> date:
         raise UserError(w()._("{option} '{text}' is not a date; expected YYYY-MM-DD", option=option, text=text)) from None
 
 
-def bar() -> Progress:
+def bar() -> Any:
     """A progress bar on stderr (hidden when stderr is not a terminal): what is done, how much of how much
     (rows, metrics), the percentage, the time taken and the time left."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
                     disable=not err.is_terminal,
@@ -146,7 +146,7 @@ class Shown:
     (rows read of rows in the file, metrics evaluated of metrics); ``showing`` is false when nobody watches
     (stderr not a terminal), so work that costs something only to count may skip it."""
 
-    def __init__(self, shown: Progress, task: Any):
+    def __init__(self, shown: Any, task: Any):
         self._shown, self._task = shown, task
         self.showing = not shown.disable
 
@@ -210,15 +210,23 @@ def main(argv: list[str] | None = None) -> int:
         return failed.say("error", exc.format_message(), 1)
     except typer.Abort:
         return failed.say("aborted", w()._("Aborted."), 1, bare=True)
-    except ContractFileError as exc:
-        return failed.problems([problem.text(w()) for problem in exc.problems])
     except USER_ERRORS as exc:
         said = w().message(exc.message) if isinstance(exc, MessageError) else str(exc)
         code = exc.message.code if isinstance(exc, MessageError) else type(exc).__name__
         return failed.say(code, said, 2 if isinstance(exc, UsageProblem) else 1)
-    except (OperationalError, ProgrammingError) as exc:
-        return failed.say("store_failed", w()._("the store {store} failed: {reason}", store=describe(database_url()),
-                                                reason=str(getattr(exc, "orig", exc)).splitlines()[0]), 1)
+    except Exception as exc:
+        contract_file = _loaded("contracts.problems", "ContractFileError")
+        if contract_file is not None and isinstance(exc, contract_file):
+            return failed.problems([problem.text(w()) for problem in exc.problems])
+        database = tuple(c for c in (_loaded("sqlalchemy.exc", "OperationalError"),
+                                     _loaded("sqlalchemy.exc", "ProgrammingError")) if c is not None)
+        if database and isinstance(exc, database):
+            from store.db import database_url, describe
+
+            return failed.say("store_failed", w()._("the store {store} failed: {reason}",
+                                                    store=describe(database_url()),
+                                                    reason=str(getattr(exc, "orig", exc)).splitlines()[0]), 1)
+        raise
     return result if isinstance(result, int) else 0
 
 

@@ -99,10 +99,10 @@ def contract_load(file: Path) -> None:
 @contract_app.command("list")
 def contract_list(as_json: bool = JSON_OPTION) -> None:
     """The contracts in the store."""
-    from contracts.registry import list_contracts
     from store.db import open_store
+    from store.listing import list_contracts
 
-    rows = list_contracts(open_store())
+    rows = list_contracts(open_store(registries=False))
     if as_json:
         print_json({"contracts": rows})
         return

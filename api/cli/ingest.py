@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from api.cli.common import JSON_OPTION, UserError, app, err, out, print_json, progress, w, UsageProblem
-from outcomes.kinds import KINDS
+from outcomes import KINDS
 
 
 @app.command()
