@@ -6,16 +6,20 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from evaluation.result import POOLED, EffectResult
+
+# scipy.stats.norm's ppf(0.975) and sf(z) are special.ndtri(0.975) and special.ndtr(-z): the same numbers, without
+# the distribution object's argument checks, which cost a forecast's thousand draws per result a second.
+Z_975 = float(special.ndtri(0.975))
 
 
 def standard_error(r: EffectResult) -> float | None:
     """The standard error implied by a result's 95 % interval (None without one)."""
     if r.ci_low is None or r.ci_high is None:
         return None
-    return (r.ci_high - r.ci_low) / (2 * stats.norm.ppf(0.975))
+    return (r.ci_high - r.ci_low) / (2 * Z_975)
 
 
 def draw_estimate(r: EffectResult, rng: np.random.Generator) -> EffectResult:
@@ -26,7 +30,7 @@ def draw_estimate(r: EffectResult, rng: np.random.Generator) -> EffectResult:
     estimate = float(rng.normal(r.estimate, se))
     return dataclasses.replace(r, estimate=estimate, ci_low=estimate - (r.estimate - r.ci_low),
                                ci_high=estimate + (r.ci_high - r.estimate),
-                               p_value=float(2 * stats.norm.sf(abs(estimate) / se))).finish()
+                               p_value=float(2 * special.ndtr(-abs(estimate) / se))).finish()
 
 
 def fill_pending(outcomes: pd.DataFrame, results: dict[tuple[str, str], EffectResult],

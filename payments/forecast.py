@@ -32,6 +32,8 @@ same seed and state of the store.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -200,6 +202,33 @@ def paths(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simula
         yield Path(total, by_payer, by_period, investors, drawn, by_payer_year)
 
 
+_SHARED: "OrderedDict[tuple, list[Path]]" = OrderedDict()
+SHARED_RUNS = 4  # the simulations of this many runs are kept (a few MB each)
+
+
+def shared_paths(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,
+                 seed: int = SEED, booked: Booked | None = None) -> list[Path]:
+    """``paths`` of a stored run, drawn once in a process and kept for the next reader: the forecast, the board
+    summary and the business case value the same simulations.  The same seed draws the same paths, so this
+    changes no number, only how often they are drawn; the key holds all they depend on (the run's results and
+    per-participant outcomes, the contract's terms, the ledger's bookings, the number of simulations and the
+    seed)."""
+    booked = booked or Booked()
+    if run.id is None:
+        return list(paths(contract, run, outcomes, simulations, seed, booked))
+    results = json.dumps([r.to_dict() for r in run.results], sort_keys=True, default=str)
+    observed = (len(outcomes), int(pd.util.hash_pandas_object(outcomes, index=False).sum()) if len(outcomes) else 0)
+    key = (run.id, run.inputs_fingerprint, results, observed, contract.model_dump_json(), simulations, seed,
+           tuple(sorted(booked.amounts.items())), booked.rejected)
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    drawn = _SHARED[key] = list(paths(contract, run, outcomes, simulations, seed, booked))
+    while len(_SHARED) > SHARED_RUNS:
+        _SHARED.popitem(last=False)
+    return drawn
+
+
 def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, simulations: int = SIMULATIONS,
              seed: int = SEED, booked: Booked | None = None) -> Forecast:
     """The forecast of ``run``; ``booked`` is what the ledger holds (``booked_of``), so that an amount rejected
@@ -215,7 +244,7 @@ def simulate(contract: Contract, run: EvaluationRun, outcomes: pd.DataFrame, sim
     pending = sum(r.n_pending for (_, cohort), r in results.items() if r.n_pending and cohort != POOLED)
     if pending:
         notes.append(P("forecast_pending", n=pending).as_dict())
-    for path in paths(contract, run, outcomes, simulations, seed, booked):
+    for path in shared_paths(contract, run, outcomes, simulations, seed, booked):
         totals.append(path.total)
         for payer, amount in path.by_payer.items():
             payer_totals.setdefault(payer, []).append(amount)

@@ -510,7 +510,7 @@ def contract_business_case(engine: Any, stored: Any, simulations: int | None = N
     (``ValuationError``) when the contract has no valuation or its cost file is not loaded."""
     from contracts import costs as cost_files
     from evaluation.run import get_run, run_outcomes
-    from payments.forecast import SEED, SIMULATIONS, booked_of, paths
+    from payments.forecast import SEED, SIMULATIONS, booked_of, shared_paths
     from payments.ledger import current_status, read_ledger
 
     run = get_run(engine, stored.id)
@@ -524,7 +524,7 @@ def contract_business_case(engine: Any, stored: Any, simulations: int | None = N
     draws: list[tuple[dict, dict]] = []
     if contract.payments is not None:
         booked = booked_of(read_ledger(engine, stored.id), current_status(engine, stored.id), run.id)
-        for path in paths(contract, run, outcomes, simulations or SIMULATIONS, SEED, booked):
+        for path in shared_paths(contract, run, outcomes, simulations or SIMULATIONS, SEED, booked):
             draws.append((path.results, path.by_period))
     results = {(r.metric, r.cohort): r for r in run.results if r.subgroup is None}
     return business_case(contract, costs, results, by_period, payer_payments=by_payer, simulations=draws,

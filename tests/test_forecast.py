@@ -221,3 +221,19 @@ def test_cli_api_and_dashboard_show_the_same_forecast(demo_copy) -> None:
                    i18n.percent(cli["irr"]["p50"], "en", 1, False), i18n.percent(cli["irr"]["p10"], "en", 1, False),
                    i18n.percent(cli["probability_of_loss"], "en", 1, False)):
         assert figure.replace(i18n.NBSP, " ") in plain, figure
+
+
+def test_shared_simulations_are_the_same_paths_and_never_another_run_s() -> None:
+    """The forecast, the board summary and the business case share one drawing of a run's simulations: the same
+    numbers as drawing them again, drawn once, and keyed by everything they depend on (here: the estimate)."""
+    from payments.forecast import shared_paths
+
+    c = threshold_contract(60000)
+    first, second = run_of([uncertain(-0.0948)]), run_of([uncertain(-0.20)])
+    fresh = [(p.total, p.by_period) for p in paths(c, first, outcomes(), 200, SEED)]
+    kept = shared_paths(c, first, outcomes(), 200, SEED)
+    assert [(p.total, p.by_period) for p in kept] == fresh
+    assert shared_paths(c, first, outcomes(), 200, SEED) is kept  # drawn once
+    other = [(p.total, p.by_period) for p in shared_paths(c, second, outcomes(), 200, SEED)]
+    assert other == [(p.total, p.by_period) for p in paths(c, second, outcomes(), 200, SEED)] and other != fresh
+    assert shared_paths(c, first, outcomes(), 100, SEED) is not kept  # another number of simulations
