@@ -1,7 +1,7 @@
 """The investor status endpoint and dashboard page under load from a second process, on SQLite and PostgreSQL.
 
     sudo apt install wrk                        # the load generator (Debian's package)
-    .venv/bin/python benchmarks/bench_api.py [--participants 10000] [--seconds 15]
+    .venv/bin/python benchmarks/bench_api.py [--participants 10000] [--seconds 15] [--workers 1,2]
 
 A contract of 10,000 pupils (the Hässelby-style example, synthetic data) is
 ingested, verified, evaluated and paid; then ``sib serve`` (one uvicorn
@@ -91,10 +91,11 @@ def wrk(url: str, seconds: int, token: str | None, cookie: bool = False) -> dict
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
 
 
-def measure(url: str, folder: Path, token: str, seconds: int) -> dict[str, object]:
+def measure(url: str, folder: Path, token: str, seconds: int, workers: int = 1) -> dict[str, object]:
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url, SIB_KEY_FILE=str(folder / "sib.key"))
-    server = subprocess.Popen([str(Path(sys.executable).parent / "sib"), "serve", "--port", str(port)], env=env,
+    server = subprocess.Popen([str(Path(sys.executable).parent / "sib"), "serve", "--port", str(port), "--no-worker",
+                               "--workers", str(workers)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -105,7 +106,9 @@ def measure(url: str, folder: Path, token: str, seconds: int) -> dict[str, objec
             except OSError:
                 time.sleep(0.2)
         status_url = f"{base}/api/v1/contracts/hasselby-school/status"
-        subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {token}", status_url], check=True)
+        for _ in range(4 * workers):  # every process computes the status once before the clock starts
+            subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Connection: close", "-H",
+                            f"Authorization: Bearer {token}", status_url], check=True)
         health = wrk(f"{base}/api/v1/health", seconds, None)
         status = wrk(status_url, seconds, token)
         dashboard = wrk(f"{base}/contracts/hasselby-school/dashboard", seconds, token, cookie=True)
@@ -121,14 +124,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=10000)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", default="1,2", help="server processes to measure with, e.g. 1,2")
     args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt install wrk)")
     result: dict[str, object] = {"participants": args.participants, "seconds": args.seconds}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'sib.db'}"
-        result["sqlite"] = measure(url, folder, prepare(url, folder, args.participants), args.seconds)
+        token = prepare(url, folder, args.participants)
+        result["sqlite"] = {f"workers_{n}": measure(url, folder, token, args.seconds, n) for n in counts}
         try:
             admin = sa.create_engine(ADMIN, isolation_level="AUTOCOMMIT")
             name = f"sib_bench_{uuid.uuid4().hex[:8]}"
@@ -139,10 +145,16 @@ def main() -> None:
         else:
             pg = sa.engine.make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
             try:
-                result["postgresql"] = measure(pg, folder, prepare(pg, folder, args.participants), args.seconds)
+                token = prepare(pg, folder, args.participants)
+                result["postgresql"] = {f"workers_{n}": measure(pg, folder, token, args.seconds, n) for n in counts}
             finally:
                 with admin.connect() as conn:
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for store in ("sqlite", "postgresql"):
+        found = result.get(store)
+        if isinstance(found, dict) and "workers_1" in found and "workers_2" in found:
+            found["status_scaling_2_to_1"] = round(found["workers_2"]["status"]["requests_per_second"]
+                                                   / found["workers_1"]["status"]["requests_per_second"], 2)
     print(json.dumps(result, indent=2))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.cli.common import app, err, w
-from api.http.limits import HEADER_TIMEOUT, SERVER_LIMITS  # noqa: F401  (HEADER_TIMEOUT: for the tests)
+from api.limits import HEADER_TIMEOUT, SERVER_LIMITS  # noqa: F401  (HEADER_TIMEOUT: for the tests)
 
 
 @app.command()

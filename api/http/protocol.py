@@ -10,7 +10,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.http.limits import HEADER_TIMEOUT
+from api.limits import HEADER_TIMEOUT
 
 
 class HeaderTimeout(H11Protocol):

@@ -1,4 +1,5 @@
-"""What a slow or greedy client may hold (docs/api.md, "Timeouts and limits"), for `sib serve` and its protocol.
+"""What a slow or greedy client may hold (docs/api.md, "Timeouts and limits"), for `sib serve` and its protocol:
+here, outside ``api.http``, so that the CLI can name them without loading the server.
 
 An idle keep-alive connection is closed after 5 s; a request's line and headers must arrive whole within
 HEADER_TIMEOUT s of the connection opening (or of the previous response), else the connection is closed; they may
