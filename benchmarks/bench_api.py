@@ -39,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 ADMIN = os.environ.get("SIB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-def prepare(url: str, folder: Path, participants: int) -> str:
-    """A store with the example contract and ``participants`` pupils, evaluated and paid; an investor's token."""
+def prepare(url: str, folder: Path, participants: int) -> tuple[str, str]:
+    """A store with the example contract and ``participants`` pupils, evaluated and paid; an investor's token and
+    a session of the same investor (the page's cookie)."""
     from api.access import add_user
     from contracts import load_contract_file
     from contracts.registry import get_contract, store_contract
@@ -68,8 +69,13 @@ def prepare(url: str, folder: Path, participants: int) -> str:
     with key_file(key_path):  # the ledger is sealed with the store's key
         calculate(engine, stored, evaluate(engine, stored, date(2025, 7, 31)))
     token = add_user(engine, "bench-investor", "investor", ["hasselby-school"])
+    from api.access import authenticate
+    from api.web.session import start_session
+
+    with engine.connect() as conn:
+        session = start_session(engine, authenticate(conn, token).id)
     engine.dispose()
-    return token
+    return token, session
 
 
 def free_port() -> int:
@@ -86,12 +92,13 @@ def wrk(url: str, seconds: int, token: str | None, cookie: bool = False) -> dict
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", text)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)  # a redirect to the login page counts here
     return {"requests_per_second": rate, "p99_ms": round(float(p99.group(1)) * scale, 2),
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
 
 
-def measure(url: str, folder: Path, token: str, seconds: int, workers: int = 1) -> dict[str, object]:
+def measure(url: str, folder: Path, tokens: tuple[str, str], seconds: int, workers: int = 1) -> dict[str, object]:
+    token, session = tokens
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url, SIB_KEY_FILE=str(folder / "sib.key"))
     server = subprocess.Popen([str(Path(sys.executable).parent / "sib"), "serve", "--port", str(port), "--no-worker",
@@ -111,7 +118,7 @@ def measure(url: str, folder: Path, token: str, seconds: int, workers: int = 1) 
                             f"Authorization: Bearer {token}", status_url], check=True)
         health = wrk(f"{base}/api/v1/health", seconds, None)
         status = wrk(status_url, seconds, token)
-        dashboard = wrk(f"{base}/contracts/hasselby-school/dashboard", seconds, token, cookie=True)
+        dashboard = wrk(f"{base}/contracts/hasselby-school/dashboard", seconds, session, cookie=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
