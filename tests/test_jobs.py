@@ -71,6 +71,7 @@ def test_a_job_whose_worker_stopped_is_claimed_again_and_given_up_after_three_tr
     given_up = get_job(engine, job_id)
     assert given_up.state == "failed" and given_up.error["code"] == "jobs.abandoned"
     assert "stopped 3 times" in words("en").message(given_up.error)
+    assert [e.detail for e in audit_events(engine, stored.id, "job.failed")] == [{"job": job_id, "attempts": 3}]
 
 
 def test_a_refused_job_fails_with_its_reason_and_the_worker_goes_on(engine: Engine) -> None:

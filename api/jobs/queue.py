@@ -117,7 +117,8 @@ def claim(db: Engine, worker: str, lease: float | None = None) -> Job | None:
     lease = lease_seconds() if lease is None else lease
     try:
         with db.begin() as conn:
-            query = sa.select(JobRow.id, JobRow.attempts).where(_claimable(now)).order_by(JobRow.id).limit(1)
+            query = sa.select(JobRow.id, JobRow.attempts, JobRow.contract_id).where(_claimable(now)).order_by(
+                JobRow.id).limit(1)
             if db.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             found = conn.execute(query).first()
@@ -127,7 +128,8 @@ def claim(db: Engine, worker: str, lease: float | None = None) -> Job | None:
                 conn.execute(sa.update(JobRow).where(JobRow.id == found.id, _claimable(now)).values(
                     state="failed", finished_at=now, lease_until=None,
                     error=TEXTS("abandoned", attempts=found.attempts).as_dict()))
-                record_audit(conn, "job.failed", None, {"job": found.id, "attempts": found.attempts}, worker)
+                record_audit(conn, "job.failed", found.contract_id, {"job": found.id, "attempts": found.attempts},
+                             worker)
                 return None
             taken = conn.execute(sa.update(JobRow).where(JobRow.id == found.id, _claimable(now)).values(
                 state="running", worker=worker, lease_until=now + timedelta(seconds=lease),
