@@ -138,7 +138,8 @@ def _payer(db: Engine, who: Principal, contracts: list[StoredContract], lang: st
                 total["waiting"] += row["amount"]
     due.sort(key=lambda r: (r["due_date"] or "9999", r["payer"], r["contract"]))
     return {"role": "payer", "party": who.party, "party_name": party_name, "due": due, "waiting": waiting,
-            "totals": {c: {k: str(v) for k, v in t.items()} for c, t in sorted(totals.items())}}
+            "totals": {c: {**{k: str(v) for k, v in t.items()}, "any_overdue": t["overdue"] > ZERO}
+                       for c, t in sorted(totals.items())}}
 
 
 def _investor(db: Engine, contracts: list[StoredContract], lang: str) -> dict[str, Any]:

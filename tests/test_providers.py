@@ -30,7 +30,8 @@ from store.db import init_store, open_store
 from store.tables import EnrolmentRow
 from tests.helpers import row_counts, stored_minimal, write
 from tests.test_api import TWO_PAYERS, measurements, people
-from tests.test_pages import log_in, session_csrf, text_of
+from tests.test_pages import client as _client
+from tests.test_pages import session_csrf, text_of
 
 TWO_PROVIDERS = TWO_PAYERS.replace("  - {id: provider, name: Provider, role: provider}",
                                    "  - {id: provider, name: Provider, role: provider}\n"
@@ -72,10 +73,6 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     patch.undo()
 
 
-def _client(world: dict[str, Any], who: str) -> TestClient:
-    c = TestClient(world["app"])
-    assert log_in(c, world["tokens"][who]).status_code == 303
-    return c
 
 
 def test_an_enrolment_records_its_provider_and_a_wrong_one_is_refused(world) -> None:

@@ -24,7 +24,8 @@ from payments.returns import RECEIVED, PROJECTED, investor_returns, payments_by_
 from store.db import audit_events, init_store, open_store
 from tests.helpers import row_counts, stored_minimal
 from tests.test_api import TWO_PAYERS, measurements, people
-from tests.test_pages import log_in, session_csrf, text_of
+from tests.test_pages import client as _client
+from tests.test_pages import session_csrf, text_of
 
 CONTRACT = "test-contract"
 
@@ -46,10 +47,6 @@ def world(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     patch.undo()
 
 
-def _client(world: dict[str, Any], role: str) -> TestClient:
-    c = TestClient(world["app"])
-    assert log_in(c, world["tokens"][role]).status_code == 303
-    return c
 
 
 def _upload(c: TestClient, kind: str, name: str, body: str, csrf: str | None = None) -> Any:
@@ -199,6 +196,10 @@ def test_finance_sees_its_own_amounts_due_by_date_and_approvals_with_their_evide
     due = [r for r in after["due"] if r["entry"] == seq]
     assert due and due[0]["due_date"] == (date.today() + timedelta(days=30)).isoformat() and not due[0]["overdue"]
     assert seq not in {r["entry"] for r in after["waiting"]}
+    assert after["totals"]["SEK"]["overdue"] == "0" and after["totals"]["SEK"]["any_overdue"] is False
+    late = portfolio(engine, _who(engine, "payer"), today=date.today() + timedelta(days=31))  # past its due date
+    assert next(r for r in late["due"] if r["entry"] == seq)["overdue"] and late["totals"]["SEK"]["any_overdue"]
+    assert late["totals"]["SEK"]["overdue"] == due[0]["amount"]
     assert "Due by date" in text_of(c.get("/portfolio?lang=en").text)
 
 
