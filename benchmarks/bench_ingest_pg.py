@@ -10,6 +10,11 @@ pseudonymisation; COPY into ``measurements`` with its indexes and foreign keys; 
 Floor: the same CSV file streamed with psycopg's COPY FROM STDIN into a table shaped like the file (text,
 text, date, double precision; no index, no key, no check): what PostgreSQL needs just to take the bytes.
 
+Store only: the same rows, validated and pseudonymised beforehand (untimed), written by the loader's own
+``FrameWriter`` into the real ``measurements`` table: what PostgreSQL needs to store them where they live, with
+no check at all.  ``copy_to_store_only`` is the ceiling of ``copy_to_ours`` on this table, whatever the
+validation costs.
+
 Each variant runs in a fresh process on a fresh database prepared the same way (contract and pupils stored),
 the variants alternate, and medians are reported; ``copy_to_ours`` is floor time / our time (1.0 would mean
 validation, pseudonymisation and the real table's indexes cost nothing).  Needs a PostgreSQL server
@@ -67,6 +72,38 @@ report = ingest_file(engine, stored.latest.terms, Path({source!r}) / "measuremen
                      bytes(range(32)))
 elapsed = time.perf_counter() - t
 assert report.status == "accepted", (report.status, report.errors[:3])
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+STORE = r"""
+import sys, time, resource
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import pandas as pd, sqlalchemy as sa
+from store.db import open_store
+from store.bulk import FrameWriter
+from store.tables import MeasurementRow, ParticipantRow
+from outcomes.pseudonym import pseudonymise
+engine = open_store({url!r})
+with engine.connect() as conn:  # untimed: the rows exactly as the loader would send them, validated already
+    ids = dict(conn.execute(sa.select(ParticipantRow.pseudonym, ParticipantRow.id)).all())
+file = pd.read_csv(Path({source!r}) / "measurements.csv", dtype=str)
+refs = pd.Series(file["participant_id"].unique())
+participant = file["participant_id"].map(dict(zip(refs, (ids[pseudonymise(bytes(range(32)), "hasselby-school", r)]
+                                                          for r in refs))))
+frame = pd.DataFrame({{"metric": file["metric"], "observed_on": pd.to_datetime(file["date"]), "source": None,
+                      "qualifier": None, "supersedes_id": None, "participant_id": participant,
+                      "value": file["value"].astype(float)}}).sort_values("participant_id", kind="stable")
+chunks = [frame.iloc[i:i + 100_000] for i in range(0, len(frame), 100_000)]
+del file, frame
+t = time.perf_counter()
+with engine.begin() as conn:
+    writer = FrameWriter(conn)
+    for chunk in chunks:
+        writer.insert(MeasurementRow.__table__, chunk,
+                      {{"contract_id": "hasselby-school", "batch_id": 1_000_000, "status": "reported"}})
+    writer.close()
+elapsed = time.perf_counter() - t
 print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -135,16 +172,19 @@ def main() -> None:
             write_files(source, args.rows)
             marker.touch()
         result["file_mib"] = round((source / "measurements.csv").stat().st_size / 2**20)
-        ours, floor = [], []
+        ours, floor, stored = [], [], []
         for _ in range(args.repeat):
             floor.append(run(COPY, admin, source))
+            stored.append(run(STORE, admin, source))
             ours.append(run(OURS, admin, source))
     admin.dispose()
     t_ours, t_copy = statistics.median(t for t, _ in ours), statistics.median(t for t, _ in floor)
+    t_store = statistics.median(t for t, _ in stored)
     result.update({
         "ingest_seconds": round(t_ours, 1), "copy_seconds": round(t_copy, 1),
         "ingest_rows_per_second": round(args.rows / t_ours), "copy_rows_per_second": round(args.rows / t_copy),
         "copy_to_ours": round(t_copy / t_ours, 2),
+        "store_only_seconds": round(t_store, 2), "copy_to_store_only": round(t_copy / t_store, 2),
         "peak_rss_mib_ingest": round(statistics.median(m for _, m in ours) / 1024),
         "peak_rss_mib_copy": round(statistics.median(m for _, m in floor) / 1024),
     })

@@ -406,3 +406,21 @@ def test_an_upload_past_its_time_budget_is_refused_with_503_and_stores_nothing(
     accepted = api(write(tmp_path, "people.csv", PEOPLE), "participants")
     assert (accepted.status_code, accepted.json()["status"], accepted.json()["rows"]) == (201, "accepted", 2)
     assert row_counts(engine)["participants"] == before["participants"] + 2
+
+
+def test_cell_checks_in_arrow_match_python_per_cell():
+    """too_long and formula_like run in Arrow (a million-row file has millions of cells); they must flag exactly
+    what a per-cell Python check flags: characters not bytes, missing cells unflagged, other objects handled."""
+    import pandas as pd
+
+    from outcomes.values import FORMULA_START, MAX_CELL, formula_like, too_long
+
+    cells = ["=SUM(A1)", "@cmd", "ok", "", None, "é" * MAX_CELL, "é" * (MAX_CELL + 1), " =a", "a=b", "+1", "-1"]
+    text = pd.Series(cells, index=range(100, 100 + len(cells)), dtype=object)
+    expect_long = [c is not None and len(c) > MAX_CELL for c in cells]
+    expect_formula = [c is not None and c.startswith(FORMULA_START) for c in cells]
+    assert too_long(text).tolist() == expect_long
+    assert formula_like(text).tolist() == expect_formula
+    assert list(too_long(text).index) == list(text.index)
+    mixed = pd.Series(["=x", 12], dtype=object)  # not all text: the per-cell path, same answer for the text
+    assert bool(formula_like(mixed).iloc[0]) is True
