@@ -10,6 +10,7 @@ imported again changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import json
@@ -17,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -345,6 +346,14 @@ class _Writer:
         """Every row of this batch refers to an existing participant of its contract, and every correction to an
         existing row: one query per kind of reference this batch wrote (the store has no per-row keys there)."""
         self.bulk.close()
+        with self.hash_joins():
+            for query in self.reference_checks():
+                dangling = self.conn.execute(query).scalar_one()
+                if dangling:
+                    raise RuntimeError(f"batch {self.batch_id}: {dangling} rows refer to rows that do not exist")
+
+    def reference_checks(self) -> list[sa.Select]:
+        """Counts of this batch's rows whose reference finds nothing (each must be 0)."""
         checks = []
         for model in (MeasurementRow, EnrolmentRow):
             if model.__tablename__ in self.written:
@@ -359,10 +368,20 @@ class _Writer:
                                             earlier.contract_id == self.contract_id))
                 .where(MeasurementRow.batch_id == self.batch_id, MeasurementRow.supersedes_id.is_not(None),
                        earlier.id.is_(None)))
-        for query in checks:
-            dangling = self.conn.execute(query).scalar_one()
-            if dangling:
-                raise RuntimeError(f"batch {self.batch_id}: {dangling} rows refer to rows that do not exist")
+        return checks
+
+    @contextlib.contextmanager
+    def hash_joins(self) -> Iterator[None]:
+        """On PostgreSQL, no nested loops for the reference checks.  The batch, and often its contract, are newer
+        than the table statistics, which then count them as one row each: PostgreSQL would loop over the batch
+        probing all of the contract's participants for each row (39 s for 110,000 measurements in a store of five
+        contracts, against 0.04 s by a hash join, which reads each side once)."""
+        postgres = self.conn.dialect.name == "postgresql"
+        if postgres:
+            self.conn.exec_driver_sql("SET LOCAL enable_nestloop = off")  # this transaction only
+        yield  # on an error the transaction is rolled back, and the setting with it
+        if postgres:
+            self.conn.exec_driver_sql("SET LOCAL enable_nestloop TO DEFAULT")
 
     def _insert(self, model: Any, frame: pd.DataFrame, fixed: dict[str, Any]) -> None:
         self.bulk.insert(model.__table__, frame, fixed)

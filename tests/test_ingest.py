@@ -297,3 +297,46 @@ def test_an_error_in_a_later_chunk_stores_none_of_the_earlier_ones(engine, key, 
     monkeypatch.undo()
     good = write(tmp_path, "m2.csv", "participant_id,metric,date,value\n" + "\n".join(rows[:5]) + "\n")
     assert ingest_file(engine, contract, good, "measurements", key).status == "accepted"  # the connection is sound
+
+
+def test_reference_checks_join_by_hash_when_statistics_know_nothing_of_the_batch(postgres_url, key) -> None:
+    """A new batch (often of a new contract) is newer than PostgreSQL's statistics, which count it as one row: the
+    planner then probes all of the contract's participants once per row of the batch, a nested loop that took 39 s
+    for 110,000 measurements in a store of five contracts (benchmarks/bench_scale.py).  The loader's checks must
+    read each side once, by hash, whatever the statistics say; and the setting must not outlive them."""
+    from tests.conftest import initialised
+    from outcomes.ingest import _Writer
+    from store.bulk import bulk_insert
+    from store.tables import ImportBatchRow
+
+    with initialised(postgres_url) as engine:
+        stored_minimal(engine)
+        with engine.begin() as conn:  # 3,000 participants of the contract, then statistics taken, as in a store in use
+            batch = conn.execute(sa.insert(ImportBatchRow).returning(ImportBatchRow.id), {
+                "contract_id": "test-contract", "kind": "participants", "filename": "p", "sha256": "p",
+                "rows": 3000, "summary": {}, "created_by": "t"}).scalar_one()
+            bulk_insert(conn, ParticipantRow.__table__, ["pseudonym"], [(f"{i:064x}",) for i in range(3000)],
+                        {"contract_id": "test-contract", "attributes": "{}", "batch_id": batch})
+            ids = conn.execute(sa.select(ParticipantRow.id)).scalars().all()
+        with engine.connect() as conn:
+            conn.execute(sa.text("ANALYZE"))
+            conn.commit()
+        with engine.connect() as conn, conn.begin():
+            batch = conn.execute(sa.insert(ImportBatchRow).returning(ImportBatchRow.id), {
+                "contract_id": "test-contract", "kind": "measurements", "filename": "m", "sha256": "m",
+                "rows": 30000, "summary": {}, "created_by": "t"}).scalar_one()
+            bulk_insert(conn, MeasurementRow.__table__, ["participant_id", "observed_on", "value"],
+                        [(ids[i % len(ids)], f"2020-03-{1 + i % 28:02d}", 0.9) for i in range(30000)],
+                        {"contract_id": "test-contract", "metric": "attendance", "status": "reported", "batch_id": batch})
+            writer = _Writer(conn, "test-contract")
+            writer.batch_id, writer.written = batch, {"measurements"}
+            (check,) = writer.reference_checks()
+            explain = sa.text("EXPLAIN " + str(check.compile(conn, compile_kwargs={"literal_binds": True})))
+            unguarded = "\n".join(conn.execute(explain).scalars())
+            with writer.hash_joins():
+                guarded = "\n".join(conn.execute(explain).scalars())
+                assert conn.execute(check).scalar_one() == 0
+            setting = conn.exec_driver_sql("SHOW enable_nestloop").scalar_one()
+        assert "Nested Loop" in unguarded  # the trap is real on this data: the statistics see one row
+        assert "Hash" in guarded and "Nested Loop" not in guarded
+        assert setting == "on"  # the rest of the loader's transaction plans as usual
