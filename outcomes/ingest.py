@@ -347,32 +347,32 @@ class _Writer:
         existing row: one query per kind of reference this batch wrote (the store has no per-row keys there)."""
         self.bulk.close()
         with self.hash_joins():
-            for query in self.reference_checks():
-                dangling = self.conn.execute(query).scalar_one()
-                if dangling:
-                    raise RuntimeError(f"batch {self.batch_id}: {dangling} rows refer to rows that do not exist")
-
-    def reference_checks(self) -> list[sa.Select]:
-        """Counts of this batch's rows whose reference finds nothing (each must be 0)."""
-        checks = []
-        for model in (MeasurementRow, EnrolmentRow):
-            if model.__tablename__ in self.written:
-                checks.append(sa.select(sa.func.count()).select_from(model).outerjoin(ParticipantRow, sa.and_(
-                    ParticipantRow.id == model.participant_id, ParticipantRow.contract_id == self.contract_id))
-                    .where(model.batch_id == self.batch_id, ParticipantRow.id.is_(None)))
-        if self.corrections:
+            for query in self.participant_checks():
+                self._none_dangling(query)
+        if self.corrections:  # a correction's row is found by its primary key: a nested loop is the right plan
             earlier = sa.orm.aliased(MeasurementRow)
-            checks.append(
+            self._none_dangling(
                 sa.select(sa.func.count()).select_from(MeasurementRow)
                 .outerjoin(earlier, sa.and_(earlier.id == MeasurementRow.supersedes_id,
                                             earlier.contract_id == self.contract_id))
                 .where(MeasurementRow.batch_id == self.batch_id, MeasurementRow.supersedes_id.is_not(None),
                        earlier.id.is_(None)))
-        return checks
+
+    def _none_dangling(self, query: sa.Select) -> None:
+        dangling = self.conn.execute(query).scalar_one()
+        if dangling:
+            raise RuntimeError(f"batch {self.batch_id}: {dangling} rows refer to rows that do not exist")
+
+    def participant_checks(self) -> list[sa.Select]:
+        """Counts of this batch's rows whose participant is not one of its contract's (each must be 0)."""
+        return [sa.select(sa.func.count()).select_from(model).outerjoin(ParticipantRow, sa.and_(
+                ParticipantRow.id == model.participant_id, ParticipantRow.contract_id == self.contract_id))
+                .where(model.batch_id == self.batch_id, ParticipantRow.id.is_(None))
+                for model in (MeasurementRow, EnrolmentRow) if model.__tablename__ in self.written]
 
     @contextlib.contextmanager
     def hash_joins(self) -> Iterator[None]:
-        """On PostgreSQL, no nested loops for the reference checks.  The batch, and often its contract, are newer
+        """On PostgreSQL, no nested loops for the participant checks.  The batch, and often its contract, are newer
         than the table statistics, which then count them as one row each: PostgreSQL would loop over the batch
         probing all of the contract's participants for each row (39 s for 110,000 measurements in a store of five
         contracts, against 0.04 s by a hash join, which reads each side once)."""

@@ -330,7 +330,7 @@ def test_reference_checks_join_by_hash_when_statistics_know_nothing_of_the_batch
                         {"contract_id": "test-contract", "metric": "attendance", "status": "reported", "batch_id": batch})
             writer = _Writer(conn, "test-contract")
             writer.batch_id, writer.written = batch, {"measurements"}
-            (check,) = writer.reference_checks()
+            (check,) = writer.participant_checks()
             explain = sa.text("EXPLAIN " + str(check.compile(conn, compile_kwargs={"literal_binds": True})))
             unguarded = "\n".join(conn.execute(explain).scalars())
             with writer.hash_joins():
