@@ -72,7 +72,8 @@ def load_answers(engine: Engine, contract: Contract) -> pd.DataFrame:
                       MeasurementRow.instrument, MeasurementRow.instrument_version)
             .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)
             .join(ParticipantRow, ParticipantRow.id == MeasurementRow.participant_id)
-            .where(MeasurementRow.contract_id == contract.id, MeasurementRow.metric.in_(metrics),
+            .where(ImportBatchRow.contract_id == contract.id,  # through the contract's batches (the batch index)
+                   MeasurementRow.contract_id == contract.id, MeasurementRow.metric.in_(metrics),
                    MeasurementRow.status != "rejected", MeasurementRow.supersedes_id.is_(None), verified)).all()
     columns = ["metric", "value", "answered_on", "unit", "age_band", "sex", "instrument", "instrument_version"]
     rows = [tuple(r) for r in anonymous]

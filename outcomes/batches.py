@@ -87,7 +87,8 @@ def corrections(engine: Engine, contract_id: str) -> pd.DataFrame:
                   old.id.label("old_id"), new.id.label("new_id"))
         .join(old, new.supersedes_id == old.id)
         .join(ParticipantRow, ParticipantRow.id == new.participant_id)
-        .where(new.contract_id == contract_id)
+        .join(ImportBatchRow, ImportBatchRow.id == new.batch_id)  # the contract's batches: the batch index
+        .where(ImportBatchRow.contract_id == contract_id, new.contract_id == contract_id)
         .order_by(new.id)
     )
     with engine.connect() as conn:
