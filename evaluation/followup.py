@@ -33,6 +33,7 @@ from evaluation.suppression import suppress_group
 from contracts import instruments
 from contracts.model import Contract
 from contracts.organisation import LEVELS, Organisation
+from store.scope import contract_batches
 from store.tables import ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
 
 BY = ("age_band", "sex")
@@ -72,7 +73,7 @@ def load_answers(engine: Engine, contract: Contract) -> pd.DataFrame:
                       MeasurementRow.instrument, MeasurementRow.instrument_version)
             .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)
             .join(ParticipantRow, ParticipantRow.id == MeasurementRow.participant_id)
-            .where(ImportBatchRow.contract_id == contract.id,  # through the contract's batches (the batch index)
+            .where(MeasurementRow.batch_id.in_(sorted(contract_batches(conn, contract.id))),  # the batch index
                    MeasurementRow.contract_id == contract.id, MeasurementRow.metric.in_(metrics),
                    MeasurementRow.status != "rejected", MeasurementRow.supersedes_id.is_(None), verified)).all()
     columns = ["metric", "value", "answered_on", "unit", "age_band", "sex", "instrument", "instrument_version"]

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store.bulk import read_frame
+from store.scope import contract_batches
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
 
 
@@ -140,13 +141,14 @@ def _dated(columns: tuple[str, ...], shared: tuple[str, ...] = (), cache: dict |
 
 def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverified: bool = False) -> Inputs:
     verified = ImportBatchRow.verified_at.is_not(None)
+    with engine.connect() as conn:
+        batches = contract_batches(conn, contract_id)
     measurements_q = (
         sa.select(
             MeasurementRow.id.label("measurement_id"), MeasurementRow.participant_id, MeasurementRow.metric,
-            MeasurementRow.observed_on, MeasurementRow.value, MeasurementRow.supersedes_id, verified.label("verified"),
-        )
-        .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)  # through the batch index
-        .where(ImportBatchRow.contract_id == contract_id, MeasurementRow.status != "rejected")
+            MeasurementRow.observed_on, MeasurementRow.value, MeasurementRow.supersedes_id, MeasurementRow.batch_id,
+        )  # by the contract's batch ids: the batch index alone, however many contracts the store holds
+        .where(MeasurementRow.batch_id.in_(sorted(batches)), MeasurementRow.status != "rejected")
     )
     enrolments_q = sa.select(
         EnrolmentRow.participant_id, EnrolmentRow.cohort, EnrolmentRow.arm, EnrolmentRow.start, EnrolmentRow.exit
@@ -175,6 +177,7 @@ def load_inputs(engine: Engine, contract_id: str, as_of: date, include_unverifie
         participants = _settled(read_frame(conn, participants_q, _people_chunk))
         answers = read_frame(conn, answers_q, _dated(("answered_on",), ("metric", "unit"), cache))
 
+    measurements["verified"] = measurements.pop("batch_id").map(batches).astype(bool)
     # A corrected measurement is replaced by its correction (whatever the dates); then the as-of and verification cuts.
     superseded = measurements["supersedes_id"].dropna().astype(np.int64).unique()
     keep = measurements["observed_on"] <= pd.Timestamp(as_of)

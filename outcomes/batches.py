@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from language import MessageError
 from outcomes.messages import TEXTS as O
 from store.db import actor, record_audit, storable_id
+from store.scope import contract_batches
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow
 from store.types import utcnow
 
@@ -87,11 +88,10 @@ def corrections(engine: Engine, contract_id: str) -> pd.DataFrame:
                   old.id.label("old_id"), new.id.label("new_id"))
         .join(old, new.supersedes_id == old.id)
         .join(ParticipantRow, ParticipantRow.id == new.participant_id)
-        .join(ImportBatchRow, ImportBatchRow.id == new.batch_id)  # the contract's batches: the batch index
-        .where(ImportBatchRow.contract_id == contract_id, new.contract_id == contract_id)
         .order_by(new.id)
     )
-    with engine.connect() as conn:
-        frame = pd.read_sql(query, conn)
+    with engine.connect() as conn:  # by the contract's batch ids: the batch index alone
+        frame = pd.read_sql(query.where(new.batch_id.in_(sorted(contract_batches(conn, contract_id))),
+                                        new.contract_id == contract_id), conn)
     frame["participant"] = frame.pop("pseudonym").str[:12]  # a pseudonym prefix: enough to follow, nothing to link
     return frame

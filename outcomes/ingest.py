@@ -36,6 +36,7 @@ from language.masking import mask_text, mask_value
 from outcomes.readers import UnreadableFile, file_sha256, open_table
 from store.bulk import FrameWriter, read_frame
 from store.db import actor, record_audit
+from store.scope import contract_batches, summarise_batch_index
 from store.tables import EnrolmentRow, ImportBatchRow, MeasurementRow, ParticipantRow, SurveyAnswerRow
 
 log = logging.getLogger("sib.ingest")
@@ -130,8 +131,7 @@ def store_view(conn: sa.Connection, contract: Contract, kind: str, provider: str
     stored = read_frame(conn, sa.select(
         MeasurementRow.id, MeasurementRow.participant_id, MeasurementRow.metric, MeasurementRow.observed_on,
         MeasurementRow.batch_id, MeasurementRow.supersedes_id)
-        .join(ImportBatchRow, ImportBatchRow.id == MeasurementRow.batch_id)
-        .where(ImportBatchRow.contract_id == contract.id))
+        .where(MeasurementRow.batch_id.in_(sorted(contract_batches(conn, contract.id)))))  # the batch index alone
     stored = stored[~stored["id"].isin(set(stored["supersedes_id"].dropna().astype(int)))]
     metric_index = pd.Index([m.id for m in contract.metrics]).get_indexer(stored["metric"])
     stored, metric_index = stored[metric_index >= 0], metric_index[metric_index >= 0]
@@ -274,8 +274,20 @@ def _ingest(engine: Engine, contract: Contract, path: Path, kind: str, key: byte
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
         conn.close()
     report.status, report.batch_id = "accepted", writer.batch_id
+    if "measurements" in writer.written:
+        _summarise(engine)
     log.info("batch %s: %s file %s accepted, %d rows", writer.batch_id, kind, name, report.rows)
     return report
+
+
+def _summarise(engine: Engine) -> None:
+    """The batch index made to know the delivery just stored (store.scope): best effort, as autovacuum would
+    do it later anyway (a user who does not own the table may not)."""
+    try:
+        with engine.begin() as conn:
+            summarise_batch_index(conn)
+    except sa.exc.DBAPIError as exc:
+        log.warning("the measurements' batch index was not summarised: %s", str(exc.orig).splitlines()[0])
 
 
 def _refuse(report: IngestReport, errors: list[RowError]) -> IngestReport:

@@ -192,7 +192,7 @@ def read_frame(conn: sa.Connection, query: sa.Select,
     holds a whole result as Python rows: a read of ten million rows costs the typed frame, not the rows.
     Values come back as the driver gives them: on SQLite, dates are ISO text.  Only for plain columns.
     """
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN (list)
     params = compiled.construct_params()
     raw = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":

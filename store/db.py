@@ -83,6 +83,12 @@ def make_engine(url: str | None = None) -> Engine:
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
+    elif parsed.get_backend_name() == "postgresql":
+        # No JIT: the store's queries are short scans, and compiling one took longer than running it (1.5 s for
+        # a contract's measurements in a store of 1,000 contracts, benchmarks/bench_scale.py).
+        given = parsed.query.get("options")
+        kwargs["connect_args"] = {"options": " ".join(filter(None, [given if isinstance(given, str) else None,
+                                                                    "-c jit=off"]))}
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:

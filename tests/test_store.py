@@ -327,3 +327,36 @@ def test_bulk_reads_convert_each_chunk_before_the_next_is_fetched(engine, monkey
         empty = bulk.read_frame(conn, query.where(ContractRow.id == "none"), lambda f: f.assign(extra=1))
     assert sizes == [4, 4, 2] and frame["name"].tolist() == list(range(10)) and str(frame["name"].dtype) == "int64"
     assert list(empty.columns) == ["id", "name", "extra"] and len(empty) == 0
+
+
+def test_postgres_summarises_the_batch_index_after_each_delivery_and_runs_without_jit(postgres_url: str,
+                                                                                       tmp_path: Path) -> None:
+    """A contract's measurements are read by its batch ids through a block-range index, which knows nothing of
+    pages written since it was last summarised (and returns all of them): each delivery summarises what it wrote,
+    so nothing is left for a later read to scan.  JIT is off: compiling a scan took longer than running it."""
+    from evaluation.inputs import load_inputs
+    from outcomes.ingest import ingest_file
+    from tests.helpers import stored_minimal, write
+
+    init_store(postgres_url)
+    engine = open_store(postgres_url)
+    try:
+        contract = stored_minimal(engine).latest.terms
+        key = bytes(range(32))
+        people = "participant_id,start,school_year,sex\n" + "".join(f"P{i},2020-02-01,4,female\n" for i in range(300))
+        ingest_file(engine, contract, write(tmp_path, "p.csv", people), "participants", key)
+        days = [date.fromordinal(date(2020, 3, 1).toordinal() + d).isoformat() for d in range(100)]
+        rows = "".join(f"P{i % 300},attendance,{days[i // 300]},0.9\n" for i in range(30000))  # several ranges
+        ingest_file(engine, contract, write(tmp_path, "m.csv", "participant_id,metric,date,value\n" + rows),
+                    "measurements", key)
+        with engine.begin() as conn:
+            pages = conn.execute(sa.text("SELECT pg_relation_size('measurements') / 8192")).scalar_one()
+            left = conn.execute(sa.text("SELECT brin_summarize_new_values('ix_measurements_batch_id')")).scalar_one()
+            jit = conn.exec_driver_sql("SHOW jit").scalar_one()
+        inputs = load_inputs(engine, "test-contract", date(2021, 1, 1), include_unverified=True)
+    finally:
+        engine.dispose()
+    assert pages > 2 * 128  # more than two block ranges (128 pages each)
+    assert left == 0  # every full range summarised by the delivery itself
+    assert jit == "off"
+    assert len(inputs.measurements) == 30000 and not inputs.measurements["verified"].any()  # read by batch ids
