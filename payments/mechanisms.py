@@ -81,69 +81,19 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
     """
     if mech.pays_on == "lower_bound":  # refused when the contract is validated (contracts.checks)
         raise ValueError(f"{mech.type} cannot pay on a lower bound: it pays per outcome, not per unit of improvement")
-    if isinstance(mech, RateCard):
-        prices = {o.metric: o.price for o in mech.priced()}
-        groups = {metric: f"exclusive {j}" for j, group in enumerate(mech.exclusive) for metric in group}
-        most, cap_pp, cap_cohort = mech.max_outcomes_per_participant, mech.cap_per_participant, mech.cap_per_cohort
-    else:
-        prices, groups, most, cap_pp, cap_cohort = {mech.metric: mech.amount}, {}, 1, None, None
-    places = _places([*prices.values(), cap_pp, cap_cohort])
-    outcomes = evidence.outcomes
-    metrics = list(prices)
-    # Integer codes throughout: a metric's position in the card, a group per exclusive set (or per metric).
+    card = _card(mech)
+    prices, places, cap_pp, cap_cohort, metrics = card.prices, card.places, card.cap_pp, card.cap_cohort, card.metrics
     cohorts = [c.id for c in contract.cohorts]
-    metric_code = pd.Index(metrics).get_indexer(outcomes["metric"])
-    all_cohorts = pd.Index(cohorts).get_indexer(outcomes["cohort"])
-    achieved = (metric_code >= 0) & (all_cohorts >= 0) & outcomes["achieved"].to_numpy(dtype=bool)
     gate = _card_gate(mech, contract, evidence, cohorts, metrics)
-    keep = achieved  # what may be paid: every achieved outcome, unless the card pays only on significant effects
-    if gate is not None:
-        keep = achieved.copy()
-        keep[achieved] = gate.allowed[all_cohorts[achieved], metric_code[achieved]]
-    code = metric_code[keep]
-    person = outcomes["participant_id"].to_numpy()[keep].astype(np.int64)
-    cohort_code = all_cohorts[keep]
-    # Outcomes achieved (paid or not), per cohort and metric: without a gate, the kept ones are all of them.
-    achieved_counts = np.bincount(
-        (cohort_code * len(metrics) + code) if gate is None else (all_cohorts[achieved] * len(metrics)
-                                                                  + metric_code[achieved]),
-        minlength=len(cohorts) * len(metrics))
-    units = [_units(prices[m], places) for m in metrics]
-    limits = [_units(cap, places) for cap in (cap_pp, cap_cohort) if cap is not None]
-    # The largest sum possible is the largest price (or cap) times the number of outcomes: if that fits in a
-    # 64-bit integer, every sum below does; otherwise Python integers, which never wrap.
-    fits = max(units + limits + [0]) * max(1, len(code)) <= INT64_MAX
-    price_of = np.array(units, dtype=np.int64 if fits else object)
-    rank = {u: i for i, u in enumerate(sorted(set(units)))}
-    rank_of = np.array([rank[u] for u in units], dtype=np.int64)  # a price's order, for sorting without its size
-    group_names = list(dict.fromkeys(groups.get(m, m) for m in metrics))
-    group_of = np.array([group_names.index(groups.get(m, m)) for m in metrics], dtype=np.int64)
-    # Highest price first within each participant (ties by the card's order), then:
-    order = np.lexsort((code, -rank_of[code], person))
-    person, code, cohort_code = person[order], code[order], cohort_code[order]
-    # ... of each exclusive group only the first (the highest-priced) ...
-    group_key = person * len(group_names) + group_of[code]
-    first = np.zeros(len(group_key), dtype=bool)
-    first[np.unique(group_key, return_index=True)[1]] = True
-    dropped_exclusive = int((~first).sum())
-    person, code, cohort_code = person[first], code[first], cohort_code[first]
-    # ... and at most ``most`` outcomes per participant.
-    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
-    within = (np.arange(len(person)) - np.repeat(starts, np.diff(np.r_[starts, len(person)]))) < most
-    dropped_max = int((~within).sum())
-    person, code, cohort_code = person[within], code[within], cohort_code[within]
-    price = price_of[code]
-    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
-    per_person = np.add.reduceat(price, starts) if len(person) else np.array([], dtype=price_of.dtype)
-    person_cohort = cohort_code[starts] if len(person) else np.array([], dtype=np.int64)
+    paid = _paid(card, evidence.outcomes, cohorts, gate)
     lines = []
     for index, cohort in enumerate(cohorts):
-        people = per_person[person_cohort == index]
+        people = paid.people[index]
         gross = int(people.sum())
         basis: dict[str, Any] = {
             "metrics": metrics, "prices": {m: str(p) for m, p in prices.items()},
-            "achieved": {m: int(achieved_counts[index * len(metrics) + i]) for i, m in enumerate(metrics)},
-            "participants_paid": int(len(people)), "outcomes_paid": int((cohort_code == index).sum()),
+            "achieved": {m: paid.achieved[index][i] for i, m in enumerate(metrics)},
+            "participants_paid": int(len(people)), "outcomes_paid": paid.outcomes[index],
         }
         caps = []
         amount = gross
@@ -173,9 +123,195 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
         if caps:
             basis["caps"] = caps
         lines.append(Line(mech.id, cohort, _amount(amount, places), basis))
-    if lines and (dropped_exclusive or dropped_max):
-        lines[0].basis["not_paid"] = {"exclusive": dropped_exclusive, "over_max_per_participant": dropped_max}
+    if lines and (paid.dropped_exclusive or paid.dropped_max):
+        lines[0].basis["not_paid"] = {"exclusive": paid.dropped_exclusive,
+                                      "over_max_per_participant": paid.dropped_max}
     return lines
+
+
+@dataclass(frozen=True)
+class _Card:
+    """A per-outcome mechanism's terms as the sums need them: prices in whole units of 10^-places."""
+
+    metrics: list[str]  # in the card's order
+    prices: dict[str, Decimal]
+    units: list[int]  # each metric's price in whole units
+    group_of: list[int]  # each metric's exclusive group (a metric in none is a group of its own)
+    most: int  # outcomes paid per participant at most
+    cap_pp: Decimal | None
+    cap_cohort: Decimal | None
+    places: int
+
+    def dtype(self, outcomes: int) -> type:
+        """int64 when the largest sum possible (the largest price or cap times the number of outcomes) fits in
+        one, so that no sum can wrap; otherwise Python integers (``object``), which never wrap."""
+        limits = [_units(cap, self.places) for cap in (self.cap_pp, self.cap_cohort) if cap is not None]
+        return np.int64 if max(self.units + limits + [0]) * max(1, outcomes) <= INT64_MAX else object
+
+    def price_order(self) -> list[int]:
+        """The metrics highest price first, ties in the card's order: the order in which outcomes are paid."""
+        return sorted(range(len(self.metrics)), key=lambda i: (-self.units[i], i))
+
+
+def _card(mech: RateCard | Milestone) -> _Card:
+    if isinstance(mech, RateCard):
+        prices = {o.metric: o.price for o in mech.priced()}
+        groups = {metric: f"exclusive {j}" for j, group in enumerate(mech.exclusive) for metric in group}
+        most, cap_pp, cap_cohort = mech.max_outcomes_per_participant, mech.cap_per_participant, mech.cap_per_cohort
+    else:
+        prices, groups, most, cap_pp, cap_cohort = {mech.metric: mech.amount}, {}, 1, None, None
+    places = _places([*prices.values(), cap_pp, cap_cohort])
+    metrics = list(prices)
+    group_names = list(dict.fromkeys(groups.get(m, m) for m in metrics))
+    return _Card(metrics, prices, [_units(prices[m], places) for m in metrics],
+                 [group_names.index(groups.get(m, m)) for m in metrics], most, cap_pp, cap_cohort, places)
+
+
+@dataclass(frozen=True)
+class _Paid:
+    """What a card pays in each cohort before the cohort cap, in whole units, and what it leaves unpaid."""
+
+    people: list[np.ndarray]  # per cohort: each paid participant's sum (order immaterial)
+    outcomes: list[int]  # per cohort: outcomes paid
+    achieved: list[list[int]]  # per cohort, per metric: outcomes achieved, paid or not
+    dropped_exclusive: int
+    dropped_max: int
+
+
+def _positions(column: pd.Series, names: list[str]) -> np.ndarray:
+    """Each row's value as its position in ``names``; ``len(names)`` for any other value (or none).
+
+    A categorical column is looked up once per category, not once per row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.array
+        at = {name: i for i, name in enumerate(names)}
+        lookup = np.array([at.get(c, len(names)) for c in values.categories] + [len(names)], dtype=np.int64)
+        return lookup.take(values.codes)  # code -1 (no value) takes the last entry
+    found = pd.Index(names).get_indexer(column)
+    return np.where(found >= 0, found, len(names))
+
+
+def _paid(card: _Card, outcomes: pd.DataFrame, cohorts: list[str], gate: _Gate | None) -> _Paid:
+    """Per participant: achieved outcomes the card prices, in a cohort of the contract (and, with a gate, in a
+    cohort and metric it allows); of each exclusive group the highest-priced; at most ``most``, highest-priced
+    first.  Summed per participant, exactly.
+
+    By a table of metrics × participants when the participant ids are integers and every participant's rows
+    name one cohort (the rule); otherwise by sorting the rows (``_paid_sorted``), which gives the same numbers
+    and is several times slower."""
+    metric = _positions(outcomes["metric"], card.metrics)
+    cohort = _positions(outcomes["cohort"], cohorts)
+    achieved = outcomes["achieved"].to_numpy(dtype=bool)
+    ids = outcomes["participant_id"].to_numpy()
+    if len(ids) and ids.dtype.kind in "iu":
+        table = _participant_table(ids.astype(np.int64, copy=False), cohort, len(cohorts))
+        if table is not None:
+            return _paid_by_table(card, *table, metric, achieved, len(cohorts), gate)
+    return _paid_sorted(card, ids, metric, cohort, achieved, len(cohorts), gate)
+
+
+def _participant_table(ids: np.ndarray, cohort: np.ndarray, n_cohorts: int
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's participant as a position 0..n-1, and each position's cohort (``n_cohorts``: none, or no row);
+    None if some participant's rows name more than one cohort (or name one and none)."""
+    low, high = int(ids.min()), int(ids.max())
+    if high - low < 2 * len(ids) + 1024:  # ids close together (a contract's, as the store numbers them): offsets
+        row = ids - low if low else ids
+        n = high - low + 1
+    else:
+        row = pd.factorize(ids)[0]
+        n = int(row.max()) + 1
+    of = np.full(n, n_cohorts, dtype=np.int64)
+    of[row] = cohort
+    if not np.array_equal(of[row], cohort):  # a participant in two cohorts: whichever row was written last won
+        return None
+    return row, of
+
+
+def _paid_by_table(card: _Card, row: np.ndarray, cohort_of: np.ndarray, metric: np.ndarray, achieved: np.ndarray,
+                   n_cohorts: int, gate: _Gate | None) -> _Paid:
+    """``_paid`` on a metrics × participants table of outcome counts (a duplicate row counts twice, as in
+    ``_paid_sorted``, and is never paid twice): a pass per metric instead of sorting the rows."""
+    k, n = len(card.metrics), len(cohort_of)
+    counts = np.bincount(np.where(achieved, metric, k) * n + row, minlength=(k + 1) * n)[:k * n].reshape(k, n)
+    counts[:, cohort_of == n_cohorts] = 0  # no cohort of the contract: not paid, not counted
+    kept = counts
+    if gate is not None:  # [metric, participant]: allowed in the participant's cohort (none: never)
+        allowed = np.vstack([gate.allowed, np.zeros((1, k), dtype=bool)])[cohort_of].T
+        kept = counts * allowed
+    outcomes = int(kept.sum())
+    total = np.zeros(n, dtype=card.dtype(outcomes))
+    chosen = np.zeros(n, dtype=np.int32)  # outcomes paid so far, per participant (at most one per metric)
+    taken: dict[int, np.ndarray] = {}  # per exclusive group: who has an outcome of it already
+    firsts = 0  # outcomes left after exclusivity
+    for m in card.price_order():
+        present = kept[m] > 0
+        group = card.group_of[m]
+        first = present & ~taken[group] if group in taken else present
+        taken[group] = present | taken[group] if group in taken else present
+        firsts += np.count_nonzero(first)
+        paid = first & (chosen < card.most)
+        chosen += paid
+        _add_price(total, paid, card.units[m])
+    people, paid_outcomes, achieved_counts = [], [], []
+    for index in range(n_cohorts):
+        members = cohort_of == index
+        people.append(total[members & (chosen > 0)])
+        paid_outcomes.append(int(chosen.sum(where=members)))
+        achieved_counts.append([int(c) for c in counts.sum(axis=1, where=members)])
+    return _Paid(people, paid_outcomes, achieved_counts, outcomes - firsts, firsts - int(chosen.sum()))
+
+
+def _add_price(total: np.ndarray, paid: np.ndarray, unit: int) -> None:
+    """``total[paid] += unit``, exactly; on int64 as a product with the mask, several times faster."""
+    if total.dtype == object:
+        total[paid] += unit
+    else:
+        total += paid * np.int64(unit)
+
+
+def _paid_sorted(card: _Card, ids: np.ndarray, metric: np.ndarray, cohort: np.ndarray, achieved: np.ndarray,
+                 n_cohorts: int, gate: _Gate | None) -> _Paid:
+    """``_paid`` by sorting the achieved rows by participant, highest price first (ties in the card's order, then
+    the rows' order): for any evidence, e.g. a participant whose rows name two cohorts (paid in the cohort of
+    the highest-priced outcome paid)."""
+    k = len(card.metrics)
+    achieved = (metric < k) & (cohort < n_cohorts) & achieved
+    keep = achieved  # what may be paid: every achieved outcome, unless the card pays only on significant effects
+    if gate is not None:
+        keep = achieved.copy()
+        keep[achieved] = gate.allowed[cohort[achieved], metric[achieved]]
+    code = metric[keep]
+    person = ids[keep].astype(np.int64)
+    cohort_code = cohort[keep]
+    achieved_counts = np.bincount(cohort[achieved] * k + metric[achieved], minlength=n_cohorts * k)
+    price_of = np.array(card.units, dtype=card.dtype(len(code)))
+    rank = {u: i for i, u in enumerate(sorted(set(card.units)))}
+    rank_of = np.array([rank[u] for u in card.units], dtype=np.int64)  # a price's order, without its size
+    group_of = np.array(card.group_of, dtype=np.int64)
+    n_groups = max(card.group_of, default=-1) + 1
+    # Highest price first within each participant (ties by the card's order), then:
+    order = np.lexsort((code, -rank_of[code], person))
+    person, code, cohort_code = person[order], code[order], cohort_code[order]
+    # ... of each exclusive group only the first (the highest-priced) ...
+    group_key = person * n_groups + group_of[code]
+    first = np.zeros(len(group_key), dtype=bool)
+    first[np.unique(group_key, return_index=True)[1]] = True
+    dropped_exclusive = int((~first).sum())
+    person, code, cohort_code = person[first], code[first], cohort_code[first]
+    # ... and at most ``most`` outcomes per participant.
+    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
+    within = (np.arange(len(person)) - np.repeat(starts, np.diff(np.r_[starts, len(person)]))) < card.most
+    dropped_max = int((~within).sum())
+    person, code, cohort_code = person[within], code[within], cohort_code[within]
+    price = price_of[code]
+    starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
+    per_person = np.add.reduceat(price, starts) if len(person) else np.array([], dtype=price_of.dtype)
+    person_cohort = cohort_code[starts] if len(person) else np.array([], dtype=np.int64)
+    return _Paid([per_person[person_cohort == i] for i in range(n_cohorts)],
+                 [int((cohort_code == i).sum()) for i in range(n_cohorts)],
+                 [[int(achieved_counts[i * k + j]) for j in range(k)] for i in range(n_cohorts)],
+                 dropped_exclusive, dropped_max)
 
 
 @dataclass(frozen=True)
