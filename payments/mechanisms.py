@@ -73,8 +73,10 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
     Per participant: only achieved outcomes the card prices; of each ``exclusive`` group only the
     highest-priced; at most ``max_outcomes_per_participant``, the highest-priced first; then
     ``cap_per_participant``.  Per cohort: the sum, then ``cap_per_cohort``.  Amounts are summed as whole
-    minor units (integers), so the sums are exact: as 64-bit integers (fast) when the largest possible sum
-    provably fits in one, else as Python integers (any size).  The cap that bites is said, with by how much.
+    minor units (integers), so the sums are exact: Python integers, once per combination of outcomes that
+    occurs (``_paid_by_masks``), or, where the rows must be sorted (``_paid_sorted``), 64-bit integers when the
+    largest possible sum provably fits in one, else Python integers (any size).  The cap that bites is said,
+    with by how much.
 
     ``pays_on: significant`` pays an outcome only where its metric's effect in the cohort is a significant
     improvement (p below the metric's alpha, improvement above zero); see ``_card_gate``.
@@ -82,75 +84,79 @@ def per_outcome(mech: RateCard | Milestone, contract: Contract, evidence: Eviden
     if mech.pays_on == "lower_bound":  # refused when the contract is validated (contracts.checks)
         raise ValueError(f"{mech.type} cannot pay on a lower bound: it pays per outcome, not per unit of improvement")
     card = _card(mech)
-    prices, places, cap_pp, cap_cohort, metrics = card.prices, card.places, card.cap_pp, card.cap_cohort, card.metrics
     cohorts = [c.id for c in contract.cohorts]
-    gate = _card_gate(mech, contract, evidence, cohorts, metrics)
+    gate = _card_gate(mech, contract, evidence, cohorts, card.metrics)
     paid = _paid(card, evidence.outcomes, cohorts, gate)
-    lines = []
-    for index, cohort in enumerate(cohorts):
-        people = paid.people[index]
-        gross = int(people.sum())
-        basis: dict[str, Any] = {
-            "metrics": metrics, "prices": {m: str(p) for m, p in prices.items()},
-            "achieved": {m: paid.achieved[index][i] for i, m in enumerate(metrics)},
-            "participants_paid": int(len(people)), "outcomes_paid": paid.outcomes[index],
-        }
-        caps = []
-        amount = gross
-        if cap_pp is not None:
-            limit = _units(cap_pp, places)
-            capped = int(np.minimum(people, limit).sum())
-            if capped < gross:
-                caps.append({"cap": "per_participant", "limit": str(cap_pp), "participants": int((people > limit).sum()),
-                             "reduced_by": str(_amount(gross - capped, places))})
-            amount = capped
-        if cap_cohort is not None and amount > _units(cap_cohort, places):
-            caps.append({"cap": "per_cohort", "limit": str(cap_cohort),
-                         "reduced_by": str(_amount(amount - _units(cap_cohort, places), places))})
-            amount = _units(cap_cohort, places)
-        trail = P("rate_card", outcomes=basis["outcomes_paid"], participants=basis["participants_paid"],
-                  achieved=[P("count_of", n=n, metric=m).as_dict() for m, n in basis["achieved"].items()],
-                  prices=[P("price_of", metric=m, price=str(p)).as_dict() for m, p in prices.items()],
-                  gross=str(_amount(gross, places))).as_dict()
-        if gate is not None:
-            basis |= {"pays_on": "significant", "significant": gate.paid[index], "p_values": gate.p_values[index],
-                      "alpha": gate.alpha}
-            trail = P("card_significant", checks=gate.checks[index], trail=trail).as_dict()
-        elif mech.pays_on == "point_estimate":
-            basis["pays_on"] = "point_estimate"
-            trail = P("pays_on_outcomes", trail=trail).as_dict()
-        basis["trail"] = trail
-        if caps:
-            basis["caps"] = caps
-        lines.append(Line(mech.id, cohort, _amount(amount, places), basis))
+    lines = [_card_line(mech, card, cohort, index, paid, gate) for index, cohort in enumerate(cohorts)]
     if lines and (paid.dropped_exclusive or paid.dropped_max):
         lines[0].basis["not_paid"] = {"exclusive": paid.dropped_exclusive,
                                       "over_max_per_participant": paid.dropped_max}
     return lines
 
 
+def _card_line(mech: RateCard | Milestone, card: _Card, cohort: str, index: int, paid: _Paid,
+               gate: _Gate | None) -> Line:
+    """A cohort's line: what its participants are paid, summed, then the caps per participant and per cohort."""
+    sums = paid.people[index]
+    gross = sum(units * count for units, count in sums.items())
+    prices, places = card.prices, card.places
+    basis: dict[str, Any] = {
+        "metrics": card.metrics, "prices": {m: str(p) for m, p in prices.items()},
+        "achieved": dict(zip(card.metrics, paid.achieved[index])),
+        "participants_paid": sum(sums.values()), "outcomes_paid": paid.outcomes[index],
+    }
+    caps = []
+    amount = gross
+    if card.cap_pp is not None:
+        limit = card.limit_pp
+        capped = sum(min(units, limit) * count for units, count in sums.items())
+        if capped < gross:
+            caps.append({"cap": "per_participant", "limit": str(card.cap_pp),
+                         "participants": sum(count for units, count in sums.items() if units > limit),
+                         "reduced_by": str(_amount(gross - capped, places))})
+        amount = capped
+    if card.cap_cohort is not None and amount > card.limit_cohort:
+        caps.append({"cap": "per_cohort", "limit": str(card.cap_cohort),
+                     "reduced_by": str(_amount(amount - card.limit_cohort, places))})
+        amount = card.limit_cohort
+    trail = P("rate_card", outcomes=basis["outcomes_paid"], participants=basis["participants_paid"],
+              achieved=[P("count_of", n=n, metric=m).as_dict() for m, n in basis["achieved"].items()],
+              prices=[P("price_of", metric=m, price=str(p)).as_dict() for m, p in prices.items()],
+              gross=str(_amount(gross, places))).as_dict()
+    if gate is not None:
+        basis |= {"pays_on": "significant", "significant": gate.paid[index], "p_values": gate.p_values[index],
+                  "alpha": gate.alpha}
+        trail = P("card_significant", checks=gate.checks[index], trail=trail).as_dict()
+    elif mech.pays_on == "point_estimate":
+        basis["pays_on"] = "point_estimate"
+        trail = P("pays_on_outcomes", trail=trail).as_dict()
+    basis["trail"] = trail
+    if caps:
+        basis["caps"] = caps
+    return Line(mech.id, cohort, _amount(amount, places), basis)
+
+
 @dataclass(frozen=True)
 class _Card:
-    """A per-outcome mechanism's terms as the sums need them: prices in whole units of 10^-places."""
+    """A per-outcome mechanism's terms as the sums need them: prices and caps in whole units of 10^-places."""
 
     metrics: list[str]  # in the card's order
     prices: dict[str, Decimal]
     units: list[int]  # each metric's price in whole units
+    order: list[int]  # the metrics by price, highest first, ties in the card's order: the order they are paid in
     group_of: list[int]  # each metric's exclusive group (a metric in none is a group of its own)
     most: int  # outcomes paid per participant at most
     cap_pp: Decimal | None
     cap_cohort: Decimal | None
+    limit_pp: int | None  # the caps in whole units
+    limit_cohort: int | None
     places: int
 
     def dtype(self, outcomes: int) -> type:
         """int64 when the largest sum possible (the largest price or cap times the number of outcomes) fits in
         one, so that no sum can wrap; otherwise Python integers (``object``), which never wrap."""
-        limits = [_units(cap, self.places) for cap in (self.cap_pp, self.cap_cohort) if cap is not None]
+        limits = [limit for limit in (self.limit_pp, self.limit_cohort) if limit is not None]
         return np.int64 if max(self.units + limits + [0]) * max(1, outcomes) <= INT64_MAX else object
-
-    def price_order(self) -> list[int]:
-        """The metrics highest price first, ties in the card's order: the order in which outcomes are paid."""
-        return sorted(range(len(self.metrics)), key=lambda i: (-self.units[i], i))
 
 
 def _card(mech: RateCard | Milestone) -> _Card:
@@ -162,33 +168,26 @@ def _card(mech: RateCard | Milestone) -> _Card:
         prices, groups, most, cap_pp, cap_cohort = {mech.metric: mech.amount}, {}, 1, None, None
     places = _places([*prices.values(), cap_pp, cap_cohort])
     metrics = list(prices)
+    units = [_units(prices[m], places) for m in metrics]
     group_names = list(dict.fromkeys(groups.get(m, m) for m in metrics))
-    return _Card(metrics, prices, [_units(prices[m], places) for m in metrics],
-                 [group_names.index(groups.get(m, m)) for m in metrics], most, cap_pp, cap_cohort, places)
+    return _Card(metrics, prices, units, sorted(range(len(metrics)), key=lambda i: (-units[i], i)),
+                 [group_names.index(groups.get(m, m)) for m in metrics], most, cap_pp, cap_cohort,
+                 None if cap_pp is None else _units(cap_pp, places),
+                 None if cap_cohort is None else _units(cap_cohort, places), places)
 
 
 @dataclass(frozen=True)
 class _Paid:
-    """What a card pays in each cohort before the cohort cap, in whole units, and what it leaves unpaid."""
+    """What a card pays in each cohort before the caps, in whole units, and what it leaves unpaid."""
 
-    people: list[np.ndarray]  # per cohort: each paid participant's sum (order immaterial)
+    people: list[dict[int, int]]  # per cohort: a sum paid to a participant -> how many are paid it (0 included)
     outcomes: list[int]  # per cohort: outcomes paid
     achieved: list[list[int]]  # per cohort, per metric: outcomes achieved, paid or not
     dropped_exclusive: int
     dropped_max: int
 
 
-def _positions(column: pd.Series, names: list[str]) -> np.ndarray:
-    """Each row's value as its position in ``names``; ``len(names)`` for any other value (or none).
-
-    A categorical column is looked up once per category, not once per row."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        values = column.array
-        at = {name: i for i, name in enumerate(names)}
-        lookup = np.array([at.get(c, len(names)) for c in values.categories] + [len(names)], dtype=np.int64)
-        return lookup.take(values.codes)  # code -1 (no value) takes the last entry
-    found = pd.Index(names).get_indexer(column)
-    return np.where(found >= 0, found, len(names))
+MASK_METRICS = 12  # a card with more priced outcomes is summed by sorting the rows (its masks would be too many)
 
 
 def _paid(card: _Card, outcomes: pd.DataFrame, cohorts: list[str], gate: _Gate | None) -> _Paid:
@@ -196,86 +195,147 @@ def _paid(card: _Card, outcomes: pd.DataFrame, cohorts: list[str], gate: _Gate |
     cohort and metric it allows); of each exclusive group the highest-priced; at most ``most``, highest-priced
     first.  Summed per participant, exactly.
 
-    By a table of metrics × participants when the participant ids are integers and every participant's rows
-    name one cohort (the rule); otherwise by sorting the rows (``_paid_sorted``), which gives the same numbers
-    and is several times slower."""
+    What a participant is paid depends only on which of the card's outcomes they achieved: with integer
+    participant ids, each participant's outcomes become a bit mask, and each mask that occurs is worked out
+    once and counted (``_paid_by_masks``).  Evidence a mask cannot hold (the same outcome twice for a
+    participant, outcomes in two cohorts, more than ``MASK_METRICS`` priced outcomes) is summed by sorting the
+    rows (``_paid_sorted``), the same numbers, several times slower."""
     metric = _positions(outcomes["metric"], card.metrics)
     cohort = _positions(outcomes["cohort"], cohorts)
     achieved = outcomes["achieved"].to_numpy(dtype=bool)
     ids = outcomes["participant_id"].to_numpy()
-    if len(ids) and ids.dtype.kind in "iu":
-        table = _participant_table(ids.astype(np.int64, copy=False), cohort, len(cohorts))
-        if table is not None:
-            return _paid_by_table(card, *table, metric, achieved, len(cohorts), gate)
+    if len(ids) and ids.dtype.kind in "iu" and len(card.metrics) <= MASK_METRICS:
+        row, n = _participant_positions(ids.astype(np.int64, copy=False))
+        masks = _outcome_masks(row, n, metric, cohort, achieved, len(card.metrics), len(cohorts))
+        if masks is not None:
+            return _paid_by_masks(card, masks, gate)
     return _paid_sorted(card, ids, metric, cohort, achieved, len(cohorts), gate)
 
 
-def _participant_table(ids: np.ndarray, cohort: np.ndarray, n_cohorts: int
-                       ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each row's participant as a position 0..n-1, and each position's cohort (``n_cohorts``: none, or no row);
-    None if some participant's rows name more than one cohort (or name one and none)."""
+def _positions(column: pd.Series, names: list[str]) -> np.ndarray:
+    """Each row's value as its position in ``names``; ``len(names)`` for any other value (or none).
+
+    In the smallest integer type that holds them.  A categorical column is looked up once per category, not
+    once per row; one whose categories are ``names`` already holds the positions (its codes)."""
+    dtype = np.min_scalar_type(len(names))
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.array
+        codes = values.codes
+        if list(values.categories) == names and (not len(codes) or codes.min() >= 0):
+            return codes.view(f"u{codes.itemsize}")  # non-negative: the same numbers
+        at = {name: i for i, name in enumerate(names)}
+        lookup = np.array([at.get(c, len(names)) for c in values.categories] + [len(names)], dtype=dtype)
+        return lookup.take(codes)  # code -1 (no value) takes the last entry
+    found = pd.Index(names).get_indexer(column)
+    return np.where(found >= 0, found, len(names)).astype(dtype)
+
+
+def _participant_positions(ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each row's participant as a position 0..n-1, and n; the same id, the same position."""
     low, high = int(ids.min()), int(ids.max())
     if high - low < 2 * len(ids) + 1024:  # ids close together (a contract's, as the store numbers them): offsets
-        row = ids - low if low else ids
-        n = high - low + 1
-    else:
-        row = pd.factorize(ids)[0]
-        n = int(row.max()) + 1
-    of = np.full(n, n_cohorts, dtype=np.int64)
-    of[row] = cohort
-    if not np.array_equal(of[row], cohort):  # a participant in two cohorts: whichever row was written last won
+        return (ids - low if low else ids), high - low + 1
+    row = pd.factorize(ids)[0]
+    return row, int(row.max()) + 1
+
+
+def _outcome_masks(row: np.ndarray, n: int, metric: np.ndarray, cohort: np.ndarray, achieved: np.ndarray, k: int,
+                   n_cohorts: int) -> np.ndarray | None:
+    """Each participant's achieved outcomes of the card as a bit mask (bit m: the card's metric m), per cohort of
+    the contract: [cohort, participant], 0 for none.  Rows of no cohort of the contract are left out.  None if a
+    mask cannot say it all: a participant with the same outcome twice in the rows, or with outcomes in two
+    cohorts of the contract."""
+    # Every row marks one cell of an [achieved, metric, cohort, participant] table; metric k (none of the card's)
+    # and cohort n_cohorts (none of the contract's) are cells never read, and so is the half not achieved.
+    width = (k + 1) * (n_cohorts + 1)
+    small = np.min_scalar_type(2 * width - 1)
+    cell = metric * small.type(n_cohorts + 1)  # arithmetic on small integers: several times faster than np.where
+    cell += cohort
+    cell += achieved * small.type(width)
+    key = np.multiply(cell, n, dtype=np.int64)
+    key += row
+    table = np.zeros(2 * width * n, dtype=bool)
+    table[key] = True
+    table = table.reshape(2, k + 1, n_cohorts + 1, n)[1, :k]  # achieved: [metric, cohort, participant]
+    if np.count_nonzero(table) != np.count_nonzero(achieved & (metric < k)):  # two rows, one outcome
         return None
-    return row, of
+    masks = np.zeros((n_cohorts, n), dtype=np.min_scalar_type(2**k - 1))
+    for m in range(k):
+        masks |= table[m, :n_cohorts].view(np.uint8).astype(masks.dtype, copy=False) << m
+    if n_cohorts > 1:
+        seen = masks[0] != 0
+        for later in masks[1:]:
+            here = later != 0
+            if np.any(seen & here):
+                return None
+            seen |= here
+    return masks
 
 
-def _paid_by_table(card: _Card, row: np.ndarray, cohort_of: np.ndarray, metric: np.ndarray, achieved: np.ndarray,
-                   n_cohorts: int, gate: _Gate | None) -> _Paid:
-    """``_paid`` on a metrics × participants table of outcome counts (a duplicate row counts twice, as in
-    ``_paid_sorted``, and is never paid twice): a pass per metric instead of sorting the rows."""
-    k, n = len(card.metrics), len(cohort_of)
-    counts = np.bincount(np.where(achieved, metric, k) * n + row, minlength=(k + 1) * n)[:k * n].reshape(k, n)
-    counts[:, cohort_of == n_cohorts] = 0  # no cohort of the contract: not paid, not counted
-    kept = counts
-    if gate is not None:  # [metric, participant]: allowed in the participant's cohort (none: never)
-        allowed = np.vstack([gate.allowed, np.zeros((1, k), dtype=bool)])[cohort_of].T
-        kept = counts * allowed
-    outcomes = int(kept.sum())
-    total = np.zeros(n, dtype=card.dtype(outcomes))
-    chosen = np.zeros(n, dtype=np.int32)  # outcomes paid so far, per participant (at most one per metric)
-    taken: dict[int, np.ndarray] = {}  # per exclusive group: who has an outcome of it already
-    firsts = 0  # outcomes left after exclusivity
-    for m in card.price_order():
-        present = kept[m] > 0
-        group = card.group_of[m]
-        first = present & ~taken[group] if group in taken else present
-        taken[group] = present | taken[group] if group in taken else present
-        firsts += np.count_nonzero(first)
-        paid = first & (chosen < card.most)
-        chosen += paid
-        _add_price(total, paid, card.units[m])
-    people, paid_outcomes, achieved_counts = [], [], []
-    for index in range(n_cohorts):
-        members = cohort_of == index
-        people.append(total[members & (chosen > 0)])
-        paid_outcomes.append(int(chosen.sum(where=members)))
-        achieved_counts.append([int(c) for c in counts.sum(axis=1, where=members)])
-    return _Paid(people, paid_outcomes, achieved_counts, outcomes - firsts, firsts - int(chosen.sum()))
+@dataclass(frozen=True)
+class _Combination:
+    """What a participant who achieved a given set of the card's outcomes is paid."""
+
+    outcomes: int  # outcomes achieved (of those the gate allows)
+    groups: int  # outcomes left after exclusivity: one per exclusive group
+    paid: int  # outcomes paid: at most ``most``
+    units: int  # their prices, summed
 
 
-def _add_price(total: np.ndarray, paid: np.ndarray, unit: int) -> None:
-    """``total[paid] += unit``, exactly; on int64 as a product with the mask, several times faster."""
-    if total.dtype == object:
-        total[paid] += unit
-    else:
-        total += paid * np.int64(unit)
+def _combination(card: _Card, mask: int) -> _Combination:
+    """The card's rules for one participant whose outcomes are ``mask`` (bit m: metric m): by price, highest
+    first; of each exclusive group the first; at most ``most``."""
+    groups: set[int] = set()
+    paid = units = 0
+    for m in card.order:
+        if mask >> m & 1 and card.group_of[m] not in groups:
+            groups.add(card.group_of[m])
+            if paid < card.most:
+                paid += 1
+                units += card.units[m]
+    return _Combination(bin(mask).count("1"), len(groups), paid, units)
+
+
+def _paid_by_masks(card: _Card, masks: np.ndarray, gate: _Gate | None) -> _Paid:
+    """``_paid`` from each participant's outcomes as a bit mask (``_outcome_masks``): the participants with each
+    mask counted, each mask paid once by the card's rules (``_combination``); every sum a Python integer."""
+    k = len(card.metrics)
+    combinations: dict[int, _Combination] = {}
+    people, paid_outcomes, achieved = [], [], []
+    outcomes = groups = paid = 0
+    for index, cohort_masks in enumerate(masks):
+        allowed = sum(1 << m for m in range(k) if gate is None or gate.allowed[index, m])
+        histogram = np.bincount(cohort_masks, minlength=1 << k)
+        sums: dict[int, int] = {}  # whole units paid to a participant -> participants
+        paid_here, achieved_here = 0, [0] * k
+        for mask in (np.flatnonzero(histogram[1:]) + 1).tolist():  # participants with an outcome achieved
+            count = int(histogram[mask])
+            for m in range(k):
+                achieved_here[m] += count * (mask >> m & 1)
+            mask &= allowed
+            if mask not in combinations:
+                combinations[mask] = _combination(card, mask)
+            combination = combinations[mask]
+            outcomes += count * combination.outcomes
+            groups += count * combination.groups
+            paid += count * combination.paid
+            if combination.paid:
+                sums[combination.units] = sums.get(combination.units, 0) + count
+                paid_here += count * combination.paid
+        people.append(sums)
+        paid_outcomes.append(paid_here)
+        achieved.append(achieved_here)
+    return _Paid(people, paid_outcomes, achieved, outcomes - groups, groups - paid)
 
 
 def _paid_sorted(card: _Card, ids: np.ndarray, metric: np.ndarray, cohort: np.ndarray, achieved: np.ndarray,
                  n_cohorts: int, gate: _Gate | None) -> _Paid:
     """``_paid`` by sorting the achieved rows by participant, highest price first (ties in the card's order, then
     the rows' order): for any evidence, e.g. a participant whose rows name two cohorts (paid in the cohort of
-    the highest-priced outcome paid)."""
+    the highest-priced outcome paid).  Sums per participant in 64-bit integers when the largest sum possible
+    provably fits in one (``_Card.dtype``), else in Python integers."""
     k = len(card.metrics)
+    metric, cohort = metric.astype(np.int64), cohort.astype(np.int64)  # arithmetic below: no narrow type
     achieved = (metric < k) & (cohort < n_cohorts) & achieved
     keep = achieved  # what may be paid: every achieved outcome, unless the card pays only on significant effects
     if gate is not None:
@@ -308,10 +368,16 @@ def _paid_sorted(card: _Card, ids: np.ndarray, metric: np.ndarray, cohort: np.nd
     starts = np.r_[0, np.flatnonzero(np.diff(person)) + 1] if len(person) else np.array([], dtype=np.int64)
     per_person = np.add.reduceat(price, starts) if len(person) else np.array([], dtype=price_of.dtype)
     person_cohort = cohort_code[starts] if len(person) else np.array([], dtype=np.int64)
-    return _Paid([per_person[person_cohort == i] for i in range(n_cohorts)],
+    return _Paid([_histogram(per_person[person_cohort == i]) for i in range(n_cohorts)],
                  [int((cohort_code == i).sum()) for i in range(n_cohorts)],
                  [[int(achieved_counts[i * k + j]) for j in range(k)] for i in range(n_cohorts)],
                  dropped_exclusive, dropped_max)
+
+
+def _histogram(sums: np.ndarray) -> dict[int, int]:
+    """Participants' sums (int64 or Python integers) as sum -> how many participants."""
+    values, counts = np.unique(sums, return_counts=True)
+    return dict(zip((int(v) for v in values), (int(c) for c in counts)))
 
 
 @dataclass(frozen=True)
