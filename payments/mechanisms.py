@@ -204,7 +204,7 @@ def _paid(card: _Card, outcomes: pd.DataFrame, cohorts: list[str], gate: _Gate |
     cohort = _positions(outcomes["cohort"], cohorts)
     achieved = outcomes["achieved"].to_numpy(dtype=bool)
     ids = outcomes["participant_id"].to_numpy()
-    if len(ids) and ids.dtype.kind in "iu" and len(card.metrics) <= MASK_METRICS:
+    if ids.dtype.kind in "iu" and len(card.metrics) <= MASK_METRICS:
         row, n = _participant_positions(ids.astype(np.int64, copy=False))
         masks = _outcome_masks(row, n, metric, cohort, achieved, len(card.metrics), len(cohorts))
         if masks is not None:
@@ -232,6 +232,8 @@ def _positions(column: pd.Series, names: list[str]) -> np.ndarray:
 
 def _participant_positions(ids: np.ndarray) -> tuple[np.ndarray, int]:
     """Each row's participant as a position 0..n-1, and n; the same id, the same position."""
+    if not len(ids):
+        return ids, 0
     low, high = int(ids.min()), int(ids.max())
     if high - low < 2 * len(ids) + 1024:  # ids close together (a contract's, as the store numbers them): offsets
         return (ids - low if low else ids), high - low + 1
