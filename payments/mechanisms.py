@@ -215,8 +215,8 @@ def _paid(card: _Card, outcomes: pd.DataFrame, cohorts: list[str], gate: _Gate |
 def _positions(column: pd.Series, names: list[str]) -> np.ndarray:
     """Each row's value as its position in ``names``; ``len(names)`` for any other value (or none).
 
-    In the smallest integer type that holds them.  A categorical column is looked up once per category, not
-    once per row; one whose categories are ``names`` already holds the positions (its codes)."""
+    In a small unsigned integer type.  A categorical column is looked up once per category, not once per row;
+    one whose categories are ``names`` (and no row without a value) already holds the positions: its codes."""
     dtype = np.min_scalar_type(len(names))
     if isinstance(column.dtype, pd.CategoricalDtype):
         values = column.array
