@@ -295,7 +295,7 @@ def _combination(card: _Card, mask: int) -> _Combination:
             if paid < card.most:
                 paid += 1
                 units += card.units[m]
-    return _Combination(bin(mask).count("1"), len(groups), paid, units)
+    return _Combination(mask.bit_count(), len(groups), paid, units)
 
 
 def _paid_by_masks(card: _Card, masks: np.ndarray, gate: _Gate | None) -> _Paid:

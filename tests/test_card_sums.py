@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import payments.mechanisms as mechanisms
 from contracts import load_contract_text
 from evaluation.result import EffectResult
 from evaluation.run import EvaluationRun
+from payments import mechanisms
 from payments.calculate import owed_to_date
 from payments.money import split
 
