@@ -333,6 +333,7 @@ class _Writer:
                 # Ids of this chunk's new participants: this batch's rows above the last id seen.
                 self.bulk.close()
                 ids = dict(conn.execute(sa.select(ParticipantRow.pseudonym, ParticipantRow.id).where(
+                    ParticipantRow.contract_id == self.contract_id,  # the contract's index: no scan of other's
                     ParticipantRow.batch_id == batch, ParticipantRow.id > self.last_participant)).all())
                 self.last_participant = max(ids.values(), default=self.last_participant)
                 enrolments = enrolments.assign(participant_id=enrolments["pseudonym"].map(ids))
@@ -379,7 +380,8 @@ class _Writer:
         """Counts of this batch's rows whose participant is not one of its contract's (each must be 0)."""
         return [sa.select(sa.func.count()).select_from(model).outerjoin(ParticipantRow, sa.and_(
                 ParticipantRow.id == model.participant_id, ParticipantRow.contract_id == self.contract_id))
-                .where(model.batch_id == self.batch_id, ParticipantRow.id.is_(None))
+                .where(model.contract_id == self.contract_id,  # enrolments: the contract's index
+                       model.batch_id == self.batch_id, ParticipantRow.id.is_(None))
                 for model in (MeasurementRow, EnrolmentRow) if model.__tablename__ in self.written]
 
     @contextlib.contextmanager
