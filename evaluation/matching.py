@@ -116,14 +116,19 @@ def _propensity_score(design: np.ndarray, treated: np.ndarray) -> np.ndarray:
 
 
 def _check_rank(design: np.ndarray, block: int = 1_000_000) -> None:
-    """Refuse collinear covariates: the singular values of the design, from its Gram matrix summed over
-    blocks of rows (statsmodels' own check factorises a copy of the whole design)."""
+    """Refuse collinear covariates: the eigenvalues of the design's Gram matrix, summed over blocks of rows
+    (statsmodels' own check factorises a copy of the whole design).
+
+    The Gram matrix is computed to a rounding of about eps times its largest eigenvalue, so a collinear design's
+    smallest eigenvalue comes out as that rounding, of either sign: the test is on the eigenvalues themselves.
+    (Their square roots, compared as singular values against eps, let an exact collinearity through whenever
+    the rounding came out positive: it did with OpenBLAS 0.3.31.)"""
     gram = np.zeros((design.shape[1], design.shape[1]))
     for start in range(0, len(design), block):
         part = design[start:start + block]
         gram += part.T @ part
-    singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))
-    if singular.min() <= singular.max() * max(design.shape) * np.finfo(float).eps:
+    eigen = np.linalg.eigvalsh(gram)
+    if eigen.min() <= eigen.max() * max(design.shape) * np.finfo(float).eps:
         raise MatchingError(W("matching_collinear"))
 
 

@@ -401,3 +401,14 @@ def test_attributes_read_in_chunks_have_one_type_and_the_fingerprint_no_order(tm
         assert str(inputs.participants["school_year"].dtype) == "float64"
         prints.append(inputs.fingerprint())
     assert prints[0] == prints[1]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_an_exact_linear_combination_is_refused_whatever_the_rounding(seed: int) -> None:
+    """The rank check must not depend on the sign of a rounding error: on the Gram matrix a collinear design's
+    smallest eigenvalue is rounding of either sign (its square root passed as a singular value on one BLAS)."""
+    treated, pool = _tied_people(30, 200, seed=seed)
+    treated, pool = (f.assign(both=f["age"] - 3.0 * f["prior"] + 0.5) for f in (treated, pool))
+    with pytest.raises(MatchingError) as refused:
+        match(treated, pool, ["age", "prior", "both"], [], caliper_sd=0.2, k=1, replacement=True)
+    assert refused.value.message.code == "evaluation.matching_collinear"
