@@ -15,6 +15,7 @@ approved or invoiced and not yet paid; rejected entries count in neither, nor in
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from api.admission import ContractState, state_columns
 from api.privacy import small, suppress_results
 from contracts.registry import StoredContract
 from evaluation.result import POOLED
@@ -31,45 +33,58 @@ from payments.forecast import SEED, SIMULATIONS, Forecast, contract_forecast
 from payments.ledger import current_status, read_ledger
 from payments.money import ZERO, quantum
 from payments.returns import EXPECTED, PROJECTED, RECEIVED, amounts_by_status, investor_returns, payments_by_period
-from store.tables import EvaluationRunRow, LedgerEntryRow, LedgerStepRow
+from store.tables import EvaluationRunRow
 
 _CACHE: "OrderedDict[tuple, Any]" = OrderedDict()
+_LOCK = threading.Lock()
 CACHE_SIZE = 64
 
 
-def state_key(engine: Engine, stored: StoredContract) -> tuple:
-    """What the status depends on: the contract version, the latest run, the last ledger entry and step (one query)."""
-    cid = stored.id
-    query = sa.select(
-        sa.select(sa.func.max(EvaluationRunRow.id)).where(EvaluationRunRow.contract_id == cid).scalar_subquery(),
-        sa.select(sa.func.max(LedgerEntryRow.seq)).where(LedgerEntryRow.contract_id == cid).scalar_subquery(),
-        sa.select(sa.func.max(LedgerStepRow.seq)).where(LedgerStepRow.contract_id == cid).scalar_subquery(),
-    )
-    with engine.connect() as conn:
-        run, entry, step = conn.execute(query).one()
-    return (str(engine.url), cid, stored.latest.fingerprint, run, entry, step)
+def state_key(engine: Engine, stored: StoredContract, state: ContractState | None = None) -> tuple:
+    """What the status depends on: the contract version, the latest run, the last ledger entry and step; read in
+    one query, or taken from ``state`` when the request has just read them with its token (``api.admission``)."""
+    if state is None:
+        with engine.connect() as conn:
+            run, entry, step = conn.execute(sa.select(*state_columns(stored.id))).one()
+    else:
+        run, entry, step = state.run, state.entry, state.step
+    return (str(engine.url), stored.id, stored.latest.fingerprint, run, entry, step)
 
 
 def remembered(key: tuple, make: Callable[[], Any]) -> Any:
-    """``make()`` once per key (a state of the store), the least recently used dropped beyond CACHE_SIZE."""
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    """``make()`` once per key (a state of the store), the least recently used dropped beyond CACHE_SIZE.  The
+    cache is read from the event loop and from the server's threads: its changes are made under a lock (``make``
+    runs outside it; two first requests may both make a value, and either is right)."""
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     value = make()
-    _CACHE[key] = value
-    while len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return value
+
+
+def written(key: tuple, lang: str = "en") -> bytes | None:
+    """The status's JSON bytes already written for this state of the store and language, or None: never computes,
+    so a request may ask from the event loop."""
+    with _LOCK:
+        found = _CACHE.get(key + ("status-json", lang))
+        if found is not None:
+            _CACHE.move_to_end(key + ("status-json", lang))
+        return found
 
 
 def investor_status(engine: Engine, stored: StoredContract, lang: str = "en") -> dict[str, Any]:
     return json.loads(investor_status_json(engine, stored, lang))
 
 
-def investor_status_json(engine: Engine, stored: StoredContract, lang: str = "en") -> bytes:
-    """The status as JSON bytes, computed once per state of the store (and written once per language: the
-    forecast's notes carry their text in the reader's language)."""
-    key = state_key(engine, stored)
+def investor_status_json(engine: Engine, stored: StoredContract, lang: str = "en", key: tuple | None = None) -> bytes:
+    """The status as JSON bytes, computed once per state of the store (``key``, read here if not given) and written
+    once per language: the forecast's notes carry their text in the reader's language."""
+    key = key or state_key(engine, stored)
 
     def write() -> bytes:
         data = remembered(key + ("status",), lambda: _compute(engine, stored, key))
@@ -191,5 +206,6 @@ def _compute(engine: Engine, stored: StoredContract, key: tuple) -> dict[str, An
 
 
 def clear_cache() -> None:
-    _CACHE.clear()
+    with _LOCK:
+        _CACHE.clear()
 

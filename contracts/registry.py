@@ -158,6 +158,19 @@ def get_contract(engine: Engine, contract_id: str) -> StoredContract:
     return stored
 
 
+def known_contract(engine: Engine, contract_id: str, versions: int, latest: int | None,
+                   fingerprint: str | None) -> StoredContract:
+    """``get_contract`` for a caller that has just read the contract's versions (how many, the latest one's number and
+    fingerprint, as ``api.admission`` does with the token): the parsed copy without another query when it has those
+    versions (stored versions are only ever added, never changed, so these three tell), else read and parsed again."""
+    if not versions:
+        raise UnknownContract(contract_id)
+    cached = _PARSED.get((str(engine.url), contract_id))
+    if cached is not None and len(cached[0]) == versions and cached[0][-1] == (latest, fingerprint):
+        return cached[1]
+    return get_contract(engine, contract_id)
+
+
 def _stored(row: Any, versions: list[Any]) -> StoredContract:
     return StoredContract(
         id=row.id, name=row.name, currency=row.currency, source=row.source,

@@ -8,7 +8,7 @@ for an action the caller's role may not take.  Users, roles and permissions them
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,9 +16,10 @@ from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
 
 from api.access import Principal, authenticate
+from api.admission import ContractState, admit
 from api.http.errors import TEXTS as A
 from api.http.errors import ApiError
-from contracts.registry import StoredContract, UnknownContract, get_contract
+from contracts.registry import StoredContract, UnknownContract, known_contract
 from store.db import open_store
 
 
@@ -44,27 +45,67 @@ BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="sib to
                     description="A token from `sib users add` (shown once; only its hash is kept).")
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials.strip() if credentials is not None else None
+
+
 async def principal(credentials: HTTPAuthorizationCredentials | None = Security(BEARER),
                     db: Engine = Depends(reader)) -> Principal:
-    token = credentials.credentials.strip() if credentials is not None else None
     with db.connect() as conn:
-        who = authenticate(conn, token)
+        who = authenticate(conn, bearer_token(credentials))
     if who is None:
         raise ApiError(401, "unauthenticated", A("unauthenticated"))
     return who
 
 
+class Admitted(NamedTuple):
+    """Who asks, the contract asked about, and the contract's state as read with the token (``api.admission``)."""
+    who: Principal
+    stored: StoredContract
+    state: ContractState
+
+
+async def gate(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(BEARER),
+               db: Engine = Depends(reader)) -> tuple[Principal, ContractState]:
+    """The caller and the state of the path's contract, from one query (``api.admission``); 401 before anything
+    else, as for ``principal`` (the path is checked after, so an invalid one is not answered without a token)."""
+    with db.connect() as conn:
+        found = admit(conn, bearer_token(credentials), request.path_params.get("contract_id", ""))
+    if found is None:
+        raise ApiError(401, "unauthenticated", A("unauthenticated"))
+    return found
+
+
+def _admitted(contract_id: str, found: tuple[Principal, ContractState], db: Engine, action: str) -> Admitted:
+    """404 for a contract the caller may not see or that does not exist, then 403 for an action its role may not
+    take; else who asks, the contract and its state."""
+    who, state = found
+    if not who.sees(contract_id):
+        raise ApiError(404, "not_found", A("no_contract", contract=contract_id))
+    try:
+        stored = known_contract(db, contract_id, state.versions, state.latest, state.fingerprint)
+    except UnknownContract:
+        raise ApiError(404, "not_found", A("no_contract", contract=contract_id)) from None
+    if not who.may(action):
+        raise ApiError(403, "forbidden", A("forbidden", role=who.role, action=action))
+    return Admitted(who, stored, state)
+
+
 def access(action: str) -> Callable[..., tuple[Principal, StoredContract]]:
     """A dependency giving (principal, contract) when the caller may take ``action`` on the path's contract."""
-    async def check(contract_id: str = PathParam(..., max_length=64), who: Principal = Depends(principal),
+    async def check(contract_id: str = PathParam(..., max_length=64),
+                    found: tuple[Principal, ContractState] = Depends(gate),
                     db: Engine = Depends(reader)) -> tuple[Principal, StoredContract]:
-        if not who.sees(contract_id):
-            raise ApiError(404, "not_found", A("no_contract", contract=contract_id))
-        try:
-            stored = get_contract(db, contract_id)
-        except UnknownContract:
-            raise ApiError(404, "not_found", A("no_contract", contract=contract_id)) from None
-        if not who.may(action):
-            raise ApiError(403, "forbidden", A("forbidden", role=who.role, action=action))
-        return who, stored
+        admitted = _admitted(contract_id, found, db, action)
+        return admitted.who, admitted.stored
+    return check
+
+
+def admission(action: str) -> Callable[..., Admitted]:
+    """``access`` with the contract's state as read with the token: for a route whose answer is kept per state of
+    the store (the status), so that it needs no query of its own."""
+    async def check(contract_id: str = PathParam(..., max_length=64),
+                    found: tuple[Principal, ContractState] = Depends(gate),
+                    db: Engine = Depends(reader)) -> Admitted:
+        return _admitted(contract_id, found, db, action)
     return check

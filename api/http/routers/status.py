@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
-from api.http.auth import access, reader, store
+from api.http.auth import Admitted, access, admission, reader, store
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.errors import request_words
 from api.http.schemas import ERRORS, AuditEvent, InvestorStatus, Page, page_of
@@ -18,16 +19,22 @@ router = APIRouter()
 @router.get(CONTRACT + "/status",
             summary="The investor status: outcomes, payments, forecast",
             operation_id="investor_status", response_model=InvestorStatus, responses=ERRORS)
-def status(request: Request, ctx: tuple = Depends(access("status.read")), db: Engine = Depends(reader)) -> Response:
+async def status(request: Request, ctx: Admitted = Depends(admission("status.read")),
+                 db: Engine = Depends(reader)) -> Response:
     """Metrics against targets; payments received (paid) and expected (calculated, approved or invoiced), and
     each status apart; the forecast (the same as ``sib forecast`` for the same state); returns, realised and
     projected."""
-    from api.status import investor_status_json
+    from api.status import investor_status_json, state_key, written
 
-    # The same bytes for the same state of the store and language: computed once, then served as they are.
+    # The same bytes for the same state of the store (read with the token, in one query) and language: served
+    # from the event loop as they are; only the first request for a state computes them, in a thread, so that a
+    # forecast of seconds holds up no other request.
     said = request_words(request)
-    return Response(investor_status_json(db, ctx[1], said.lang), media_type="application/json",
-                    headers={"Content-Language": said.lang})
+    key = state_key(db, ctx.stored, ctx.state)
+    body = written(key, said.lang)
+    if body is None:
+        body = await run_in_threadpool(investor_status_json, db, ctx.stored, said.lang, key)
+    return Response(body, media_type="application/json", headers={"Content-Language": said.lang})
 
 
 @router.get(CONTRACT + "/audit",
