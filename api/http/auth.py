@@ -32,10 +32,12 @@ async def store(request: Request) -> Engine:
 
 
 async def reader(request: Request, db: Engine = Depends(store)) -> Engine:
-    """The same store for reads that need no transaction: each query on its own, nothing to roll back."""
+    """The same store for reads that need no transaction: each query on its own, nothing to roll back.  SQLite's
+    driver begins no transaction for a read, so there the engine is used as it is (switching its connections to
+    autocommit and back cost a PRAGMA per request); PostgreSQL's would begin one, and roll it back after."""
     state = request.app.state
     if state.reader is None:
-        state.reader = db.execution_options(isolation_level="AUTOCOMMIT")
+        state.reader = db if db.dialect.name == "sqlite" else db.execution_options(isolation_level="AUTOCOMMIT")
     return state.reader
 
 
