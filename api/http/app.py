@@ -34,7 +34,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
 
     app.add_middleware(SameOrigin)  # outermost: a cross-site request is refused before its body is read
     v1 = APIRouter(prefix="/api/v1")
-    for module in (contracts, batches, evaluations, payments, status, followup, business, providers):
+    for module in (contracts, status, batches, evaluations, payments, followup, business, providers):
         v1.include_router(module.router)
     app.include_router(v1)
     install_pages(app)
