@@ -4,17 +4,20 @@ figures are keyed on.
 Each of the three was a query of its own (on PostgreSQL a round trip each).  Read together they are read at every
 request, as before: nothing a process keeps is used without this query saying it is still the store's state, so a
 revoked user, a changed role, a new contract version, run, ledger entry or step is seen by the next request in
-every server process.  The statement is built once and its compiled form reused (SQLAlchemy's statement cache).
+every server process.  The statement is built once and its compiled form reused; on PostgreSQL it is sent on an
+asyncio connection (``store.pg_async``), so that the server's event loop is not held during the round trip.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from api.access import TOKEN_PREFIX, Principal, hash_token
 from store.tables import ContractVersionRow, EvaluationRunRow, LedgerEntryRow, LedgerStepRow, UserRow
@@ -64,16 +67,44 @@ def _statement() -> sa.Select:
     ).where(UserRow.token_hash == sa.bindparam("digest", type_=sa.String), UserRow.revoked_at.is_(None))
 
 
-def admit(conn: sa.Connection, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:
-    """The principal a bearer token belongs to and the state of ``contract_id`` in the store, in one query; None
-    for a missing, malformed, unknown or revoked token (the same tokens ``api.access.authenticate`` refuses)."""
+def _asked(token: str | None, contract_id: str) -> dict[str, str] | None:
+    """The query's parameters, or None for a token that cannot be one (the same tokens ``api.access.authenticate``
+    refuses without asking the store)."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    digest = hash_token(token)
     if len(contract_id) > 64 or "\x00" in contract_id:  # names no contract (and PostgreSQL refuses a NUL in text)
         contract_id = ""
-    row = conn.execute(_statement(), {"digest": digest, "contract_id": contract_id}).first()
+    return {"digest": hash_token(token), "contract_id": contract_id}
+
+
+def _found(row: Any, digest: str) -> tuple[Principal, ContractState] | None:
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    who = Principal(row.id, row.name, row.role, frozenset(row.contracts or []), bool(row.all_contracts), row.party)
+    contracts = json.loads(row.contracts) if isinstance(row.contracts, str) else row.contracts
+    who = Principal(row.id, row.name, row.role, frozenset(contracts or []), bool(row.all_contracts), row.party)
     return who, ContractState(row.versions, row.latest, row.fingerprint, row.run, row.entry, row.step)
+
+
+def admit(conn: sa.Connection, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:
+    """The principal a bearer token belongs to and the state of ``contract_id`` in the store, in one query; None
+    for a missing, malformed, unknown or revoked token."""
+    params = _asked(token, contract_id)
+    return None if params is None else _found(conn.execute(_statement(), params).first(), params["digest"])
+
+
+@lru_cache(maxsize=4)
+def _compiled(dialect: Any) -> Any:
+    return _statement().compile(dialect=dialect)
+
+
+async def admit_async(engine: Engine, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:
+    """``admit`` on PostgreSQL, on an asyncio connection (``store.pg_async``): the event loop serves other requests
+    while this one waits for the store."""
+    from store.pg_async import connections
+
+    params = _asked(token, contract_id)
+    if params is None:
+        return None
+    compiled = _compiled(engine.dialect)
+    row = await connections(engine).first(compiled.string, compiled.construct_params(params))
+    return _found(row, params["digest"])

@@ -7,6 +7,8 @@ and every read of participant-level data, leaves an audit event.
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -24,7 +26,7 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
     """The whole server on ``engine`` (default: the store DATABASE_URL names, opened on the first request)."""
     # Swagger UI and ReDoc from assets the app serves itself (fastapi-offline ships them): /docs and /redoc work
     # without the internet, and no page of ours loads a script from elsewhere.
-    app = FastAPIOffline(title="sib engine", version=code_version(), static_url="/docs-assets",
+    app = FastAPIOffline(title="sib engine", version=code_version(), static_url="/docs-assets", lifespan=_lifespan,
                          description="Social outcomes contracts: contracts, outcomes, evaluations and payments. "
                                      "Authenticate with `Authorization: Bearer <token>` (`sib users add`).")
     app.state.engine, app.state.reader = engine, None
@@ -40,6 +42,16 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
     install_pages(app)
     _with_examples(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, the asyncio connections the API's one query per request used on PostgreSQL (``store.pg_async``)
+    are closed with the server's event loop, not left to the process's end."""
+    yield
+    from store.pg_async import close_connections
+
+    await close_connections()
 
 
 def _with_examples(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from fastapi import Path as PathParam
 from sqlalchemy.engine import Engine
 
 from api.access import Principal, authenticate
-from api.admission import ContractState, admit
+from api.admission import ContractState, admit, admit_async
 from api.http.errors import TEXTS as A
 from api.http.errors import ApiError
 from contracts.registry import StoredContract, UnknownContract, known_contract
@@ -71,8 +71,12 @@ async def gate(request: Request, credentials: HTTPAuthorizationCredentials | Non
                db: Engine = Depends(reader)) -> tuple[Principal, ContractState]:
     """The caller and the state of the path's contract, from one query (``api.admission``); 401 before anything
     else, as for ``principal`` (the path is checked after, so an invalid one is not answered without a token)."""
-    with db.connect() as conn:
-        found = admit(conn, bearer_token(credentials), request.path_params.get("contract_id", ""))
+    token, contract_id = bearer_token(credentials), request.path_params.get("contract_id", "")
+    if db.dialect.name == "postgresql":  # the round trip waited for without holding the event loop
+        found = await admit_async(db, token, contract_id)
+    else:  # SQLite: a read in the process, no round trip to wait for
+        with db.connect() as conn:
+            found = admit(conn, token, contract_id)
     if found is None:
         raise ApiError(401, "unauthenticated", A("unauthenticated"))
     return found
