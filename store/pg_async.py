@@ -12,6 +12,7 @@ that has closed are closed too.  Nothing is cached here: every call is a query.
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from typing import Any
 
@@ -77,28 +78,33 @@ async def _close(conn: Any) -> None:
 
 
 # Per event loop (by id, with a weak reference to tell a loop that has gone from a new one given the same id): the
-# loop's connections to each store.
+# loop's connections to each store.  Loops run in several threads (the test client runs one per request), so the
+# table is changed under a lock.
 _LOOPS: dict[int, tuple["weakref.ref[asyncio.AbstractEventLoop]", dict[str, Connections]]] = {}
+_LOCK = threading.Lock()
 
 
 def connections(engine: Engine) -> Connections:
     """This event loop's connections to ``engine``'s store (those of loops that have closed or gone are closed
     first)."""
-    for key, (ref, stores) in list(_LOOPS.items()):
-        loop = ref()
-        if loop is None or loop.is_closed():
-            del _LOOPS[key]
-            for kept in stores.values():
-                kept.abandon()
     loop = asyncio.get_running_loop()
-    stores = _LOOPS.setdefault(id(loop), (weakref.ref(loop), {}))[1]
     url = engine.url.render_as_string(hide_password=False)
-    if url not in stores:
-        stores[url] = Connections(engine)
-    return stores[url]
+    with _LOCK:
+        for key, (ref, stores) in list(_LOOPS.items()):
+            gone = ref()
+            if gone is None or gone.is_closed():
+                del _LOOPS[key]
+                for kept in stores.values():
+                    kept.abandon()
+        stores = _LOOPS.setdefault(id(loop), (weakref.ref(loop), {}))[1]
+        if url not in stores:
+            stores[url] = Connections(engine)
+        return stores[url]
 
 
 async def close_connections() -> None:
     """Close this event loop's connections (the server's shutdown)."""
-    for kept in _LOOPS.pop(id(asyncio.get_running_loop()), (None, {}))[1].values():
+    with _LOCK:
+        stores = _LOOPS.pop(id(asyncio.get_running_loop()), (None, {}))[1]
+    for kept in stores.values():
         await kept.close()
