@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -85,16 +86,37 @@ def _found(row: Any, digest: str) -> tuple[Principal, ContractState] | None:
     return who, ContractState(row.versions, row.latest, row.fingerprint, row.run, row.entry, row.step)
 
 
-def admit(conn: sa.Connection, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:
+def admit(engine: Engine, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:
     """The principal a bearer token belongs to and the state of ``contract_id`` in the store, in one query; None
-    for a missing, malformed, unknown or revoked token."""
+    for a missing, malformed, unknown or revoked token.  The compiled statement goes to the driver's cursor on a
+    connection of the engine's pool: a SQLAlchemy connection and result cost four times the query on SQLite."""
     params = _asked(token, contract_id)
-    return None if params is None else _found(conn.execute(_statement(), params).first(), params["digest"])
+    if params is None:
+        return None
+    compiled = _compiled(engine.dialect)
+    values = compiled.construct_params(params)
+    if compiled.positional:
+        values = tuple(values[name] for name in compiled.positiontup)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(compiled.string, values)
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()  # back to the pool (a read began no transaction: nothing to roll back)
+    return _found(None if row is None else _row()(*row), params["digest"])
 
 
 @lru_cache(maxsize=4)
 def _compiled(dialect: Any) -> Any:
     return _statement().compile(dialect=dialect)
+
+
+@lru_cache(maxsize=1)
+def _row() -> type:
+    """The query's row as a named tuple, from a driver's plain tuple."""
+    return namedtuple("Admission", list(_statement().selected_columns.keys()))  # type: ignore[misc]
 
 
 async def admit_async(engine: Engine, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:

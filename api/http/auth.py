@@ -75,8 +75,7 @@ async def gate(request: Request, credentials: HTTPAuthorizationCredentials | Non
     if db.dialect.name == "postgresql":  # the round trip waited for without holding the event loop
         found = await admit_async(db, token, contract_id)
     else:  # SQLite: a read in the process, no round trip to wait for
-        with db.connect() as conn:
-            found = admit(conn, token, contract_id)
+        found = admit(db, token, contract_id)
     if found is None:
         raise ApiError(401, "unauthenticated", A("unauthenticated"))
     return found
