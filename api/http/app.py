@@ -36,6 +36,8 @@ def create_app(engine: Engine | None = None, max_body: int = MAX_BODY) -> FastAP
 
     app.add_middleware(SameOrigin)  # outermost: a cross-site request is refused before its body is read
     v1 = APIRouter(prefix="/api/v1")
+    # In order of how often each is asked for: FastAPI matches a path against every route before the one that
+    # answers it, twice per router level, so the health check comes first and the investors' status right after.
     for module in (contracts, status, batches, evaluations, payments, followup, business, providers):
         v1.include_router(module.router)
     app.include_router(v1)
