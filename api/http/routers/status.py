@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
-from api.http.auth import Admitted, access, admission, reader, store
+from api.http.auth import Admitted, access, admission, reader_of, store
 from api.http.routers import CONTRACT, LIMIT, OFFSET
 from api.http.errors import request_words
 from api.http.schemas import ERRORS, AuditEvent, InvestorStatus, Page, page_of
@@ -19,8 +19,7 @@ router = APIRouter()
 @router.get(CONTRACT + "/status",
             summary="The investor status: outcomes, payments, forecast",
             operation_id="investor_status", response_model=InvestorStatus, responses=ERRORS)
-async def status(request: Request, ctx: Admitted = Depends(admission("status.read")),
-                 db: Engine = Depends(reader)) -> Response:
+async def status(request: Request, ctx: Admitted = Depends(admission("status.read"))) -> Response:
     """Metrics against targets; payments received (paid) and expected (calculated, approved or invoiced), and
     each status apart; the forecast (the same as ``sib forecast`` for the same state); returns, realised and
     projected."""
@@ -29,7 +28,7 @@ async def status(request: Request, ctx: Admitted = Depends(admission("status.rea
     # The same bytes for the same state of the store (read with the token, in one query) and language: served
     # from the event loop as they are; only the first request for a state computes them, in a thread, so that a
     # forecast of seconds holds up no other request.
-    said = request_words(request)
+    said, db = request_words(request), reader_of(request)
     key = state_key(db, ctx.stored, ctx.state)
     body = written(key, said.lang)
     if body is None:
