@@ -71,16 +71,13 @@ class Connections:
 
 
 async def _close(conn: Any) -> None:
-    try:
-        await conn.close()
-    except Exception:  # closing a broken connection: nothing more to do
-        pass
+    await conn.close()  # (psycopg closes a broken connection without complaint)
 
 
 # Per event loop (by id, with a weak reference to tell a loop that has gone from a new one given the same id): the
 # loop's connections to each store.  Loops run in several threads (the test client runs one per request), so the
 # table is changed under a lock.
-_LOOPS: dict[int, tuple["weakref.ref[asyncio.AbstractEventLoop]", dict[str, Connections]]] = {}
+_LOOPS: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], dict[str, Connections]]] = {}
 _LOCK = threading.Lock()
 
 

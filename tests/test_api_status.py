@@ -7,10 +7,11 @@ the query goes over asyncio connections (``store.pg_async``), tested here for wh
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa

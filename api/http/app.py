@@ -7,8 +7,8 @@ and every read of participant-level data, leaves an audit event.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
