@@ -37,6 +37,8 @@ from store.tables import EvaluationRunRow
 
 _CACHE: "OrderedDict[tuple, Any]" = OrderedDict()
 _LOCK = threading.Lock()
+_MAKING: dict[tuple, threading.Event] = {}  # the keys being made, each with what its waiters wait on
+_Flight = threading.Event
 CACHE_SIZE = 64
 
 
@@ -53,17 +55,29 @@ def state_key(engine: Engine, stored: StoredContract, state: ContractState | Non
 
 def remembered(key: tuple, make: Callable[[], Any]) -> Any:
     """``make()`` once per key (a state of the store), the least recently used dropped beyond CACHE_SIZE.  The
-    cache is read from the event loop and from the server's threads: its changes are made under a lock (``make``
-    runs outside it; two first requests may both make a value, and either is right)."""
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = make()
-    with _LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
+    cache is read from the event loop and from the server's threads, so it is changed under a lock; ``make`` runs
+    outside it, once: requests that arrive while it runs wait for its value instead of each making it again (the
+    first requests after a write would otherwise each compute the forecast, sharing one interpreter)."""
+    while True:
+        with _LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
+            making = _MAKING.get(key)
+            if making is None:
+                making = _MAKING[key] = _Flight()
+                break
+        making.wait()  # made by another request: its value is in the cache (or, if it failed, make it here)
+    try:
+        value = make()
+        with _LOCK:
+            _CACHE[key] = value
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    finally:
+        with _LOCK:
+            del _MAKING[key]
+        making.set()
     return value
 
 

@@ -7,6 +7,7 @@ the query goes over asyncio connections (``store.pg_async``), tested here for wh
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -118,6 +119,47 @@ def test_the_order_of_refusals_is_kept(world: dict[str, Any]) -> None:
     assert _get(world, "/api/v1/contracts/test%00contract/status").status_code == 404
     assert _get(world, "/api/v1/contracts/no-such-contract/status").status_code == 404
     assert client.get(STATUS, headers={"Authorization": "Bearer sib_not-a-token"}).status_code == 401
+
+
+# -- what the process keeps is made once per state, however many ask at once ---------------------------------------
+
+def test_requests_that_arrive_while_a_value_is_made_wait_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight threads ask for the same key while its value is being made: it is made once, and all eight get it;
+    a make that fails leaves the next caller to make it."""
+    import api.status
+
+    waiting, changed = [], threading.Condition()
+
+    class Counted(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            with changed:
+                waiting.append(1)
+                changed.notify_all()
+            return super().wait(timeout)
+
+    monkeypatch.setattr(api.status, "_Flight", Counted)
+    key, made, release = ("test-single-flight", object()), [], threading.Event()
+
+    def make() -> str:
+        made.append(1)
+        release.wait()
+        return "value"
+
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(api.status.remembered(key, make))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    with changed:  # one makes it, seven wait for it (the bound only keeps a broken cache from hanging the suite)
+        seven = changed.wait_for(lambda: len(waiting) == 7, timeout=60)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert seven and made == [1] and answers == ["value"] * 8
+
+    failed = ("test-single-flight", object())
+    with pytest.raises(RuntimeError):
+        api.status.remembered(failed, lambda: (_ for _ in ()).throw(RuntimeError("no")))
+    assert api.status.remembered(failed, lambda: "made again") == "made again"
 
 
 # -- PostgreSQL's asyncio connections (store.pg_async) ------------------------------------------------------------
