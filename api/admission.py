@@ -89,7 +89,7 @@ def _found(row: Any, digest: str) -> tuple[Principal, ContractState] | None:
 def admit(engine: Engine, token: str | None, contract_id: str) -> tuple[Principal, ContractState] | None:
     """The principal a bearer token belongs to and the state of ``contract_id`` in the store, in one query; None
     for a missing, malformed, unknown or revoked token.  The compiled statement goes to the driver's cursor on a
-    connection of the engine's pool: a SQLAlchemy connection and result cost four times the query on SQLite."""
+    connection of the engine's pool: on SQLite a SQLAlchemy connection and result cost several times the query."""
     params = _asked(token, contract_id)
     if params is None:
         return None
