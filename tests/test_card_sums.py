@@ -249,7 +249,7 @@ EFFECTS = st.lists(st.tuples(st.sampled_from(COHORTS), st.sampled_from(METRICS),
 @settings(max_examples=300, deadline=None, derandomize=True)  # the same cards every run: see the note below
 def test_random_cards_both_ways_match_the_reference(terms, rows, one_cohort_each, categorical, effects) -> None:
     """Note: the cards are drawn the same way every run.  A randomised run (2026-11-30, in CI) found three cards
-    on which the two ways agreed with each other, and with the code before issue 20, but not with ``reference``
+    on which the two ways agreed with each other (the sorted way is the code before issue 20) but not with ``reference``
     (an amount of 300 where it said 0, one outcome counted as exclusive where it counted none; a zero price was
     among the card's prices): whether the code's rule or this reference's reading of the contract is right for
     them is not settled.  Until it is, the run is derandomised rather than left to fail at random."""
